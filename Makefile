@@ -1,0 +1,54 @@
+# SceneVault: `make run` to use it, `make test` to test it. Both set up whatever is missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+VENDOR := static/vendor
+VENDOR_STAMP := $(VENDOR)/.complete
+VENV_STAMP := $(VENV)/.complete
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: setup run test bench chromium clean
+
+## setup: vendor the browser runtime (npm ci + wheels) into static/vendor/; a no-op when current
+setup: $(VENDOR_STAMP)
+
+$(VENDOR_STAMP): package.json package-lock.json requirements-browser.txt Makefile
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR).new
+	mkdir -p $(VENDOR).new/pyodide $(VENDOR).new/pyscript $(VENDOR).new/jszip $(VENDOR).new/wheels
+	cp node_modules/pyodide/{pyodide.mjs,pyodide.asm.mjs,pyodide.asm.wasm,python_stdlib.zip,pyodide-lock.json} $(VENDOR).new/pyodide/
+	cp -R node_modules/@pyscript/core/dist/. $(VENDOR).new/pyscript/
+	cp node_modules/jszip/dist/jszip.min.js $(VENDOR).new/jszip/
+	$(PYTHON) -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+	    --require-hashes -r requirements-browser.txt -d $(VENDOR).new/wheels
+	cd $(VENDOR).new/wheels && for w in *-*.whl; do mv "$$w" "$${w%%-*}.whl"; done
+	touch $(VENDOR).new/.complete
+	rm -rf $(VENDOR) && mv $(VENDOR).new $(VENDOR)
+
+## run: set up if needed, then serve the app (HOST/PORT or --host/--port change the address)
+run: setup
+	$(PYTHON) server.py
+
+$(VENV_STAMP): requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+chromium:
+	@[ -x $(CHROMIUM) ] || { $(SUDO) apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+## test: install what the tests need when missing, then run the whole pytest suite
+test: setup $(VENV_STAMP) chromium
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+## bench: run every benchmark, or one with ONLY=<name>; figures go to bench/results.json
+bench: setup $(VENV_STAMP) chromium
+	$(VPY) bench/run.py $(if $(ONLY),--only $(ONLY))
+
+clean:
+	rm -rf $(VENDOR) $(VENDOR).new node_modules $(VENV)

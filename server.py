@@ -1,0 +1,409 @@
+"""SceneVault's local server: the app's files and its JSON API, on the stdlib alone.
+
+It owns:
+- the static allowlist (`resolve_static_path`): index.html, pyscript.toml, app/*.py, static/
+  and nothing else, whatever the spelling of the path;
+- the request guards: Host (against DNS rebinding), Origin, body size and JSON-only on /api/*;
+- the JSON API (`GET /api/health`), with every error as {"error": {"code", "message"}}.
+
+Run it:
+
+    $ python3 server.py --port 8000
+    SceneVault 0.1.0 serving http://127.0.0.1:8000/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
+
+from app.version import __version__
+
+APP_ROOT = Path(__file__).resolve().parent
+LOCAL_HOSTNAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+STATIC_FILES = frozenset({"index.html", "pyscript.toml"})
+STATIC_DIRS = ("app", "static")
+VENDOR_PREFIX = "static/vendor/"
+# What the page cannot boot without; `make setup` puts them there.
+REQUIRED_VENDOR_FILES = (
+    "static/vendor/pyscript/core.js",
+    "static/vendor/pyodide/pyodide.mjs",
+    "static/vendor/pyodide/pyodide.asm.wasm",
+    "static/vendor/pyodide/python_stdlib.zip",
+    "static/vendor/jszip/jszip.min.js",
+)
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+SHELL_CACHE = "no-cache"  # always revalidate: Last-Modified / If-Modified-Since give cheap 304s
+VENDOR_CACHE = "public, max-age=604800"  # a week: vendored runtime files change only on upgrade
+API_CACHE = "no-store"
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' blob: data:",
+    "media-src 'self' blob:",
+    "connect-src 'self'",
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+))
+ERROR_CODES = {
+    400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    411: "length_required", 413: "body_too_large", 415: "unsupported_media_type",
+    429: "too_many_requests", 500: "internal_error", 501: "not_implemented",
+    502: "provider_failed", 504: "provider_timeout",
+}
+
+
+class RequestRefused(Exception):
+    """A request the server turns down: carries the HTTP status, error code and message."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server is told at start-up, from flags and environment."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    root: Path = APP_ROOT
+    allowed_hosts: frozenset[str] = LOCAL_HOSTNAMES
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    extra_static_dirs: tuple[str, ...] = field(default=())
+    quiet: bool = False
+
+
+def config_from(argv: list[str], environ: dict[str, str]) -> ServerConfig:
+    """Build the config from command-line flags, falling back to HOST, PORT and SCENEVAULT_*."""
+    parser = argparse.ArgumentParser(prog="server.py", description="Serve SceneVault locally.")
+    parser.add_argument("--host", default=environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=_int_env(environ, "PORT", 8000))
+    parser.add_argument("--allow-host", action="append", default=[],
+                        help="another Host name to accept (repeatable)")
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"port {args.port} is not between 0 and 65535")
+    extra = [h for h in environ.get("SCENEVAULT_ALLOWED_HOSTS", "").split(",") if h.strip()]
+    allowed = {normalize_hostname(h) for h in [*extra, *args.allow_host]} | LOCAL_HOSTNAMES
+    if args.host not in ("0.0.0.0", "::"):
+        allowed.add(normalize_hostname(args.host))
+    return ServerConfig(
+        host=args.host, port=args.port, allowed_hosts=frozenset(allowed), quiet=args.quiet,
+        max_body_bytes=_int_env(environ, "SCENEVAULT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+    )
+
+
+def _int_env(environ: dict[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a whole number") from None
+
+
+def normalize_hostname(host: str) -> str:
+    """'LocalHost.' -> 'localhost', '[::1]' -> '::1'."""
+    return host.strip().strip("[]").rstrip(".").lower()
+
+
+def hostname_of(host_header: str) -> str:
+    """The name part of a Host header: 'localhost:8000' -> 'localhost', '[::1]:80' -> '::1'."""
+    value = host_header.strip()
+    if value.startswith("["):
+        return normalize_hostname(value.split("]", 1)[0])
+    return normalize_hostname(value.rsplit(":", 1)[0] if value.count(":") == 1 else value)
+
+
+def resolve_static_path(root: Path, url_path: str, extra_dirs: tuple[str, ...] = ()) -> Path | None:
+    """Map a request path to a file inside the allowlist, or None (answer 404).
+
+    Refuses, in any spelling: '..' and '.' segments, dotfiles, backslashes, NUL and control
+    characters, empty segments, drive letters, percent-encoded tricks, and symlinks that lead
+    out of the tree.
+    """
+    path = url_path.split("?", 1)[0].split("#", 1)[0]
+    try:
+        path = unquote(path, errors="strict")
+    except UnicodeDecodeError:
+        return None
+    if path == "/":
+        path = "/index.html"
+    if not path.startswith("/") or any(ch in path for ch in "\\%:") or not path.isprintable():
+        return None
+    segments = path[1:].split("/")
+    if any(not s or s.startswith(".") for s in segments):
+        return None
+    if not _allowed(segments, (*STATIC_DIRS, *extra_dirs)):
+        return None
+    candidate = (root / "/".join(segments)).resolve()
+    top = (root / segments[0]).resolve() if len(segments) > 1 else root.resolve()
+    if not candidate.is_relative_to(top) or not candidate.is_file():
+        return None
+    return candidate
+
+
+def _allowed(segments: list[str], dirs: tuple[str, ...]) -> bool:
+    if len(segments) == 1:
+        return segments[0] in STATIC_FILES
+    if segments[0] == "app":
+        return segments[-1].endswith(".py")
+    return segments[0] in dirs
+
+
+def missing_vendor_files(root: Path) -> list[str]:
+    """The vendored runtime files that are absent (empty when `make setup` has run)."""
+    return [name for name in REQUIRED_VENDOR_FILES if not (root / name).is_file()]
+
+
+class SceneVaultHandler(SimpleHTTPRequestHandler):
+    """Serves the allowlist and routes /api/*. `config` is set on the class by `make_server`."""
+
+    config: ServerConfig = ServerConfig()
+    server_version = f"SceneVault/{__version__}"
+    protocol_version = "HTTP/1.1"
+    extensions_map = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript",
+        ".css": "text/css", ".json": "application/json", ".py": "text/x-python; charset=utf-8",
+        ".toml": "application/toml", ".webmanifest": "application/manifest+json",
+        ".svg": "image/svg+xml", ".whl": "application/zip", ".zip": "application/zip",
+        ".map": "application/json", ".html": "text/html; charset=utf-8",
+    }
+    _cache_control = SHELL_CACHE
+
+    # --- dispatch -------------------------------------------------------------------------------
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_HEAD(self):
+        self._dispatch("HEAD")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def do_PUT(self):
+        self._dispatch("PUT")
+
+    def do_DELETE(self):
+        self._dispatch("DELETE")
+
+    def do_PATCH(self):
+        self._dispatch("PATCH")
+
+    def _dispatch(self, method: str):
+        try:
+            self._check_host()
+            if self.path.split("?", 1)[0].startswith("/api/"):
+                self._handle_api(method)
+            elif method in ("GET", "HEAD"):
+                self._serve_static(method)
+            else:
+                raise RequestRefused(405, "method_not_allowed", f"{method} is not allowed here")
+        except RequestRefused as refusal:
+            self.send_json_error(refusal.status, refusal.code, refusal.message)
+
+    # --- guards ---------------------------------------------------------------------------------
+    def _check_host(self):
+        host = self.headers.get("Host")
+        if not host:
+            raise RequestRefused(403, "forbidden_host", "A Host header is required")
+        if hostname_of(host) not in self.config.allowed_hosts:
+            raise RequestRefused(403, "forbidden_host",
+                                 f"Host {host!r} is not served here; use http://127.0.0.1 or "
+                                 "localhost, or start the server with --allow-host")
+
+    def _check_origin(self):
+        origin = self.headers.get("Origin")
+        served = f"http://{self.headers.get('Host', '')}".lower()
+        if origin is not None and origin.lower() != served:
+            raise RequestRefused(403, "forbidden_origin",
+                                 f"Origin {origin!r} may not call this API; only {served} may")
+
+    def read_json_body(self) -> dict:
+        """The request's JSON object, after the size and Content-Type checks."""
+        if "Transfer-Encoding" in self.headers:
+            raise RequestRefused(411, "length_required", "Send a Content-Length, not chunks")
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            raise RequestRefused(411, "length_required", "A Content-Length is required") from None
+        if length > self.config.max_body_bytes or length < 0:
+            self.close_connection = True
+            raise RequestRefused(413, "body_too_large",
+                                 f"Body of {length} bytes exceeds the {self.config.max_body_bytes}"
+                                 "-byte limit")
+        media_type, _, params = self.headers.get("Content-Type", "").partition(";")
+        if media_type.strip().lower() != "application/json" or _bad_charset(params):
+            self.close_connection = True
+            raise RequestRefused(415, "unsupported_media_type",
+                                 "Send the body as Content-Type: application/json (UTF-8)")
+        return _parse_json_object(self.rfile.read(length))
+
+    # --- API ------------------------------------------------------------------------------------
+    def _handle_api(self, method: str):
+        self._cache_control = API_CACHE
+        route = self.path.split("?", 1)[0]
+        if method == "POST":
+            self._check_origin()
+            body = self.read_json_body()
+        handlers = API_ROUTES.get(route)
+        if handlers is None:
+            raise RequestRefused(404, "not_found", f"No API route {route}")
+        handler = handlers.get("GET" if method == "HEAD" else method)
+        if handler is None:
+            raise RequestRefused(405, "method_not_allowed",
+                                 f"{route} accepts {', '.join(sorted(handlers))}, not {method}")
+        status, payload = handler(self, body) if method == "POST" else handler(self)
+        self.send_json(status, payload, head_only=method == "HEAD")
+
+    def send_json(self, status: int, payload: dict, head_only: bool = False):
+        data = json.dumps(payload, ensure_ascii=True).encode("ascii")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if not head_only:
+            self.wfile.write(data)
+
+    def send_json_error(self, status: int, code: str, message: str):
+        """The single way errors leave the server: {"error": {"code", "message"}}."""
+        self._cache_control = API_CACHE
+        self.send_json(status, {"error": {"code": code, "message": message}},
+                       head_only=self.command == "HEAD")
+
+    def send_error(self, code, message=None, explain=None):
+        """Route http.server's own errors (bad request line, 404 ...) through the JSON shape."""
+        self.close_connection = True
+        status = int(code)
+        text = message or HTTPStatus(status).phrase
+        if not hasattr(self, "headers") or self.headers is None:  # request line never parsed
+            self.command = getattr(self, "command", None) or "GET"
+            self.request_version = getattr(self, "request_version", "HTTP/1.0")
+        self.send_json_error(status, ERROR_CODES.get(status, "error"), text)
+
+    # --- static files ---------------------------------------------------------------------------
+    def _serve_static(self, method: str):
+        route = self.path.split("?", 1)[0]
+        extra = self.config.extra_static_dirs
+        target = resolve_static_path(self.config.root, self.path, extra)
+        if target is None:
+            raise RequestRefused(404, "not_found", self._not_found_message(route))
+        self._cache_control = VENDOR_CACHE if route.startswith("/" + VENDOR_PREFIX) else SHELL_CACHE
+        self._static_target = target
+        body = self.send_head()
+        if body is not None:
+            try:
+                if method == "GET":
+                    self.copyfile(body, self.wfile)
+            finally:
+                body.close()
+
+    def _not_found_message(self, route: str) -> str:
+        if route.startswith("/" + VENDOR_PREFIX):
+            return f"{route} is missing: the runtime is not vendored yet. Run `make setup`."
+        return f"{route} is not part of SceneVault"
+
+    def translate_path(self, path):
+        return str(self._static_target)
+
+    def list_directory(self, path):  # never list directories
+        raise RequestRefused(404, "not_found", "Directories are not listed")
+
+    def end_headers(self):
+        self.send_header("Cache-Control", self._cache_control)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        super().end_headers()
+
+    def log_message(self, format, *args):
+        if not self.config.quiet:
+            super().log_message(format, *args)
+
+
+def _bad_charset(params: str) -> bool:
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            return True
+    return False
+
+
+def _parse_json_object(raw: bytes) -> dict:
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RequestRefused(400, "bad_json", f"The body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise RequestRefused(400, "bad_json",
+                             f"The body must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def handle_health(handler: SceneVaultHandler) -> tuple[int, dict]:
+    return 200, {"ok": True, "version": __version__}
+
+
+API_ROUTES = {
+    "/api/health": {"GET": handle_health},
+}
+
+
+class SceneVaultServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, config: ServerConfig):
+        self.address_family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        handler = type("ConfiguredHandler", (SceneVaultHandler,), {"config": config})
+        super().__init__((config.host, config.port), handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}/"
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = config_from(sys.argv[1:] if argv is None else argv, dict(os.environ))
+    missing = missing_vendor_files(config.root)
+    if missing:
+        print(f"Warning: the browser runtime is not vendored ({', '.join(missing)} missing).\n"
+              "Run `make setup` (or `make run`, which does it for you), then reload the page.",
+              file=sys.stderr, flush=True)
+    if config.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"Warning: listening on {config.host}, not loopback only.", file=sys.stderr)
+    with SceneVaultServer(config) as server:
+        print(f"SceneVault {__version__} serving {server.url}", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

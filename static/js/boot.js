@@ -1,0 +1,114 @@
+/* SceneVault boot guard: owns <html data-app-state> until Python is running.
+ *
+ * - Shows progress while PyScript and Pyodide load (PyScript's `py:progress` events).
+ * - Turns every start-up failure into data-app-state="error" with a visible message: a vendored
+ *   file that does not load, an exception in Python, an unhandled rejection, or a silent hang
+ *   (the watchdog).
+ * - Python finishes start-up with `SceneVaultBoot.ready()` or `SceneVaultBoot.fail(message)`
+ *   (app/startup.py). After either, later errors belong to the app, not to the boot.
+ *
+ * Example (from Python):  js.window.SceneVaultBoot.ready()
+ */
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  var WATCHDOG_MS = 90000;
+  var SETUP_HINT = "The app's runtime files are missing or incomplete. If you run SceneVault " +
+    "from source, run `make setup` (or `make run`), then reload.";
+  var RETRY_HINT = "Reload the page. If it keeps happening, restart the server with `make run`.";
+  var settled = false;
+
+  function byId(id) { return document.getElementById(id); }
+
+  function whenDom(fn) {
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", fn, { once: true });
+    } else {
+      fn();
+    }
+  }
+
+  function describe(reason) {
+    if (reason && reason.message) return String(reason.message);
+    return String(reason);
+  }
+
+  function fail(message, hint) {
+    if (settled) return false;
+    settled = true;
+    clearTimeout(watchdog);
+    api.error = String(message);
+    root.dataset.appState = "error";
+    console.error("SceneVault start-up failed: " + message);
+    whenDom(function () {
+      byId("boot-status").hidden = true;
+      byId("view").hidden = true;
+      byId("boot-error-message").textContent = String(message);
+      byId("boot-error-hint").textContent = hint || RETRY_HINT;
+      byId("boot-error").hidden = false;
+      byId("boot-reload").addEventListener("click", function () { location.reload(); });
+    });
+    return true;
+  }
+
+  function ready() {
+    if (settled) return false;
+    settled = true;
+    clearTimeout(watchdog);
+    api.readyAt = performance.now();
+    byId("boot-status").hidden = true;
+    byId("view").hidden = false;
+    root.dataset.appState = "ready";
+    return true;
+  }
+
+  function progress(text) {
+    var detail = byId("boot-detail");
+    if (detail && !settled) detail.textContent = String(text);
+  }
+
+  function isRuntimeResource(target) {
+    return target && (target.tagName === "SCRIPT" || target.tagName === "LINK");
+  }
+
+  // A <script> or <link> that fails does not bubble its error, but it does pass the capture phase.
+  window.addEventListener("error", function (event) {
+    var target = event.target;
+    if (isRuntimeResource(target)) {
+      var url = new URL(target.src || target.href, location.href);
+      fail("Could not load " + url.pathname + ".", SETUP_HINT);
+    } else if (target === window || !target) {
+      fail(event.message || describe(event.error));
+    }
+  }, true);
+
+  window.addEventListener("unhandledrejection", function (event) {
+    var message = describe(event.reason);
+    var missingModule = /dynamically imported module|Failed to fetch|404/.test(message);
+    fail(message, missingModule ? SETUP_HINT : undefined);
+  });
+
+  // Some loaders swallow a failed fetch (Pyodide's wasm streaming logs a warning and hangs), so
+  // watch the resource timeline too: a runtime file answered with 4xx/5xx ends the boot at once.
+  var RUNTIME_PATH = /^\/(static\/vendor\/|app\/|pyscript\.toml$)/;
+  if (window.PerformanceObserver) {
+    new PerformanceObserver(function (list) {
+      list.getEntries().forEach(function (entry) {
+        var url = new URL(entry.name, location.href);
+        if (url.origin === location.origin && RUNTIME_PATH.test(url.pathname) &&
+            entry.responseStatus >= 400) {
+          fail("Could not load " + url.pathname + " (HTTP " + entry.responseStatus + ").", SETUP_HINT);
+        }
+      });
+    }).observe({ type: "resource", buffered: true });
+  }
+
+  window.addEventListener("py:progress", function (event) { progress(event.detail); });
+
+  var watchdog = setTimeout(function () {
+    fail("Start-up did not finish within " + WATCHDOG_MS / 1000 + " seconds.", RETRY_HINT);
+  }, WATCHDOG_MS);
+
+  var api = { ready: ready, fail: fail, progress: progress, readyAt: null, error: null };
+  window.SceneVaultBoot = api;
+})();
