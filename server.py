@@ -148,21 +148,23 @@ def resolve_static_path(root: Path, url_path: str, extra_dirs: tuple[str, ...] =
     segments = path[1:].split("/")
     if any(not s or s.startswith(".") for s in segments):
         return None
-    if not _allowed(segments, (*STATIC_DIRS, *extra_dirs)):
+    relative = "/".join(segments)
+    top = _allowed_top(relative, (*STATIC_DIRS, *extra_dirs))
+    if top is None:
         return None
-    candidate = (root / "/".join(segments)).resolve()
-    top = (root / segments[0]).resolve() if len(segments) > 1 else root.resolve()
-    if not candidate.is_relative_to(top) or not candidate.is_file():
+    candidate = (root / relative).resolve()
+    if not candidate.is_relative_to((root / top).resolve()) or not candidate.is_file():
         return None
     return candidate
 
 
-def _allowed(segments: list[str], dirs: tuple[str, ...]) -> bool:
-    if len(segments) == 1:
-        return segments[0] in STATIC_FILES
-    if segments[0] == "app":
-        return segments[-1].endswith(".py")
-    return segments[0] in dirs
+def _allowed_top(relative: str, dirs: tuple[str, ...]) -> str | None:
+    """The allowlisted file or folder that `relative` lives in, or None."""
+    if relative in STATIC_FILES:
+        return "."
+    if relative.startswith("app/") and not relative.endswith(".py"):
+        return None
+    return next((d for d in dirs if relative.startswith(d + "/")), None)
 
 
 def missing_vendor_files(root: Path) -> list[str]:
@@ -291,9 +293,9 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
         self.close_connection = True
         status = int(code)
         text = message or HTTPStatus(status).phrase
-        if not hasattr(self, "headers") or self.headers is None:  # request line never parsed
-            self.command = getattr(self, "command", None) or "GET"
-            self.request_version = getattr(self, "request_version", "HTTP/1.0")
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":  # unparsable request line
+            self.request_version = "HTTP/1.0"  # answer with a status line, never bare HTTP/0.9
+        self.command = getattr(self, "command", None) or "GET"
         self.send_json_error(status, ERROR_CODES.get(status, "error"), text)
 
     # --- static files ---------------------------------------------------------------------------

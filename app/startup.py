@@ -1,8 +1,12 @@
-"""Start-up sequence (browser): load the vendored wheels, render the shell, report readiness.
+"""Start-up sequence (browser): render the shell, expose the runtime API, report readiness.
 
 Owns the hand-over from static/js/boot.js: it ends start-up with `SceneVaultBoot.ready()`, or
 with `SceneVaultBoot.fail(message)` when anything raises. It also exposes `window.sceneVault`,
 the page's small runtime API (`version`, `runPython(code)` for diagnostics and tests).
+
+Start-up imports only what the first view needs: the vendored pyodide-http wheel (unpacked at
+boot by pyscript.toml) costs about 0.5 s to import and patch, so HTTP clients import it on
+first use.
 
     await start()   # from app/main.py
 """
@@ -20,20 +24,12 @@ async def start() -> None:
     boot = js.window.SceneVaultBoot
     try:
         boot.progress("Starting the app")
-        _enable_http()
         _expose_runtime_api()
         shell.render(js.document, version=__version__)
     except Exception as exc:
         boot.fail(f"{type(exc).__name__}: {exc}")
         raise
     boot.ready()
-
-
-def _enable_http() -> None:
-    """pyodide-http (vendored wheel, unpacked by pyscript.toml) makes urllib work in the page."""
-    import pyodide_http
-
-    pyodide_http.patch_all()
 
 
 def _expose_runtime_api() -> None:

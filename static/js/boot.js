@@ -16,6 +16,7 @@
   var SETUP_HINT = "The app's runtime files are missing or incomplete. If you run SceneVault " +
     "from source, run `make setup` (or `make run`), then reload.";
   var RETRY_HINT = "Reload the page. If it keeps happening, restart the server with `make run`.";
+  var RUNTIME_PATH = /^\/(static\/vendor\/|app\/|pyscript\.toml$)/;
   var settled = false;
 
   function byId(id) { return document.getElementById(id); }
@@ -33,8 +34,26 @@
     return String(reason);
   }
 
+  // The first runtime file that answered 4xx/5xx, if any: the root cause of most boot failures.
+  function failedRuntimeFile() {
+    var entries = performance.getEntriesByType("resource");
+    for (var i = 0; i < entries.length; i++) {
+      var url = new URL(entries[i].name, location.href);
+      if (url.origin === location.origin && RUNTIME_PATH.test(url.pathname) &&
+          entries[i].responseStatus >= 400) {
+        return "Could not load " + url.pathname + " (HTTP " + entries[i].responseStatus + ").";
+      }
+    }
+    return null;
+  }
+
   function fail(message, hint) {
     if (settled) return false;
+    var rootCause = failedRuntimeFile();
+    if (rootCause) {
+      message = rootCause;
+      hint = SETUP_HINT;
+    }
     settled = true;
     clearTimeout(watchdog);
     api.error = String(message);
@@ -90,16 +109,9 @@
 
   // Some loaders swallow a failed fetch (Pyodide's wasm streaming logs a warning and hangs), so
   // watch the resource timeline too: a runtime file answered with 4xx/5xx ends the boot at once.
-  var RUNTIME_PATH = /^\/(static\/vendor\/|app\/|pyscript\.toml$)/;
   if (window.PerformanceObserver) {
-    new PerformanceObserver(function (list) {
-      list.getEntries().forEach(function (entry) {
-        var url = new URL(entry.name, location.href);
-        if (url.origin === location.origin && RUNTIME_PATH.test(url.pathname) &&
-            entry.responseStatus >= 400) {
-          fail("Could not load " + url.pathname + " (HTTP " + entry.responseStatus + ").", SETUP_HINT);
-        }
-      });
+    new PerformanceObserver(function () {
+      if (failedRuntimeFile()) fail("A runtime file did not load.");
     }).observe({ type: "resource", buffered: true });
   }
 

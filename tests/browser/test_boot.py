@@ -1,0 +1,85 @@
+"""The app boots in a real Chromium from vendored files only, and every failure to boot ends on
+a visible error instead of a spinner."""
+
+import json
+
+import pytest
+
+from conftest import run_python, wait_for_app_state
+
+
+def test_boot_reaches_ready_offline_with_no_page_errors(app_page):
+    page = app_page.open()
+    assert wait_for_app_state(page) == "ready"
+    assert page.get_by_role("heading", name="No projects yet").is_visible()
+    assert not page.locator("#boot-status").is_visible()
+    assert app_page.page_errors == []
+    # app_page's teardown fails this test if any request left loopback.
+
+
+def test_footer_shows_the_version_from_python(ready_page):
+    from app.version import __version__
+
+    assert ready_page.locator("footer").inner_text().startswith(f"SceneVault {__version__}")
+
+
+def test_vendored_wheels_and_the_page_python_work(ready_page):
+    result = json.loads(run_python(ready_page, """
+import json, sys, urllib.request, js, pyodide_http
+with urllib.request.urlopen(js.location.origin + "/api/health") as reply:
+    health = json.loads(reply.read())
+json.dumps({"pyodide_http": pyodide_http.__version__, "python": sys.version_info[:2],
+            "health": health})
+"""))
+    assert result["pyodide_http"] == "0.2.2"
+    assert result["python"][0] == 3 and result["python"][1] >= 12
+    assert result["health"]["ok"] is True
+
+
+def test_loading_indicator_shows_while_python_starts(app_page):
+    held = []
+    app_page.context.route("**/python_stdlib.zip", lambda route: held.append(route))
+    page = app_page.open()
+    page.wait_for_function("performance.getEntriesByType('resource').length > 3")
+    page.wait_for_timeout(300)
+    assert held, "the boot should be waiting for the Python standard library"
+    assert page.evaluate("document.documentElement.dataset.appState") == "loading"
+    assert page.get_by_role("status").is_visible()
+    assert "Starting SceneVault" in page.get_by_role("status").inner_text()
+    held[0].continue_()
+    assert wait_for_app_state(page) == "ready"
+
+
+@pytest.mark.parametrize("missing", [
+    "static/vendor/pyscript/core.js",
+    "static/vendor/pyodide/pyodide.mjs",
+    "static/vendor/pyodide/pyodide.asm.wasm",
+    "static/vendor/pyodide/python_stdlib.zip",
+    "static/vendor/wheels/pyodide_http.whl",
+    "app/startup.py",
+])
+def test_a_missing_runtime_file_ends_in_a_visible_error(app_page, missing):
+    app_page.context.route(f"**/{missing}", lambda route: route.fulfill(status=404, body="gone"))
+    page = app_page.open()
+    assert wait_for_app_state(page) == "error"
+    alert = page.get_by_role("alert")
+    assert alert.is_visible()
+    assert missing.rsplit("/", 1)[1] in alert.inner_text()
+    assert not page.get_by_role("status").is_visible()
+
+
+def test_a_vendor_file_gone_from_disk_names_make_setup(app_page):
+    app_page.context.route("**/core.js", lambda route: route.fulfill(status=404, body="gone"))
+    page = app_page.open()
+    wait_for_app_state(page)
+    assert "make setup" in page.get_by_role("alert").inner_text()
+
+
+def test_a_python_exception_at_start_up_is_shown(app_page):
+    app_page.context.route("**/app/ui/shell.py", lambda route: route.fulfill(
+        status=200, content_type="text/x-python",
+        body="raise RuntimeError('shell exploded on purpose')\n"))
+    page = app_page.open()
+    assert wait_for_app_state(page) == "error"
+    assert "shell exploded on purpose" in page.get_by_role("alert").inner_text()
+    assert page.get_by_role("button", name="Reload").is_visible()

@@ -1,0 +1,172 @@
+"""Shared fixtures: a real server.py on port 0, one Chromium for the whole run, a fresh browser
+context per test that fails the test when any request leaves loopback, and a helper that waits
+for <html data-app-state>.
+
+    def test_boot(app_page):              # a fresh context: full boot, own routes
+        page = app_page.open()
+        assert wait_for_app_state(page) == "ready"
+
+    def test_version(ready_page):         # the page booted once for the whole run
+        assert run_python(ready_page, "1 + 1") == 2
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    # Any host but loopback fails fast; the request log below still proves nothing tried.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+]
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+BOOT_TIMEOUT_MS = 60_000
+
+
+@dataclass
+class RunningServer:
+    """A server.py child process and where it listens."""
+
+    process: subprocess.Popen
+    url: str
+    log_path: Path
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def start_server(root: Path, log_path: Path, *args: str) -> RunningServer:
+    """Start `root/server.py` on a free port and wait for its 'serving http://...' line."""
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(root / "server.py"), "--port", "0", *args], cwd=root,
+            stdout=subprocess.PIPE, stderr=log, text=True)
+    line = process.stdout.readline()
+    if " serving http://" not in line:
+        process.kill()
+        raise RuntimeError(f"server.py did not start: {line!r}\n{log_path.read_text()}")
+    return RunningServer(process, line.split(" serving ", 1)[1].strip(), log_path)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> RunningServer:
+    """The app's own server.py, shared by the whole run."""
+    running = start_server(ROOT, tmp_path_factory.mktemp("server") / "server.log", "--quiet")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def unvendored_server(tmp_path) -> RunningServer:
+    """server.py in a copy of the app that lacks static/vendor/ (as before `make setup`)."""
+    for name in ("server.py", "index.html", "pyscript.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "static", tmp_path / "static", ignore=shutil.ignore_patterns("vendor"))
+    running = start_server(tmp_path, tmp_path / "server.log")
+    yield running
+    running.stop()
+
+
+# --- browser ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser():
+    """One real Chromium (Debian's) for the whole run."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test`, which installs it")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def is_loopback(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "blob", "about"):
+        return True
+    return parts.hostname in LOOPBACK_HOSTS
+
+
+@dataclass
+class AppPage:
+    """A fresh context on the app's server; records page errors and off-machine requests."""
+
+    context: object
+    base_url: str
+    outside_requests: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def open(self, path: str = "/"):
+        page = self.context.new_page()
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        page.goto(self.base_url.rstrip("/") + path)
+        return page
+
+
+@pytest.fixture
+def app_page(browser, server) -> AppPage:
+    """A fresh browser context; the test fails if any request leaves loopback."""
+    context = browser.new_context()
+    recorder = AppPage(context, server.url)
+    context.on("request", lambda request: None if is_loopback(request.url)
+               else recorder.outside_requests.append(request.url))
+    yield recorder
+    context.close()
+    assert recorder.outside_requests == [], "requests left the machine"
+
+
+@pytest.fixture(scope="session")
+def shared_app(browser, server):
+    """One context and page, booted once and shared by every test that needs a ready app."""
+    context = browser.new_context()
+    recorder = AppPage(context, server.url)
+    context.on("request", lambda request: None if is_loopback(request.url)
+               else recorder.outside_requests.append(request.url))
+    page = recorder.open()
+    state = wait_for_app_state(page)
+    if state != "ready":
+        pytest.fail(f"the shared app did not boot: {state}: {page.locator('#boot-error').inner_text()}")
+    yield recorder, page
+    context.close()
+
+
+@pytest.fixture
+def ready_page(shared_app):
+    """The shared, booted page; the test fails on any off-machine request or page error it causes."""
+    recorder, page = shared_app
+    requests_before, errors_before = len(recorder.outside_requests), len(recorder.page_errors)
+    yield page
+    assert recorder.outside_requests[requests_before:] == [], "requests left the machine"
+    assert recorder.page_errors[errors_before:] == [], "uncaught errors in the page"
+
+
+def wait_for_app_state(page, timeout_ms: int = BOOT_TIMEOUT_MS) -> str:
+    """Wait until <html data-app-state> leaves 'loading'; return the new state."""
+    page.wait_for_function("document.documentElement.dataset.appState !== 'loading'",
+                           timeout=timeout_ms)
+    return page.evaluate("document.documentElement.dataset.appState")
+
+
+def run_python(page, code: str):
+    """Run `code` in the page's Pyodide (window.sceneVault.runPython); return its last value."""
+    return page.evaluate("code => window.sceneVault.runPython(code)", code)
