@@ -26,6 +26,7 @@ def test_footer_shows_the_version_from_python(ready_page):
 def test_vendored_wheels_and_the_page_python_work(ready_page):
     result = json.loads(run_python(ready_page, """
 import json, sys, urllib.request, js, pyodide_http
+pyodide_http.patch_all()
 with urllib.request.urlopen(js.location.origin + "/api/health") as reply:
     health = json.loads(reply.read())
 json.dumps({"pyodide_http": pyodide_http.__version__, "python": sys.version_info[:2],
