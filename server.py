@@ -31,6 +31,7 @@ APP_ROOT = Path(__file__).resolve().parent
 LOCAL_HOSTNAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 STATIC_FILES = frozenset({"index.html", "pyscript.toml"})
 STATIC_DIRS = ("app", "static")
+SERVER_ONLY_DIRS = ("app/providers/",)  # provider clients hold server-side logic; never served
 VENDOR_PREFIX = "static/vendor/"
 # What the page cannot boot without; `make setup` puts them there.
 REQUIRED_VENDOR_FILES = (
@@ -163,6 +164,8 @@ def _allowed_top(relative: str, dirs: tuple[str, ...]) -> str | None:
     if relative in STATIC_FILES:
         return "."
     if relative.startswith("app/") and not relative.endswith(".py"):
+        return None
+    if relative.startswith(SERVER_ONLY_DIRS):
         return None
     return next((d for d in dirs if relative.startswith(d + "/")), None)
 

@@ -29,6 +29,7 @@ def test_allowlisted_paths_resolve_inside_the_app(url_path, expected):
     "/static/..%2fserver.py", "//etc/passwd", "/C:/x", "/static/%00", "/static/%ff",
     "/.git/config", "/static/.hidden", "/app/", "/app/__init__.pyc", "/tests/conftest.py",
     "static/css/app.css", "/static//css/app.css", "/static/./css/app.css", "",
+    "/app/providers/__init__.py",
 ])
 def test_everything_else_resolves_to_nothing(url_path):
     assert resolve_static_path(ROOT, url_path) is None
