@@ -5,10 +5,16 @@
     ├── VaultError            IndexedDB storage failed
     │   ├── QuotaExceeded     the browser refused the write for lack of space
     │   ├── MissingBlob       a record exists but its bytes do not
-    │   └── IntegrityError    bytes do not match their recorded SHA-256
+    │   ├── IntegrityError    bytes do not match their recorded SHA-256
+    │   ├── InvalidAsset      bad input to the vault (kind, slot, media, project): nothing written
+    │   ├── NotFound          no project or asset has that id
+    │   └── DatabaseBlocked   another tab holds the database open at another version
     ├── BackupError           a backup cannot be written or restored
+    ├── PngError              bytes are not a well-formed PNG (bad signature, chunk or CRC)
     ├── RecipeError           generation parameters are invalid (names the field)
     └── ProviderError         the generation proxy or its provider failed
+        ├── ProviderTimeout   the provider did not answer in time
+        └── ProviderBusy      too many generations are running at once
 
 Example:
 
@@ -19,7 +25,8 @@ Example:
 
 __all__ = [
     "SceneVaultError", "StartupError", "VaultError", "QuotaExceeded", "MissingBlob",
-    "IntegrityError", "BackupError", "RecipeError", "ProviderError",
+    "IntegrityError", "InvalidAsset", "NotFound", "DatabaseBlocked", "BackupError", "RecipeError", "ProviderError",
+    "PngError", "ProviderTimeout", "ProviderBusy",
 ]
 
 
@@ -47,13 +54,46 @@ class IntegrityError(VaultError):
     """Stored bytes do not match their recorded SHA-256."""
 
 
+class InvalidAsset(VaultError):
+    """Bad input to the vault; the message names the offending value. Nothing was written."""
+
+
+class NotFound(VaultError):
+    """No project or asset has that id."""
+
+
+class DatabaseBlocked(VaultError):
+    """Another tab keeps the database open at another schema version; close it or reload."""
+
+
 class BackupError(SceneVaultError):
     """A backup cannot be written or restored."""
 
 
+class PngError(SceneVaultError):
+    """Bytes are not a well-formed PNG: bad signature, truncated chunk or CRC mismatch."""
+
+
 class RecipeError(SceneVaultError):
-    """Generation parameters are invalid; the message names the field."""
+    """Generation parameters are invalid; the message names the field.
+
+    `field` is the offending field's name and `code` the API error code (`invalid_<field>`,
+    or `unknown_field` for a field no recipe has).
+    """
+
+    def __init__(self, message: str, field: str = "recipe", code: str | None = None):
+        super().__init__(message)
+        self.field = field
+        self.code = code or f"invalid_{field}"
 
 
 class ProviderError(SceneVaultError):
     """The generation proxy or its provider failed."""
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer within the configured time."""
+
+
+class ProviderBusy(ProviderError):
+    """Too many generations are running at once; try again shortly."""

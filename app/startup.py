@@ -1,8 +1,9 @@
-"""Start-up sequence (browser): render the shell, expose the runtime API, report readiness.
+"""Start-up sequence (browser): open the vault, render the first view, report readiness.
 
 Owns the hand-over from static/js/boot.js: it ends start-up with `SceneVaultBoot.ready()`, or
-with `SceneVaultBoot.fail(message)` when anything raises. It also exposes `window.sceneVault`,
-the page's small runtime API (`version`, `runPython(code)` for diagnostics and tests).
+with `SceneVaultBoot.fail(message)` when anything raises (the vault cannot open, say). It also
+exposes `window.sceneVault`, the page's small runtime API (`version`, `python`, and
+`runPython(code)` for diagnostics and tests), and `current_vault()` for Python code in the page.
 
 Start-up imports only what the first view needs: the vendored pyodide-http wheel (unpacked at
 boot by pyscript.toml) costs about 0.5 s to import and patch, so HTTP clients import it on
@@ -15,19 +16,36 @@ import sys
 
 import js
 
+from app.errors import StartupError, VaultError
 from app.ui import shell
+from app.vault import Vault
 from app.version import __version__
+
+_vault: Vault | None = None
+
+
+def current_vault() -> Vault:
+    """The vault opened at start-up."""
+    if _vault is None:
+        raise StartupError("The vault is not open yet")
+    return _vault
 
 
 async def start() -> None:
     """Run start-up once; the boot screen shows the outcome either way."""
+    global _vault
     boot = js.window.SceneVaultBoot
     try:
-        boot.progress("Starting the app")
+        boot.progress("Opening your vault")
+        try:
+            _vault = await Vault.open(on_closed=lambda message: shell.show_notice(js.document, message))
+        except VaultError as exc:
+            raise StartupError(f"Your local vault could not be opened: {exc}") from None
         _expose_runtime_api()
-        shell.render(js.document, version=__version__)
+        projects = await _vault.list_projects()
+        shell.render(js.document, version=__version__, projects=projects)
     except Exception as exc:
-        boot.fail(f"{type(exc).__name__}: {exc}")
+        boot.fail(str(exc) if isinstance(exc, StartupError) else f"{type(exc).__name__}: {exc}")
         raise
     boot.ready()
 

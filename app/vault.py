@@ -1,0 +1,503 @@
+"""The asset vault (browser): projects and their media in IndexedDB, atomic, content-addressed,
+versioned per slot, with reference-counted cleanup and quota errors that lose nothing.
+
+Stores (app/schema.py): `projects`, `assets` (metadata only; the id is the reference ID),
+`blobs` (key sha256: the bytes, stored once however many assets share them) and `previews`
+(key sha256: a small image for galleries). Every write is ONE readwrite transaction that is
+built first and awaited once (app/idb.py): blob, preview and records land together or not at
+all. Listing reads records through indexes and never reads blobs.
+
+    vault = await Vault.open()
+    project = await vault.create_project("Moon heist")
+    asset = await vault.put_asset(project.id, "scene", "scene:1", png_bytes, "image/png",
+                                  recipe={"prompt": "a moonlit vault"})
+    blob = await vault.get_blob(asset.id)          # a JS Blob; media.object_url() to show it
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import js
+from pyodide.ffi import to_js
+
+from app import idb, media, schema
+from app.errors import (IntegrityError, InvalidAsset, MissingBlob, NotFound, QuotaExceeded,
+                        VaultError)
+from app.model import (Asset, Project, new_id, now_ms, validate_kind, validate_media_type,
+                       validate_slot, validate_source)
+
+ALL_STORES = ["projects", "assets", "blobs", "previews"]
+LARGE_WRITE_BYTES = 8 * 1024 * 1024  # check the storage estimate before writes this big
+UPDATED_ELSEWHERE = "SceneVault was updated in another tab. Reload this tab to continue."
+
+
+@dataclass(frozen=True)
+class DeleteReport:
+    """What a delete removed: records, and the bytes of blobs no other record used."""
+
+    assets_removed: int
+    bytes_freed: int
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Browser estimate plus byte totals summed from records (each stored blob counted once)."""
+
+    usage: int | None
+    quota: int | None
+    stored_bytes: int
+    by_kind: dict[str, int]
+    by_project: dict[str, int]
+
+
+def _key(values: list):
+    return to_js(values)
+
+
+class Vault:
+    """The vault API. `storage` is navigator.storage unless a test injects another estimate."""
+
+    def __init__(self, db, storage=None, name: str = schema.DB_NAME):
+        self.db = db
+        self.name = name
+        self.storage = storage if storage is not None else js.navigator.storage
+        self.closed_reason: str | None = None
+        self.on_closed = None
+
+    @classmethod
+    async def open(cls, name: str = schema.DB_NAME, storage=None, on_closed=None) -> Vault:
+        """Open (and upgrade) the database. `on_closed(message)` runs if another tab upgrades it."""
+        holder: list[Vault] = []
+        db = await idb.connect(name, on_versionchange=lambda: holder[0]._closed(UPDATED_ELSEWHERE))
+        vault = cls(db, storage, name)
+        vault.on_closed = on_closed
+        holder.append(vault)
+        return vault
+
+    def _closed(self, reason: str) -> None:
+        self.closed_reason = reason
+        if self.on_closed is not None:
+            self.on_closed(reason)
+
+    def _transaction(self, stores: list[str], mode: str = "readonly") -> idb.Transaction:
+        if self.closed_reason:
+            raise VaultError(self.closed_reason)
+        return idb.Transaction(self.db, stores, mode)
+
+    # --- projects -------------------------------------------------------------------------------
+    async def create_project(self, title: str, **details: str) -> Project:
+        project = Project.create(title, **details)
+        tx = self._transaction(["projects"], "readwrite")
+        tx.store("projects").add(idb.to_js_record(project.to_record()))
+        await self._commit(tx)
+        return project
+
+    async def get_project(self, project_id: str) -> Project:
+        tx = self._transaction(["projects"])
+        found: list[dict | None] = []
+        tx.then(tx.store("projects").get(project_id), lambda r: found.append(idb.from_js_record(r)))
+        await tx.done()
+        if not found or found[0] is None:
+            raise NotFound(f"No project with id {project_id!r}")
+        return Project.from_record(found[0])
+
+    async def update_project(self, project_id: str, **changes) -> Project:
+        """Apply `changes` (title, description, style, mood, aspect_ratio) atomically."""
+        tx = self._transaction(["projects"], "readwrite")
+        updated: list[Project] = []
+
+        def apply(record):
+            project = self._existing_project(record, project_id).updated(**changes)
+            tx.store("projects").put(idb.to_js_record(project.to_record()))
+            updated.append(project)
+
+        tx.then(tx.store("projects").get(project_id), apply)
+        await self._commit(tx)
+        return updated[0]
+
+    async def rename_project(self, project_id: str, title: str) -> Project:
+        return await self.update_project(project_id, title=title)
+
+    async def mark_backed_up(self, project_id: str, when: int | None = None) -> Project:
+        """Record that the project and all its assets were exported at `when` (default now)."""
+        stamp = when or now_ms()
+        tx = self._transaction(["projects", "assets"], "readwrite")
+        result: list[Project] = []
+
+        def mark_project(record):
+            project = replace(self._existing_project(record, project_id), backed_up_at=stamp)
+            tx.store("projects").put(idb.to_js_record(project.to_record()))
+            result.append(project)
+
+        def mark_assets(records):
+            for record in idb.from_js_record(records):
+                tx.store("assets").put(idb.to_js_record({**record, "backedUpAt": stamp}))
+
+        tx.then(tx.store("projects").get(project_id), mark_project)
+        tx.then(tx.store("assets").index("projectId").getAll(project_id), mark_assets)
+        await self._commit(tx)
+        return result[0]
+
+    async def list_projects(self) -> list[Project]:
+        """Every project, most recently changed first (through the `updatedAt` index)."""
+        tx = self._transaction(["projects"])
+        found: list = []
+        tx.then(tx.store("projects").index("updatedAt").getAll(), found.append)
+        await tx.done()
+        return [Project.from_record(r) for r in reversed(idb.from_js_record(found[0]))]
+
+    async def delete_project(self, project_id: str) -> DeleteReport:
+        """Delete the project, its assets, and blobs/previews that no other asset uses."""
+        tx = self._transaction(ALL_STORES, "readwrite")
+        report: list[_PendingReport] = []
+
+        def delete_all(records):
+            report.append(self._delete_records(tx, idb.from_js_record(records)))
+            tx.store("projects").delete(project_id)
+
+        tx.then(tx.store("projects").get(project_id),
+                lambda record: self._existing_project(record, project_id))
+        tx.then(tx.store("assets").index("projectId").getAll(project_id), delete_all)
+        await self._commit(tx)
+        return report[0].settle()
+
+    @staticmethod
+    def _existing_project(record, project_id: str) -> Project:
+        found = idb.from_js_record(record)
+        if found is None:
+            raise NotFound(f"No project with id {project_id!r}")
+        return Project.from_record(found)
+
+    # --- writing assets -------------------------------------------------------------------------
+    async def put_asset(self, project_id: str, kind: str, slot: str, data, mime_type: str,
+                        recipe: dict | None = None, source: str = "generated") -> Asset:
+        """Store `data` (bytes or a JS Blob) as the slot's new current version; returns it."""
+        kind, slot, mime_type = _validated(kind, slot, mime_type, source, recipe)
+        blob = media.to_blob(data, mime_type)
+        if blob.size == 0:
+            raise InvalidAsset(f"The {kind} for {slot!r} is empty (0 bytes); nothing was stored")
+        if blob.size >= LARGE_WRITE_BYTES:
+            await self._check_room(blob.size)
+        sha256 = await media.sha256_hex(blob)
+        info = await media.probe(blob, mime_type)
+        asset = Asset(id=new_id("ast"), project_id=project_id, kind=kind, slot=slot, version=0,
+                      current=True, sha256=sha256, mime_type=mime_type, size=int(blob.size),
+                      source=source, created_at=now_ms(), width=info.width, height=info.height,
+                      duration_ms=info.duration_ms, recipe=recipe)
+        tx = self._transaction(ALL_STORES, "readwrite")
+        stored = self._add_version(tx, asset)
+        self._put_blob(tx, sha256, blob, mime_type, info)
+        await self._commit(tx)
+        return stored[0]
+
+    async def add_missing(self, project_id: str, kind: str, slot: str, *, sha256: str,
+                          mime_type: str, size: int, recipe: dict | None = None,
+                          source: str = "generated") -> Asset:
+        """Record an asset whose bytes are not here (recipe-only import): it is `missing`."""
+        kind, slot, mime_type = _validated(kind, slot, mime_type, source, recipe)
+        asset = Asset(id=new_id("ast"), project_id=project_id, kind=kind, slot=slot, version=0,
+                      current=True, sha256=sha256, mime_type=mime_type, size=int(size),
+                      source=source, created_at=now_ms(), recipe=recipe, missing=True)
+        tx = self._transaction(ALL_STORES, "readwrite")
+        stored = self._add_version(tx, asset)
+        await self._commit(tx)
+        return stored[0]
+
+    async def attach_media(self, asset_id: str, data) -> Asset:
+        """Give a missing asset its bytes back; they must hash to its recorded SHA-256."""
+        asset = await self.get(asset_id)
+        blob = media.to_blob(data, asset.mime_type)
+        sha256 = await media.sha256_hex(blob)
+        if sha256 != asset.sha256:
+            raise IntegrityError(f"These bytes hash to {sha256[:12]}…, not {asset.sha256[:12]}… "
+                                 f"recorded for {asset_id}; nothing was stored")
+        info = await media.probe(blob, asset.mime_type)
+        tx = self._transaction(ALL_STORES, "readwrite")
+        self._put_blob(tx, sha256, blob, asset.mime_type, info)
+
+        def clear_missing(records):
+            for record in idb.from_js_record(records):
+                record.update(missing=False, width=info.width or record.get("width"),
+                              height=info.height or record.get("height"),
+                              durationMs=info.duration_ms or record.get("durationMs"))
+                tx.store("assets").put(idb.to_js_record(record))
+
+        tx.then(tx.store("assets").index("sha256").getAll(sha256), clear_missing)
+        await self._commit(tx)
+        return await self.get(asset_id)
+
+    def _add_version(self, tx: idb.Transaction, asset: Asset) -> list[Asset]:
+        """Queue: check the project, then put `asset` as the slot's next, current version."""
+        stored: list[Asset] = []
+
+        def touch_project(record):
+            project = self._existing_project(record, asset.project_id)
+            touched = replace(project, updated_at=max(now_ms(), project.updated_at))
+            tx.store("projects").put(idb.to_js_record(touched.to_record()))
+
+        def add(siblings):
+            previous = idb.from_js_record(siblings)
+            for record in previous:
+                if record.get("current"):
+                    tx.store("assets").put(idb.to_js_record({**record, "current": False}))
+            version = max((r["version"] for r in previous), default=0) + 1
+            stored.append(replace(asset, version=version, current=True))
+            tx.store("assets").add(idb.to_js_record(stored[0].to_record()))
+
+        tx.then(tx.store("projects").get(asset.project_id), touch_project)
+        tx.then(tx.store("assets").index("projectId_slot").getAll(_key([asset.project_id,
+                                                                       asset.slot])), add)
+        return stored
+
+    @staticmethod
+    def _put_blob(tx: idb.Transaction, sha256: str, blob, mime_type: str, info) -> None:
+        """Queue: store the bytes (and preview) under their hash unless already there."""
+        blobs, previews = tx.store("blobs"), tx.store("previews")
+        entry = {"sha256": sha256, "blob": blob, "size": int(blob.size), "mimeType": mime_type}
+        tx.then(blobs.count(sha256), lambda n: n or blobs.put(idb.to_js_record(entry)))
+        if info.preview is not None:
+            preview = {"sha256": sha256, "blob": info.preview, "size": int(info.preview.size),
+                       "mimeType": info.preview.type}
+            tx.then(previews.count(sha256), lambda n: n or previews.put(idb.to_js_record(preview)))
+
+    async def _commit(self, tx: idb.Transaction) -> None:
+        try:
+            await tx.done()
+        except QuotaExceeded as exc:
+            raise QuotaExceeded(f"{exc} {await self._usage_text()} Nothing of this change was "
+                                "stored. Free space by deleting old versions or projects, or "
+                                "export a backup first.") from None
+
+    async def _usage_text(self) -> str:
+        estimate = await self.storage.estimate()
+        used, quota = getattr(estimate, "usage", None), getattr(estimate, "quota", None)
+        return f"(browser estimate: {_mb(used)} used of {_mb(quota)})."
+
+    async def _check_room(self, size: int) -> None:
+        estimate = await self.storage.estimate()
+        used, quota = getattr(estimate, "usage", None), getattr(estimate, "quota", None)
+        if used is not None and quota and used + size > quota:
+            raise QuotaExceeded(f"This {_mb(size)} file cannot fit: {_mb(used)} used of "
+                                f"{_mb(quota)}. Nothing was stored. Free space or export a backup.")
+
+    # --- reading --------------------------------------------------------------------------------
+    async def get(self, asset_id: str) -> Asset:
+        """The record with this reference ID (NotFound if none)."""
+        records = await self._read(["assets"], lambda tx: tx.store("assets").get(asset_id))
+        if records is None:
+            raise NotFound(f"No asset with reference id {asset_id!r}")
+        return Asset.from_record(records)
+
+    async def get_blob(self, asset_id: str):
+        """The asset's media as a JS Blob. Raises MissingBlob when the bytes are not stored."""
+        return await self._blob_of(asset_id, "blobs")
+
+    async def get_preview(self, asset_id: str):
+        """The small gallery image (JS Blob) for an image asset, or None if it has none."""
+        try:
+            return await self._blob_of(asset_id, "previews")
+        except MissingBlob:
+            return None
+
+    async def _blob_of(self, asset_id: str, store: str):
+        tx = self._transaction(["assets", store])
+        found: dict = {}
+
+        def with_record(record):
+            found["record"] = idb.from_js_record(record)
+            if found["record"] is not None:
+                tx.then(tx.store(store).get(found["record"]["sha256"]),
+                        lambda entry: found.update(entry=entry))
+
+        tx.then(tx.store("assets").get(asset_id), with_record)
+        await tx.done()
+        if found.get("record") is None:
+            raise NotFound(f"No asset with reference id {asset_id!r}")
+        entry = found.get("entry")
+        if entry is None:
+            kind = "preview" if store == "previews" else "media"
+            raise MissingBlob(f"The {kind} of {asset_id} ({found['record']['slot']}, "
+                              f"v{found['record']['version']}) is not stored on this device; "
+                              "regenerate it or restore a backup")
+        return entry.blob
+
+    async def list_assets(self, project_id: str, kind: str | None = None) -> list[Asset]:
+        """A project's assets (all versions) through the `projectId` index, oldest first."""
+        records = await self._read_all("projectId", project_id)
+        assets = [Asset.from_record(r) for r in records]
+        return [a for a in assets if kind is None or a.kind == validate_kind(kind)]
+
+    async def versions(self, project_id: str, slot: str) -> list[Asset]:
+        """A slot's version history through the `[projectId, slot]` index, oldest first."""
+        records = await self._read_all("projectId_slot", _key([project_id, slot]))
+        return sorted((Asset.from_record(r) for r in records), key=lambda a: a.version)
+
+    async def list_by_kind(self, kind: str) -> list[Asset]:
+        """Every asset of `kind` across projects, through the `kind` index."""
+        return [Asset.from_record(r) for r in await self._read_all("kind", validate_kind(kind))]
+
+    async def missing(self, project_id: str) -> list[Asset]:
+        """The project's assets whose bytes are not stored (marked missing, or gone)."""
+        tx = self._transaction(["assets", "blobs"])
+        absent: list[dict] = []
+
+        def check(records):
+            for record in idb.from_js_record(records):
+                tx.then(tx.store("blobs").count(record["sha256"]),
+                        lambda n, record=record: n or absent.append(record))
+
+        tx.then(tx.store("assets").index("projectId").getAll(project_id), check)
+        await tx.done()
+        return [Asset.from_record(r) for r in absent]
+
+    async def _read(self, stores: list[str], make_request):
+        tx = self._transaction(stores)
+        found: list = []
+        tx.then(make_request(tx), lambda result: found.append(idb.from_js_record(result)))
+        await tx.done()
+        return found[0]
+
+    async def _read_all(self, index: str, query) -> list[dict]:
+        return await self._read(["assets"], lambda tx: tx.store("assets").index(index).getAll(query))
+
+    # --- versions and deletion ------------------------------------------------------------------
+    async def set_current(self, asset_id: str) -> Asset:
+        """Make this version its slot's current one (restore an older version)."""
+        tx = self._transaction(["assets"], "readwrite")
+        chosen: list[Asset] = []
+
+        def with_record(record):
+            target = idb.from_js_record(record)
+            if target is None:
+                raise NotFound(f"No asset with reference id {asset_id!r}")
+            key = _key([target["projectId"], target["slot"]])
+            tx.then(tx.store("assets").index("projectId_slot").getAll(key), switch)
+
+        def switch(siblings):
+            for record in idb.from_js_record(siblings):
+                if record["current"] != (record["id"] == asset_id):
+                    record["current"] = record["id"] == asset_id
+                    tx.store("assets").put(idb.to_js_record(record))
+                if record["id"] == asset_id:
+                    chosen.append(Asset.from_record(record))
+
+        tx.then(tx.store("assets").get(asset_id), with_record)
+        await self._commit(tx)
+        return chosen[0]
+
+    async def delete_asset(self, asset_id: str) -> DeleteReport:
+        """Delete one version; its blob goes too unless another record uses the same bytes."""
+        tx = self._transaction(ALL_STORES, "readwrite")
+        report: list[_PendingReport] = []
+
+        def delete(record):
+            target = idb.from_js_record(record)
+            if target is None:
+                raise NotFound(f"No asset with reference id {asset_id!r}")
+            report.append(self._delete_records(tx, [target]))
+            self._repair_current(tx, target["projectId"], target["slot"])
+
+        tx.then(tx.store("assets").get(asset_id), delete)
+        await self._commit(tx)
+        return report[0].settle()
+
+    async def delete_versions(self, project_id: str, slot: str, keep: int) -> DeleteReport:
+        """Prune a slot to its `keep` newest versions; the current version is always kept."""
+        if keep < 1:
+            raise InvalidAsset(f"keep={keep}: at least one version must be kept")
+        tx = self._transaction(ALL_STORES, "readwrite")
+        report: list[_PendingReport] = []
+
+        def prune(siblings):
+            records = sorted(idb.from_js_record(siblings), key=lambda r: -r["version"])
+            kept = [r for r in records if r["current"]]
+            kept += [r for r in records if not r["current"]][: keep - len(kept)]
+            doomed = [r for r in records if r not in kept]
+            report.append(self._delete_records(tx, doomed))
+
+        tx.then(tx.store("assets").index("projectId_slot").getAll(_key([project_id, slot])), prune)
+        await self._commit(tx)
+        return report[0].settle()
+
+    def _delete_records(self, tx: idb.Transaction, records: list[dict]) -> _PendingReport:
+        """Queue: delete records, then each blob/preview whose hash no record uses any more."""
+        report = _PendingReport(len(records))
+        assets = tx.store("assets")
+        for record in records:
+            assets.delete(record["id"])
+        sizes = {r["sha256"]: r["size"] for r in records if not r.get("missing")}
+        for sha256 in {r["sha256"] for r in records}:
+            tx.then(assets.index("sha256").count(sha256),
+                    lambda n, sha256=sha256: n or report.drop(tx, sha256, sizes.get(sha256, 0)))
+        return report
+
+    @staticmethod
+    def _repair_current(tx: idb.Transaction, project_id: str, slot: str) -> None:
+        """Queue: if the slot lost its current version, the newest remaining one takes over."""
+        def repair(siblings):
+            records = idb.from_js_record(siblings)
+            if records and not any(r["current"] for r in records):
+                newest = max(records, key=lambda r: r["version"])
+                tx.store("assets").put(idb.to_js_record({**newest, "current": True}))
+
+        tx.then(tx.store("assets").index("projectId_slot").getAll(_key([project_id, slot])), repair)
+
+    # --- storage --------------------------------------------------------------------------------
+    async def usage(self) -> Usage:
+        """navigator.storage.estimate() plus bytes per kind and per project, from records only."""
+        estimate = await self.storage.estimate()
+        records = await self._read(["assets"], lambda tx: tx.store("assets").getAll())
+        by_kind: dict[str, int] = {}
+        by_project: dict[str, int] = {}
+        seen: set[str] = set()
+        for record in records:
+            if record.get("missing") or record["sha256"] in seen:
+                continue
+            seen.add(record["sha256"])
+            by_kind[record["kind"]] = by_kind.get(record["kind"], 0) + record["size"]
+            by_project[record["projectId"]] = by_project.get(record["projectId"], 0) + record["size"]
+        return Usage(usage=_number(getattr(estimate, "usage", None)),
+                     quota=_number(getattr(estimate, "quota", None)),
+                     stored_bytes=sum(by_kind.values()), by_kind=by_kind, by_project=by_project)
+
+    async def request_persistence(self) -> bool:
+        """Ask the browser not to evict this origin's data; True when storage is persistent."""
+        return bool(await self.storage.persist())
+
+    async def is_persistent(self) -> bool:
+        return bool(await self.storage.persisted())
+
+
+class _PendingReport:
+    """Filled in by a delete transaction's callbacks; `settle()` once it committed."""
+
+    def __init__(self, assets_removed: int):
+        self.assets_removed = assets_removed
+        self.bytes_freed = 0
+
+    def drop(self, tx: idb.Transaction, sha256: str, size: int) -> None:
+        tx.store("blobs").delete(sha256)
+        tx.store("previews").delete(sha256)
+        self.bytes_freed += size
+
+    def settle(self) -> DeleteReport:
+        return DeleteReport(self.assets_removed, self.bytes_freed)
+
+
+def _validated(kind, slot, mime_type, source, recipe) -> tuple[str, str, str]:
+    kind = validate_kind(kind)
+    slot = validate_slot(kind, slot)
+    mime_type = validate_media_type(kind, mime_type)
+    validate_source(source)
+    if recipe is not None and not isinstance(recipe, dict):
+        raise InvalidAsset(f"A recipe must be a dict, not {type(recipe).__name__}")
+    return kind, slot, mime_type
+
+
+def _number(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def _mb(value) -> str:
+    return "an unknown amount" if value is None else f"{value / 1_048_576:.1f} MB"
