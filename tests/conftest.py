@@ -160,6 +160,30 @@ def ready_page(shared_app):
     assert recorder.page_errors[errors_before:] == [], "uncaught errors in the page"
 
 
+INVARIANTS_JS = (Path(__file__).parent / "browser" / "invariants.js").read_text()
+PAGEKIT = (Path(__file__).parent / "browser" / "pagekit.py").read_text()
+
+
+def install_pagekit(page) -> None:
+    """Make tests/browser/pagekit.py importable as `pagekit` in the page's Pyodide."""
+    run_python(page, f"open('/home/pyodide/pagekit.py', 'w').write({PAGEKIT!r}); "
+                     "import sys; sys.modules.pop('pagekit', None); 0")
+
+
+def vault_state(page, db_name: str = "scenevault") -> dict:
+    """{problems, counts} from tests/browser/invariants.js, read with plain IndexedDB."""
+    return page.evaluate(INVARIANTS_JS, db_name)
+
+
+@pytest.fixture
+def vault_page(ready_page):
+    """The shared booted page with `pagekit` installed; fails the test if the vault's
+    invariants do not hold afterwards (blobs, previews, records, one current per slot)."""
+    install_pagekit(ready_page)
+    yield ready_page
+    assert vault_state(ready_page)["problems"] == []
+
+
 def wait_for_app_state(page, timeout_ms: int = BOOT_TIMEOUT_MS) -> str:
     """Wait until <html data-app-state> leaves 'loading'; return the new state."""
     page.wait_for_function("document.documentElement.dataset.appState !== 'loading'",
