@@ -1,0 +1,100 @@
+"""app/model.py under CPython: ids, validation messages, and the record round trip."""
+
+import re
+
+import pytest
+
+from app.errors import InvalidAsset
+from app.model import (Asset, Project, new_id, validate_kind, validate_media_type, validate_slot,
+                       validate_source)
+
+
+def test_ids_are_prefixed_unique_and_sort_by_creation_time():
+    ids = [new_id("ast") for _ in range(200)]
+    assert len(set(ids)) == 200
+    assert all(re.fullmatch(r"ast_[0-9a-f]{32}", i) for i in ids)
+    assert ids[0][:16] <= ids[-1][:16]
+
+
+def test_project_records_round_trip_in_camel_case():
+    project = Project.create("Moon heist", description="A heist", aspect_ratio="9:16")
+    record = project.to_record()
+    assert {"id", "title", "description", "createdAt", "updatedAt", "aspectRatio"} <= set(record)
+    assert "backedUpAt" not in record  # None fields are left out
+    assert Project.from_record(record) == project
+
+
+def test_project_update_validates_and_moves_updated_at():
+    project = Project.create("Draft")
+    renamed = project.updated(title="  Final cut  ", mood="tense")
+    assert renamed.title == "Final cut" and renamed.mood == "tense"
+    assert renamed.updated_at >= project.updated_at and renamed.created_at == project.created_at
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"title": "   "}, "needs a title"),
+    ({"title": "x" * 201}, "limit is 200"),
+    ({"description": "x" * 4001}, "limit is 4000"),
+    ({"aspect_ratio": "5:3"}, "'5:3'"),
+    ({"colour": "red"}, "colour"),
+    ({"title": 7}, "must be text, not int"),
+])
+def test_project_update_refuses_bad_fields_naming_them(changes, fragment):
+    with pytest.raises(InvalidAsset, match=re.escape(fragment)):
+        Project.create("Ok").updated(**changes)
+
+
+def test_asset_records_round_trip_with_recipe_and_optional_fields():
+    asset = Asset(id="ast_1", project_id="prj_1", kind="scene", slot="scene:3", version=2,
+                  current=True, sha256="ab" * 32, mime_type="image/png", size=10,
+                  source="generated", created_at=5, width=64, height=32,
+                  recipe={"prompt": "p", "seed": 1})
+    record = asset.to_record()
+    assert record["projectId"] == "prj_1" and record["mimeType"] == "image/png"
+    assert "durationMs" not in record and record["recipe"] == {"prompt": "p", "seed": 1}
+    assert Asset.from_record(record) == asset
+    assert Asset.from_record({**record, "unknownFutureField": 1}) == asset
+
+
+@pytest.mark.parametrize("kind, slot", [
+    ("thumbnail", "thumbnail"), ("scene", "scene:3"), ("character", "character:hero"),
+    ("clip", "scene:3:clip"), ("audio", "scene:12:narration"), ("audio", "character:hero:voice"),
+    ("video", "final"), ("video", "scene:2:render"),
+])
+def test_well_formed_slots_are_accepted(kind, slot):
+    assert validate_slot(kind, slot) == slot
+
+
+@pytest.mark.parametrize("kind, slot, fragment", [
+    ("scene", "Scene:3", "malformed"), ("scene", "scene:", "malformed"),
+    ("scene", "scene:3:clip:extra", "malformed"), ("scene", "scene 3", "malformed"),
+    ("scene", "", "malformed"), ("scene", "character:hero", "cannot hold a scene"),
+    ("thumbnail", "scene:1", "cannot hold a thumbnail"), ("video", "thumbnail", "final"),
+])
+def test_malformed_or_misplaced_slots_are_refused(kind, slot, fragment):
+    with pytest.raises(InvalidAsset, match=fragment):
+        validate_slot(kind, slot)
+
+
+@pytest.mark.parametrize("kind, mime, expected", [
+    ("scene", "image/png", "image/png"), ("scene", "IMAGE/JPEG; q=1", "image/jpeg"),
+    ("audio", "audio/wav", "audio/wav"), ("clip", "video/webm", "video/webm"),
+])
+def test_allowed_media_types_are_normalised(kind, mime, expected):
+    assert validate_media_type(kind, mime) == expected
+
+
+@pytest.mark.parametrize("kind, mime", [
+    ("scene", "image/svg+xml"), ("scene", "text/html"), ("audio", "image/png"),
+    ("clip", "application/octet-stream"), ("thumbnail", "video/mp4"),
+])
+def test_media_types_off_the_allowlist_are_refused(kind, mime):
+    with pytest.raises(InvalidAsset, match=re.escape(repr(mime))):
+        validate_media_type(kind, mime)
+
+
+def test_unknown_kind_and_source_name_the_value():
+    with pytest.raises(InvalidAsset, match="'poster'"):
+        validate_kind("poster")
+    with pytest.raises(InvalidAsset, match="'stolen'"):
+        validate_source("stolen")
