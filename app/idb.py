@@ -4,8 +4,8 @@ transactions that are built first and awaited once. Nothing here knows about ass
 Pyodide resumes a coroutine on a new browser task, so any `await` ends an open transaction. A
 `Transaction` is therefore built synchronously: issue requests, and chain follow-up requests
 with `then(request, callback)`, whose callback runs inside the request's success event (still
-inside the transaction). Then `await tx.done()` once. The transaction owns its callbacks'
-proxies and destroys them when it settles. A callback that raises aborts the transaction, and
+inside the transaction). Then `await tx.done()` once. The transaction owns the one proxy that
+dispatches its callbacks and destroys it when it settles. A callback that raises aborts the transaction, and
 `done()` re-raises that exception.
 
     db = await connect("scenevault")
@@ -16,6 +16,7 @@ proxies and destroys them when it settles. A callback that raises aborts the tra
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import js
@@ -42,6 +43,9 @@ return {
     req.addEventListener("success", () => resolve(req.result));
     req.addEventListener("error", () => reject(normalize(req.error, "The request failed")));
   }),
+  listen: (req, dispatch, index) => {
+    req.addEventListener("success", () => dispatch(index, req.result));
+  },
   transaction: (tx) => new Promise((resolve, reject) => {
     tx.addEventListener("complete", () => resolve());
     tx.addEventListener("abort", () => reject(normalize(tx.error, "The transaction was aborted")));
@@ -64,10 +68,19 @@ return {
 _connections: dict[str, object] = {}
 
 
+@functools.lru_cache(maxsize=32)
+def _store_list(stores: tuple[str, ...]):
+    """A JS array of store names, made once per combination."""
+    return to_js(list(stores))
+
+
+_FROM_ENTRIES = js.Object.fromEntries
+
+
 def to_js_record(record: dict):
     """Python dict -> plain JS object for storing (nested dicts too; None fields left out)."""
     clean = {key: value for key, value in record.items() if value is not None}
-    return to_js(clean, dict_converter=js.Object.fromEntries)
+    return to_js(clean, dict_converter=_FROM_ENTRIES)
 
 
 def from_js_record(value) -> dict | None:
@@ -78,13 +91,12 @@ def from_js_record(value) -> dict | None:
 
 
 def _nulls_to_none(value):
-    if value is jsnull:
-        return None
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is dict:
         return {key: _nulls_to_none(item) for key, item in value.items()}
-    if isinstance(value, list):
+    if kind is list:
         return [_nulls_to_none(item) for item in value]
-    return value
+    return None if value is jsnull else value
 
 
 def translate_error(exc: JsException) -> VaultError:
@@ -162,9 +174,10 @@ class Transaction:
     """One transaction, built synchronously, awaited once with `done()`."""
 
     def __init__(self, db, stores: list[str], mode: str = "readonly"):
-        self.tx = db.transaction(to_js(stores), mode)
+        self.tx = db.transaction(_store_list(tuple(stores)), mode)
         self._completion = _HELPERS.transaction(self.tx)  # attached before any await
-        self._proxies = []
+        self._callbacks: list[Callable[[object], None]] = []
+        self._dispatch = None  # one proxy per transaction serves every `then`
         self.error: BaseException | None = None
 
     def store(self, name: str):
@@ -172,17 +185,18 @@ class Transaction:
 
     def then(self, req, callback: Callable[[object], None]) -> None:
         """Run `callback(req.result)` in the success event, where it may issue more requests."""
-        def on_success(_event):
-            if self.error is not None:
-                return
-            try:
-                callback(req.result)
-            except Exception as exc:  # abort the whole transaction; done() re-raises it
-                self.abort(exc)
+        if self._dispatch is None:
+            self._dispatch = create_proxy(self._on_success)
+        self._callbacks.append(callback)
+        _HELPERS.listen(req, self._dispatch, len(self._callbacks) - 1)
 
-        proxy = create_proxy(on_success)
-        self._proxies.append(proxy)
-        req.addEventListener("success", proxy)
+    def _on_success(self, index: int, result) -> None:
+        if self.error is not None:
+            return
+        try:
+            self._callbacks[index](result)
+        except Exception as exc:  # abort the whole transaction; done() re-raises it
+            self.abort(exc)
 
     def abort(self, reason: BaseException) -> None:
         """Abort the transaction; `done()` will raise `reason`."""
@@ -201,8 +215,9 @@ class Transaction:
                 raise self.error from None
             raise translate_error(exc) from None
         finally:
-            for proxy in self._proxies:
-                proxy.destroy()
-            self._proxies.clear()
+            if self._dispatch is not None:
+                self._dispatch.destroy()
+                self._dispatch = None
+            self._callbacks.clear()
         if self.error is not None:
             raise self.error

@@ -12,6 +12,7 @@ Serializing is pure; app/vault.py does the I/O. `from_record(to_record(x)) == x`
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import time
@@ -85,20 +86,25 @@ def validate_source(source: str) -> str:
     return source
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+@functools.cache
+def _camel_names(cls) -> tuple[tuple[str, str], ...]:
+    """(python_name, camelName) for each field of a record class, computed once."""
+    def camel(name: str) -> str:
+        head, *rest = name.split("_")
+        return head + "".join(part.title() for part in rest)
+
+    return tuple((f.name, camel(f.name)) for f in fields(cls))
 
 
 def _to_record(obj) -> dict:
     """Dataclass -> camelCase dict, leaving out fields that are None."""
-    return {_camel(f.name): getattr(obj, f.name) for f in fields(obj)
-            if getattr(obj, f.name) is not None}
+    values = obj.__dict__
+    return {camel: values[name] for name, camel in _camel_names(type(obj))
+            if values[name] is not None}
 
 
 def _from_record(cls, record: dict):
-    names = {_camel(f.name): f.name for f in fields(cls)}
-    return cls(**{names[key]: value for key, value in record.items() if key in names})
+    return cls(**{name: record[camel] for name, camel in _camel_names(cls) if camel in record})
 
 
 @dataclass(frozen=True)

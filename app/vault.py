@@ -19,25 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import js
-from pyodide.ffi import to_js
 
 from app import idb, media, schema
 from app.errors import (IntegrityError, InvalidAsset, MissingBlob, NotFound, QuotaExceeded,
                         VaultError)
 from app.model import (Asset, Project, new_id, now_ms, validate_kind, validate_media_type,
                        validate_slot, validate_source)
+from app.vault_queue import (ALL_STORES, DeleteReport, PendingReport, add_version,
+                             delete_records, existing_project, put_blob, repair_current, slot_key)
 
-ALL_STORES = ["projects", "assets", "blobs", "previews"]
 LARGE_WRITE_BYTES = 8 * 1024 * 1024  # check the storage estimate before writes this big
 UPDATED_ELSEWHERE = "SceneVault was updated in another tab. Reload this tab to continue."
-
-
-@dataclass(frozen=True)
-class DeleteReport:
-    """What a delete removed: records, and the bytes of blobs no other record used."""
-
-    assets_removed: int
-    bytes_freed: int
 
 
 @dataclass(frozen=True)
@@ -49,10 +41,6 @@ class Usage:
     stored_bytes: int
     by_kind: dict[str, int]
     by_project: dict[str, int]
-
-
-def _key(values: list):
-    return to_js(values)
 
 
 class Vault:
@@ -108,7 +96,7 @@ class Vault:
         updated: list[Project] = []
 
         def apply(record):
-            project = self._existing_project(record, project_id).updated(**changes)
+            project = existing_project(record, project_id).updated(**changes)
             tx.store("projects").put(idb.to_js_record(project.to_record()))
             updated.append(project)
 
@@ -126,7 +114,7 @@ class Vault:
         result: list[Project] = []
 
         def mark_project(record):
-            project = replace(self._existing_project(record, project_id), backed_up_at=stamp)
+            project = replace(existing_project(record, project_id), backed_up_at=stamp)
             tx.store("projects").put(idb.to_js_record(project.to_record()))
             result.append(project)
 
@@ -150,24 +138,17 @@ class Vault:
     async def delete_project(self, project_id: str) -> DeleteReport:
         """Delete the project, its assets, and blobs/previews that no other asset uses."""
         tx = self._transaction(ALL_STORES, "readwrite")
-        report: list[_PendingReport] = []
+        report: list[PendingReport] = []
 
         def delete_all(records):
-            report.append(self._delete_records(tx, idb.from_js_record(records)))
+            report.append(delete_records(tx, idb.from_js_record(records)))
             tx.store("projects").delete(project_id)
 
         tx.then(tx.store("projects").get(project_id),
-                lambda record: self._existing_project(record, project_id))
+                lambda record: existing_project(record, project_id))
         tx.then(tx.store("assets").index("projectId").getAll(project_id), delete_all)
         await self._commit(tx)
         return report[0].settle()
-
-    @staticmethod
-    def _existing_project(record, project_id: str) -> Project:
-        found = idb.from_js_record(record)
-        if found is None:
-            raise NotFound(f"No project with id {project_id!r}")
-        return Project.from_record(found)
 
     # --- writing assets -------------------------------------------------------------------------
     async def put_asset(self, project_id: str, kind: str, slot: str, data, mime_type: str,
@@ -179,17 +160,17 @@ class Vault:
             raise InvalidAsset(f"The {kind} for {slot!r} is empty (0 bytes); nothing was stored")
         if blob.size >= LARGE_WRITE_BYTES:
             await self._check_room(blob.size)
-        sha256 = await media.sha256_hex(blob)
-        info = await media.probe(blob, mime_type)
+        info = await media.inspect(blob, mime_type)
+        sha256 = info.sha256
         asset = Asset(id=new_id("ast"), project_id=project_id, kind=kind, slot=slot, version=0,
                       current=True, sha256=sha256, mime_type=mime_type, size=int(blob.size),
                       source=source, created_at=now_ms(), width=info.width, height=info.height,
                       duration_ms=info.duration_ms, recipe=recipe)
         tx = self._transaction(ALL_STORES, "readwrite")
-        stored = self._add_version(tx, asset)
-        self._put_blob(tx, sha256, blob, mime_type, info)
+        versions = add_version(tx, asset)
+        put_blob(tx, sha256, blob, mime_type, info)
         await self._commit(tx)
-        return stored[0]
+        return replace(asset, version=versions[0])
 
     async def add_missing(self, project_id: str, kind: str, slot: str, *, sha256: str,
                           mime_type: str, size: int, recipe: dict | None = None,
@@ -200,21 +181,21 @@ class Vault:
                       current=True, sha256=sha256, mime_type=mime_type, size=int(size),
                       source=source, created_at=now_ms(), recipe=recipe, missing=True)
         tx = self._transaction(ALL_STORES, "readwrite")
-        stored = self._add_version(tx, asset)
+        versions = add_version(tx, asset)
         await self._commit(tx)
-        return stored[0]
+        return replace(asset, version=versions[0])
 
     async def attach_media(self, asset_id: str, data) -> Asset:
         """Give a missing asset its bytes back; they must hash to its recorded SHA-256."""
         asset = await self.get(asset_id)
         blob = media.to_blob(data, asset.mime_type)
-        sha256 = await media.sha256_hex(blob)
+        info = await media.inspect(blob, asset.mime_type)
+        sha256 = info.sha256
         if sha256 != asset.sha256:
             raise IntegrityError(f"These bytes hash to {sha256[:12]}…, not {asset.sha256[:12]}… "
                                  f"recorded for {asset_id}; nothing was stored")
-        info = await media.probe(blob, asset.mime_type)
         tx = self._transaction(ALL_STORES, "readwrite")
-        self._put_blob(tx, sha256, blob, asset.mime_type, info)
+        put_blob(tx, sha256, blob, asset.mime_type, info)
 
         def clear_missing(records):
             for record in idb.from_js_record(records):
@@ -226,40 +207,6 @@ class Vault:
         tx.then(tx.store("assets").index("sha256").getAll(sha256), clear_missing)
         await self._commit(tx)
         return await self.get(asset_id)
-
-    def _add_version(self, tx: idb.Transaction, asset: Asset) -> list[Asset]:
-        """Queue: check the project, then put `asset` as the slot's next, current version."""
-        stored: list[Asset] = []
-
-        def touch_project(record):
-            project = self._existing_project(record, asset.project_id)
-            touched = replace(project, updated_at=max(now_ms(), project.updated_at))
-            tx.store("projects").put(idb.to_js_record(touched.to_record()))
-
-        def add(siblings):
-            previous = idb.from_js_record(siblings)
-            for record in previous:
-                if record.get("current"):
-                    tx.store("assets").put(idb.to_js_record({**record, "current": False}))
-            version = max((r["version"] for r in previous), default=0) + 1
-            stored.append(replace(asset, version=version, current=True))
-            tx.store("assets").add(idb.to_js_record(stored[0].to_record()))
-
-        tx.then(tx.store("projects").get(asset.project_id), touch_project)
-        tx.then(tx.store("assets").index("projectId_slot").getAll(_key([asset.project_id,
-                                                                       asset.slot])), add)
-        return stored
-
-    @staticmethod
-    def _put_blob(tx: idb.Transaction, sha256: str, blob, mime_type: str, info) -> None:
-        """Queue: store the bytes (and preview) under their hash unless already there."""
-        blobs, previews = tx.store("blobs"), tx.store("previews")
-        entry = {"sha256": sha256, "blob": blob, "size": int(blob.size), "mimeType": mime_type}
-        tx.then(blobs.count(sha256), lambda n: n or blobs.put(idb.to_js_record(entry)))
-        if info.preview is not None:
-            preview = {"sha256": sha256, "blob": info.preview, "size": int(info.preview.size),
-                       "mimeType": info.preview.type}
-            tx.then(previews.count(sha256), lambda n: n or previews.put(idb.to_js_record(preview)))
 
     async def _commit(self, tx: idb.Transaction) -> None:
         try:
@@ -330,7 +277,7 @@ class Vault:
 
     async def versions(self, project_id: str, slot: str) -> list[Asset]:
         """A slot's version history through the `[projectId, slot]` index, oldest first."""
-        records = await self._read_all("projectId_slot", _key([project_id, slot]))
+        records = await self._read_all("projectId_slot", slot_key(project_id, slot))
         return sorted((Asset.from_record(r) for r in records), key=lambda a: a.version)
 
     async def list_by_kind(self, kind: str) -> list[Asset]:
@@ -371,7 +318,7 @@ class Vault:
             target = idb.from_js_record(record)
             if target is None:
                 raise NotFound(f"No asset with reference id {asset_id!r}")
-            key = _key([target["projectId"], target["slot"]])
+            key = slot_key(target["projectId"], target["slot"])
             tx.then(tx.store("assets").index("projectId_slot").getAll(key), switch)
 
         def switch(siblings):
@@ -389,14 +336,14 @@ class Vault:
     async def delete_asset(self, asset_id: str) -> DeleteReport:
         """Delete one version; its blob goes too unless another record uses the same bytes."""
         tx = self._transaction(ALL_STORES, "readwrite")
-        report: list[_PendingReport] = []
+        report: list[PendingReport] = []
 
         def delete(record):
             target = idb.from_js_record(record)
             if target is None:
                 raise NotFound(f"No asset with reference id {asset_id!r}")
-            report.append(self._delete_records(tx, [target]))
-            self._repair_current(tx, target["projectId"], target["slot"])
+            report.append(delete_records(tx, [target]))
+            repair_current(tx, target["projectId"], target["slot"])
 
         tx.then(tx.store("assets").get(asset_id), delete)
         await self._commit(tx)
@@ -407,41 +354,18 @@ class Vault:
         if keep < 1:
             raise InvalidAsset(f"keep={keep}: at least one version must be kept")
         tx = self._transaction(ALL_STORES, "readwrite")
-        report: list[_PendingReport] = []
+        report: list[PendingReport] = []
 
         def prune(siblings):
             records = sorted(idb.from_js_record(siblings), key=lambda r: -r["version"])
             kept = [r for r in records if r["current"]]
             kept += [r for r in records if not r["current"]][: keep - len(kept)]
             doomed = [r for r in records if r not in kept]
-            report.append(self._delete_records(tx, doomed))
+            report.append(delete_records(tx, doomed))
 
-        tx.then(tx.store("assets").index("projectId_slot").getAll(_key([project_id, slot])), prune)
+        tx.then(tx.store("assets").index("projectId_slot").getAll(slot_key(project_id, slot)), prune)
         await self._commit(tx)
         return report[0].settle()
-
-    def _delete_records(self, tx: idb.Transaction, records: list[dict]) -> _PendingReport:
-        """Queue: delete records, then each blob/preview whose hash no record uses any more."""
-        report = _PendingReport(len(records))
-        assets = tx.store("assets")
-        for record in records:
-            assets.delete(record["id"])
-        sizes = {r["sha256"]: r["size"] for r in records if not r.get("missing")}
-        for sha256 in {r["sha256"] for r in records}:
-            tx.then(assets.index("sha256").count(sha256),
-                    lambda n, sha256=sha256: n or report.drop(tx, sha256, sizes.get(sha256, 0)))
-        return report
-
-    @staticmethod
-    def _repair_current(tx: idb.Transaction, project_id: str, slot: str) -> None:
-        """Queue: if the slot lost its current version, the newest remaining one takes over."""
-        def repair(siblings):
-            records = idb.from_js_record(siblings)
-            if records and not any(r["current"] for r in records):
-                newest = max(records, key=lambda r: r["version"])
-                tx.store("assets").put(idb.to_js_record({**newest, "current": True}))
-
-        tx.then(tx.store("assets").index("projectId_slot").getAll(_key([project_id, slot])), repair)
 
     # --- storage --------------------------------------------------------------------------------
     async def usage(self) -> Usage:
@@ -467,22 +391,6 @@ class Vault:
 
     async def is_persistent(self) -> bool:
         return bool(await self.storage.persisted())
-
-
-class _PendingReport:
-    """Filled in by a delete transaction's callbacks; `settle()` once it committed."""
-
-    def __init__(self, assets_removed: int):
-        self.assets_removed = assets_removed
-        self.bytes_freed = 0
-
-    def drop(self, tx: idb.Transaction, sha256: str, size: int) -> None:
-        tx.store("blobs").delete(sha256)
-        tx.store("previews").delete(sha256)
-        self.bytes_freed += size
-
-    def settle(self) -> DeleteReport:
-        return DeleteReport(self.assets_removed, self.bytes_freed)
 
 
 def _validated(kind, slot, mime_type, source, recipe) -> tuple[str, str, str]:

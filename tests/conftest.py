@@ -12,6 +12,7 @@ for <html data-app-state>.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -53,12 +54,15 @@ class RunningServer:
         self.process.wait(timeout=10)
 
 
-def start_server(root: Path, log_path: Path, *args: str) -> RunningServer:
-    """Start `root/server.py` on a free port and wait for its 'serving http://...' line."""
+def start_server(root: Path, log_path: Path, *args: str,
+                 env: dict[str, str] | None = None) -> RunningServer:
+    """Start `root/server.py` on a free port and wait for its 'serving http://...' line.
+    `env` adds (or overrides) environment variables, such as SCENEVAULT_* provider settings."""
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, str(root / "server.py"), "--port", "0", *args], cwd=root,
-            stdout=subprocess.PIPE, stderr=log, text=True)
+            stdout=subprocess.PIPE, stderr=log, text=True,
+            env={**os.environ, **env} if env is not None else None)
     line = process.stdout.readline()
     if " serving http://" not in line:
         process.kill()

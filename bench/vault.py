@@ -1,0 +1,131 @@
+"""Benchmark `vault`: the Python vault against plain-JS IndexedDB code in the same page.
+
+- `vault_put_get_vs_js_{1mb,20mb}`: throughput of put_asset + get_blob from Python, divided by
+  JS code doing the same work (bench/pages/js-vault.mjs `put`/`getBlob`), for 50 x 1 MB and
+  5 x 20 MB WAV Blobs already in the page, on an on-disk profile. Goal >= 0.87.
+- `vault_put_get_vs_raw_js_*` (for context): the same against a bare blob+record put/get.
+- `listing_10k_vs_100`: listing one project's 10 assets in a database of 10,000 assets divided
+  by the same in a database of 100. Goal <= 1.5.
+
+Medians of `runs` alternating runs; every run starts from an empty project.
+
+    figures = vault.run(session, runs=7)
+"""
+
+import json
+
+from harness import median
+
+SETUP_JS = """async () => {
+  const kit = await import("/bench/pages/js-vault.mjs");
+  window.benchKit = kit;
+  window.benchDb = await kit.openDb("bench-js");
+  await kit.clear(window.benchDb);
+  window.benchBlobs = {"1mb": kit.wavBlobs(50, 1 << 20), "20mb": kit.wavBlobs(5, 20 << 20)};
+}"""
+
+JS_RUN = """async ([set, raw]) => {
+  const kit = window.benchKit, db = window.benchDb, blobs = window.benchBlobs[set];
+  const project = await kit.createProject(db, "bench");
+  const start = performance.now();
+  const ids = [];
+  for (let i = 0; i < blobs.length; i++) {
+    ids.push(raw ? await kit.rawPut(db, blobs[i])
+                 : await kit.put(db, project, "audio", `scene:${i}:narration`, blobs[i], "audio/wav"));
+  }
+  for (const id of ids) (raw ? await kit.rawGet(db, id) : await kit.getBlob(db, id));
+  const elapsed = performance.now() - start;
+  await kit.clear(db);
+  return elapsed;
+}"""
+
+PY_SETUP = """
+import js
+from app import idb
+from app.startup import current_vault
+from app.vault import Vault
+
+async def bench_put_get(name):
+    vault = current_vault()
+    blobs = getattr(js.window.benchBlobs, name)
+    project = await vault.create_project("bench")
+    start = js.performance.now()
+    ids = []
+    for i in range(blobs.length):
+        asset = await vault.put_asset(project.id, "audio", f"scene:{i}:narration", blobs[i], "audio/wav")
+        ids.append(asset.id)
+    for asset_id in ids:
+        await vault.get_blob(asset_id)
+    elapsed = js.performance.now() - start
+    await vault.delete_project(project.id)
+    return elapsed
+
+async def bench_listing(db_name, samples, batch=20):
+    """Median time of one listing; each sample times `batch` listings (timer resolution)."""
+    vault = Vault(await idb.connect(db_name), name=db_name)
+    times = []
+    for _ in range(samples):
+        start = js.performance.now()
+        for _ in range(batch):
+            listed = await vault.list_assets("prj_target")
+        times.append((js.performance.now() - start) / batch)
+        assert len(listed) == 10, len(listed)
+    times.sort()
+    return times[len(times) // 2]
+0
+"""
+
+
+def _py(page, code: str):
+    return page.evaluate("code => window.sceneVault.runPython(code)", code)
+
+
+def _put_get_ratios(page, name: str, runs: int) -> dict[str, float]:
+    py_times, js_times, raw_times = [], [], []
+    for _ in range(runs):
+        py_times.append(float(_py(page, f"await bench_put_get({name!r})")))
+        js_times.append(page.evaluate(JS_RUN, [name, False]))
+        raw_times.append(page.evaluate(JS_RUN, [name, True]))
+    py_ms, js_ms, raw_ms = median(py_times), median(js_times), median(raw_times)
+    return {
+        f"vault_put_get_vs_js_{name}": round(js_ms / py_ms, 3),
+        f"vault_put_get_vs_raw_js_{name}": round(raw_ms / py_ms, 3),
+        f"vault_put_get_ms_{name}": round(py_ms, 1),
+        f"js_put_get_ms_{name}": round(js_ms, 1),
+    }
+
+
+def _listing_ratio(page) -> dict[str, float]:
+    medians = {}
+    for total in (100, 10_000):
+        name = f"bench-list-{total}"
+        page.evaluate("""async ([name, total]) => {
+            const db = await window.benchKit.openDb(name);
+            await window.benchKit.clear(db);
+            await window.benchKit.fillRecords(db, total, "prj_target", 10);
+            db.close();
+        }""", [name, total])
+        _py(page, f"await bench_listing({name!r}, 3)")  # warm-up
+        medians[total] = float(_py(page, f"await bench_listing({name!r}, 15)"))
+    return {
+        "listing_10k_vs_100": round(medians[10_000] / medians[100], 3),
+        "listing_ms_10k": round(medians[10_000], 3),
+        "listing_ms_100": round(medians[100], 3),
+    }
+
+
+def run(session, runs: int = 7) -> dict[str, float]:
+    page = session.context.new_page()
+    page.goto(session.base_url + "/")
+    page.wait_for_function("document.documentElement.dataset.appState === 'ready'", timeout=60_000)
+    page.evaluate(SETUP_JS)
+    _py(page, PY_SETUP)
+    page.evaluate(JS_RUN, ["1mb", False])  # warm-up both paths once
+    _py(page, "await bench_put_get('1mb')")
+    figures = {"runs": runs}
+    figures |= _put_get_ratios(page, "1mb", runs)
+    figures |= _put_get_ratios(page, "20mb", runs)
+    figures |= _listing_ratio(page)
+    page.close()
+    print(json.dumps(figures, indent=1))
+    return figures
