@@ -4,7 +4,9 @@ It owns:
 - the static allowlist (`resolve_static_path`): index.html, pyscript.toml, app/*.py, static/
   and nothing else, whatever the spelling of the path;
 - the request guards: Host (against DNS rebinding), Origin, body size and JSON-only on /api/*;
-- the JSON API (`GET /api/health`), with every error as {"error": {"code", "message"}}.
+- the JSON API (`GET /api/health`, `GET /api/providers`, `POST /api/generate`), with every
+  error as {"error": {"code", "message"}}. Generation itself lives in app/providers/ (server-
+  only): this file maps its outcomes to HTTP (400, 429, 502, 504) and sends the media bytes.
 
 Run it:
 
@@ -25,6 +27,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
 
+from app.errors import ProviderBusy, ProviderError, ProviderTimeout, RecipeError
+from app.providers import ProviderSettings, settings_from_env
+from app.providers.base import GeneratedMedia
+from app.providers.service import GenerationService
 from app.version import __version__
 
 APP_ROOT = Path(__file__).resolve().parent
@@ -84,6 +90,7 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     extra_static_dirs: tuple[str, ...] = field(default=())
     quiet: bool = False
+    providers: ProviderSettings = field(default_factory=ProviderSettings)
 
 
 def config_from(argv: list[str], environ: dict[str, str]) -> ServerConfig:
@@ -104,7 +111,15 @@ def config_from(argv: list[str], environ: dict[str, str]) -> ServerConfig:
     return ServerConfig(
         host=args.host, port=args.port, allowed_hosts=frozenset(allowed), quiet=args.quiet,
         max_body_bytes=_int_env(environ, "SCENEVAULT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+        providers=_provider_settings(environ),
     )
+
+
+def _provider_settings(environ: dict[str, str]) -> ProviderSettings:
+    try:
+        return settings_from_env(environ)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def _int_env(environ: dict[str, str], name: str, default: int) -> int:
@@ -201,14 +216,10 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
     def do_POST(self):
         self._dispatch("POST")
 
-    def do_PUT(self):
-        self._dispatch("PUT")
+    def do_other(self):  # PUT, DELETE, PATCH: routed so that they get a JSON 404 or 405
+        self._dispatch(self.command)
 
-    def do_DELETE(self):
-        self._dispatch("DELETE")
-
-    def do_PATCH(self):
-        self._dispatch("PATCH")
+    do_PUT = do_DELETE = do_PATCH = do_other
 
     def _dispatch(self, method: str):
         try:
@@ -273,8 +284,20 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
         if handler is None:
             raise RequestRefused(405, "method_not_allowed",
                                  f"{route} accepts {', '.join(sorted(handlers))}, not {method}")
-        status, payload = handler(self, body) if method == "POST" else handler(self)
-        self.send_json(status, payload, head_only=method == "HEAD")
+        reply = handler(self, body) if method == "POST" else handler(self)
+        if isinstance(reply, GeneratedMedia):
+            self.send_media(reply)
+        else:
+            self.send_json(*reply, head_only=method == "HEAD")
+
+    def send_media(self, media: GeneratedMedia):
+        """Raw bytes (no base64) with their real type, and the effective recipe as ASCII JSON."""
+        self.send_response(200)
+        self.send_header("Content-Type", media.mime_type)
+        self.send_header("Content-Length", str(len(media.data)))
+        self.send_header("X-SceneVault-Recipe", media.recipe.to_json())
+        self.end_headers()
+        self.wfile.write(media.data)
 
     def send_json(self, status: int, payload: dict, head_only: bool = False):
         data = json.dumps(payload, ensure_ascii=True).encode("ascii")
@@ -367,21 +390,43 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+# Generation failures -> (status, error code); the first matching class wins.
+GENERATION_FAULTS = ((RecipeError, 400, None), (ProviderBusy, 429, "too_many_requests"),
+                     (ProviderTimeout, 504, "provider_timeout"), (ProviderError, 502, "provider_failed"))
+
+
 def handle_health(handler: SceneVaultHandler) -> tuple[int, dict]:
     return 200, {"ok": True, "version": __version__}
 
 
+def handle_providers(handler: SceneVaultHandler) -> tuple[int, dict]:
+    return 200, handler.server.generation.catalog().to_dict()
+
+
+def handle_generate(handler: SceneVaultHandler, body: dict) -> GeneratedMedia:
+    """Run one generation (app/providers/service.py); its faults become JSON errors."""
+    try:
+        return handler.server.generation.generate(body)
+    except (RecipeError, ProviderError) as exc:
+        status, code = next((s, c) for kind, s, c in GENERATION_FAULTS if isinstance(exc, kind))
+        raise RequestRefused(status, code or exc.code, str(exc)) from None
+
+
 API_ROUTES = {
     "/api/health": {"GET": handle_health},
+    "/api/providers": {"GET": handle_providers},
+    "/api/generate": {"POST": handle_generate},
 }
 
 
 class SceneVaultServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 64  # bursts of parallel generations queue instead of being dropped
 
     def __init__(self, config: ServerConfig):
         self.address_family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        self.generation = GenerationService(config.providers)
         handler = type("ConfiguredHandler", (SceneVaultHandler,), {"config": config})
         super().__init__((config.host, config.port), handler)
 

@@ -182,6 +182,7 @@ class Asset:
     duration_ms: int | None = None
     recipe: dict | None = None
     backed_up_at: int | None = None
+    replaces: str | None = None  # the missing asset this one was re-rolled for
 
     @property
     def is_image(self) -> bool:

@@ -152,8 +152,10 @@ class Vault:
 
     # --- writing assets -------------------------------------------------------------------------
     async def put_asset(self, project_id: str, kind: str, slot: str, data, mime_type: str,
-                        recipe: dict | None = None, source: str = "generated") -> Asset:
-        """Store `data` (bytes or a JS Blob) as the slot's new current version; returns it."""
+                        recipe: dict | None = None, source: str = "generated",
+                        replaces: str | None = None) -> Asset:
+        """Store `data` (bytes or a JS Blob) as the slot's new current version; returns it.
+        `replaces` names the missing asset this one was re-rolled for, if any."""
         kind, slot, mime_type = _validated(kind, slot, mime_type, source, recipe)
         blob = media.to_blob(data, mime_type)
         if blob.size == 0:
@@ -165,7 +167,7 @@ class Vault:
         asset = Asset(id=new_id("ast"), project_id=project_id, kind=kind, slot=slot, version=0,
                       current=True, sha256=sha256, mime_type=mime_type, size=int(blob.size),
                       source=source, created_at=now_ms(), width=info.width, height=info.height,
-                      duration_ms=info.duration_ms, recipe=recipe)
+                      duration_ms=info.duration_ms, recipe=recipe, replaces=replaces)
         tx = self._transaction(ALL_STORES, "readwrite")
         versions = add_version(tx, asset)
         put_blob(tx, sha256, blob, mime_type, info)

@@ -8,14 +8,18 @@ the whole table is printed.
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import boot  # noqa: E402
+import proxy  # noqa: E402
+import vault  # noqa: E402
 from harness import RESULTS, BenchSession, format_table, merge_results  # noqa: E402
 
-BENCHMARKS = {"boot": boot.run}
+BENCHMARKS = {"boot": boot.run, "proxy": proxy.run, "vault": vault.run}
+NO_BROWSER = {"proxy"}  # these need no Chromium; `--only proxy` starts none
 
 
 def main(argv: list[str]) -> int:
@@ -24,7 +28,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     names = [args.only] if args.only else sorted(BENCHMARKS)
     results = {}
-    with BenchSession.start() as session:
+    browserless = set(names) <= NO_BROWSER
+    with nullcontext() if browserless else BenchSession.start() as session:
         for name in names:
             print(f"running {name} ...", flush=True)
             results = merge_results(name, BENCHMARKS[name](session))

@@ -61,7 +61,7 @@ async def bench_put_get(name):
     return elapsed
 
 async def bench_listing(db_name, samples, batch=20):
-    """Median time of one listing; each sample times `batch` listings (timer resolution)."""
+    # Median time of one listing; each sample times `batch` listings (timer resolution).
     vault = Vault(await idb.connect(db_name), name=db_name)
     times = []
     for _ in range(samples):

@@ -101,3 +101,8 @@ def test_readme_commands_are_make_targets_and_ci_runs_the_same_one():
 def test_every_module_says_what_it_owns():
     for path in [*(ROOT / "app").rglob("*.py"), ROOT / "server.py"]:
         assert ast.get_docstring(ast.parse(path.read_text())), path
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "bench").glob("*.py")), ids=lambda p: p.name)
+def test_benchmark_scripts_compile(path):
+    compile(path.read_text(), str(path), "exec")

@@ -1,0 +1,117 @@
+"""Generation service (browser): generate media for a slot through the proxy and keep it in the
+vault with its recipe; regenerate missing media and prove whether the result is identical.
+
+The service receives its vault and its proxy client, so nothing here opens a connection of its
+own. Progress goes to an optional `on_progress(stage)` callback: "queued", "generating",
+"saving", then "done" (or "failed"). A failure stores nothing: the vault writes the media and
+its record in one transaction, after the provider has answered.
+
+    service = GenerationService(vault, ProxyClient())
+    asset = await service.generate(project.id, "scene", "scene:1", {"prompt": "a harbour"})
+    outcomes = await service.regenerate_missing(project.id)   # [Regeneration(status=...)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from app import media
+from app.errors import ProviderError, RecipeError, SceneVaultError
+from app.model import Asset
+from app.recipe import Recipe
+
+RECIPE_KIND_BY_ASSET_KIND = {"thumbnail": "image", "character": "image", "scene": "image",
+                             "audio": "audio"}
+RESTORED = "restored (identical)"
+REROLLED = "re-rolled"
+NO_RECIPE = "no recipe"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Regeneration:
+    """What regenerating one missing asset did. `asset` is the restored or new version."""
+
+    asset_id: str
+    status: str
+    message: str
+    asset: Asset | None = None
+
+
+class GenerationService:
+    """Generate and regenerate through `client` (app.provider.ProxyClient), store in `vault`."""
+
+    def __init__(self, vault, client):
+        self.vault = vault
+        self.client = client
+
+    async def generate(self, project_id: str, kind: str, slot: str, request: dict,
+                       on_progress: Callable[[str], None] | None = None) -> Asset:
+        """Generate `request` for the slot; the result becomes the slot's current version."""
+        report = on_progress or (lambda stage: None)
+        report("queued")
+        try:
+            full_request = {"kind": recipe_kind(kind), **request}
+            report("generating")
+            result = await self.client.generate(full_request)
+            report("saving")
+            asset = await self.vault.put_asset(project_id, kind, slot, result.blob,
+                                               result.mime_type, recipe=result.recipe,
+                                               source="generated")
+        except SceneVaultError:
+            report("failed")
+            raise
+        report("done")
+        return asset
+
+    async def regenerate_missing(self, project_id: str,
+                                 on_progress: Callable[[str, str], None] | None = None
+                                 ) -> list[Regeneration]:
+        """Regenerate every asset of the project whose media is missing, one by one.
+
+        When the bytes hash to the recorded SHA-256, the record gets its media back: "restored
+        (identical)". Otherwise the result is stored as a new version of the slot: "re-rolled".
+        """
+        outcomes = []
+        replaced = {a.replaces for a in await self.vault.list_assets(project_id) if a.replaces}
+        for asset in await self.vault.missing(project_id):
+            if asset.id in replaced:
+                continue  # already re-rolled once; the new version is in the slot
+            if on_progress is not None:
+                on_progress(asset.id, "generating")
+            outcomes.append(await self._regenerate(asset))
+            if on_progress is not None:
+                on_progress(asset.id, outcomes[-1].status)
+        return outcomes
+
+    async def _regenerate(self, asset: Asset) -> Regeneration:
+        if not asset.recipe:
+            return Regeneration(asset.id, NO_RECIPE, f"{asset.slot} v{asset.version} has no "
+                                "recipe, so it cannot be regenerated. Restore it from a backup.")
+        try:
+            request = Recipe.from_dict(asset.recipe).to_dict()
+            result = await self.client.generate(request)
+            digest = await media.sha256_hex(result.blob)
+            if digest == asset.sha256:
+                restored = await self.vault.attach_media(asset.id, result.blob)
+                return Regeneration(asset.id, RESTORED, f"{asset.slot} v{asset.version} was "
+                                    "regenerated bit for bit.", restored)
+            new = await self.vault.put_asset(asset.project_id, asset.kind, asset.slot,
+                                             result.blob, result.mime_type, recipe=result.recipe,
+                                             source="generated", replaces=asset.id)
+        except (ProviderError, RecipeError, SceneVaultError) as exc:
+            return Regeneration(asset.id, FAILED, f"{asset.slot} v{asset.version} could not be "
+                                f"regenerated: {exc}")
+        return Regeneration(asset.id, REROLLED, f"{asset.slot}: the provider gave different "
+                            f"bytes, so they were stored as a new version (v{new.version}); the "
+                            "missing original stays listed.", new)
+
+
+def recipe_kind(asset_kind: str) -> str:
+    """The generation kind ("image" or "audio") an asset kind is made with."""
+    try:
+        return RECIPE_KIND_BY_ASSET_KIND[asset_kind]
+    except KeyError:
+        raise RecipeError(f"kind: a {asset_kind!r} cannot be generated; only "
+                          f"{', '.join(RECIPE_KIND_BY_ASSET_KIND)} can") from None

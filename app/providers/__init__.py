@@ -1,0 +1,125 @@
+"""Generation providers (SERVER-ONLY: server.py imports this package; the page never loads it).
+
+This package is deliberately not listed in pyscript.toml and server.py refuses to serve it:
+it holds the provider clients, their configuration and the keys. The page only ever sees
+`GET /api/providers` and `POST /api/generate`.
+
+Owns `ProviderSettings` (read from the environment by `settings_from_env`, with keys kept out
+of reprs) and `build_providers`, which makes one instance of each provider:
+
+    module         provider  kinds         what it talks to
+    local.py       local     image, audio  nothing: embedded, deterministic (scene.py, narration.py)
+    openai.py      openai    image, audio  an OpenAI-compatible Images and Speech API
+    a1111.py       a1111     image         the Stable Diffusion web UI (/sdapi/v1/txt2img)
+    fal.py         fal       image         a FAL-style queue, result fetched via download.py
+
+`service.GenerationService` runs them (concurrency cap, deadline, PNG metadata).
+
+    settings = settings_from_env(os.environ)
+    providers = build_providers(settings)
+    providers["local"].spec().deterministic   # True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from app.providers.a1111 import A1111Provider
+from app.providers.base import Provider
+from app.providers.download import DownloadPolicy
+from app.providers.fal import FalProvider
+from app.providers.local import LocalProvider
+from app.providers.openai import OpenAIProvider
+
+PROVIDER_NAMES = ("local", "openai", "a1111", "fal")
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com"
+DEFAULT_FAL_BASE_URL = "https://queue.fal.run"
+DEFAULT_FAL_DOWNLOAD_HOSTS = "fal.media,v2.fal.media,v3.fal.media,v3b.fal.media"
+DEFAULT_MEDIA_CAP = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Provider configuration; keys are excluded from repr so they cannot reach a log."""
+
+    default: str = "local"
+    openai_base_url: str = DEFAULT_OPENAI_BASE_URL
+    openai_api_key: str = field(default="", repr=False)
+    openai_download_hosts: str = ""
+    a1111_url: str = ""
+    a1111_models: tuple[str, ...] = ()
+    fal_base_url: str = DEFAULT_FAL_BASE_URL
+    fal_key: str = field(default="", repr=False)
+    fal_download_hosts: str = DEFAULT_FAL_DOWNLOAD_HOSTS
+    timeout_s: float = 60.0
+    max_concurrent: int = 4
+    max_media_bytes: int = DEFAULT_MEDIA_CAP
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(key for key in (self.openai_api_key, self.fal_key) if key)
+
+
+def settings_from_env(environ: Mapping[str, str]) -> ProviderSettings:
+    """Read SCENEVAULT_* provider settings; a bad value raises ValueError naming the variable
+    (never quoting a key)."""
+    get = lambda name, default="": environ.get(name, "").strip() or default  # noqa: E731
+    settings = ProviderSettings(
+        default=get("SCENEVAULT_PROVIDER", "local"),
+        openai_base_url=_url(get("SCENEVAULT_OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL),
+                             "SCENEVAULT_OPENAI_BASE_URL"),
+        openai_api_key=get("SCENEVAULT_OPENAI_API_KEY"),
+        openai_download_hosts=get("SCENEVAULT_OPENAI_DOWNLOAD_HOSTS"),
+        a1111_url=_url(get("SCENEVAULT_A1111_URL"), "SCENEVAULT_A1111_URL"),
+        a1111_models=tuple(m.strip() for m in get("SCENEVAULT_A1111_MODELS").split(",") if m.strip()),
+        fal_base_url=_url(get("SCENEVAULT_FAL_BASE_URL", DEFAULT_FAL_BASE_URL), "SCENEVAULT_FAL_BASE_URL"),
+        fal_key=get("SCENEVAULT_FAL_KEY"),
+        fal_download_hosts=get("SCENEVAULT_FAL_DOWNLOAD_HOSTS", DEFAULT_FAL_DOWNLOAD_HOSTS),
+        timeout_s=_number(get("SCENEVAULT_PROVIDER_TIMEOUT_S", "60"), "SCENEVAULT_PROVIDER_TIMEOUT_S", float),
+        max_concurrent=_number(get("SCENEVAULT_MAX_CONCURRENT", "4"), "SCENEVAULT_MAX_CONCURRENT", int),
+        max_media_bytes=_number(get("SCENEVAULT_MAX_MEDIA_BYTES", str(DEFAULT_MEDIA_CAP)),
+                                "SCENEVAULT_MAX_MEDIA_BYTES", int),
+    )
+    for hosts in ("openai_download_hosts", "fal_download_hosts"):
+        DownloadPolicy.parse(getattr(settings, hosts))  # raises ValueError on a bad entry
+    _check_default(settings)
+    return settings
+
+
+def _url(value: str, name: str) -> str:
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{name} must be an http:// or https:// URL")
+    return value
+
+
+def _number(value: str, name: str, kind: type) -> float | int:
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a {'whole ' if kind is int else ''}number") from None
+    if not number > 0:
+        raise ValueError(f"{name} must be above zero, not {value}")
+    return number
+
+
+def _check_default(settings: ProviderSettings) -> None:
+    if settings.default not in PROVIDER_NAMES:
+        raise ValueError(f"SCENEVAULT_PROVIDER={settings.default!r} is not one of "
+                         f"{', '.join(PROVIDER_NAMES)}")
+    if not build_providers(settings)[settings.default].configured:
+        raise ValueError(f"SCENEVAULT_PROVIDER={settings.default} is not configured: see README's "
+                         "Configuration table for the variables it needs")
+
+
+def build_providers(settings: ProviderSettings) -> dict[str, Provider]:
+    """One instance of every provider, configured or not, keyed by name."""
+    cap = settings.max_media_bytes
+    return {
+        "local": LocalProvider(),
+        "openai": OpenAIProvider(settings.openai_base_url, settings.openai_api_key,
+                                 DownloadPolicy.parse(settings.openai_download_hosts), cap),
+        "a1111": A1111Provider(settings.a1111_url, settings.a1111_models, cap),
+        "fal": FalProvider(settings.fal_base_url, settings.fal_key,
+                           DownloadPolicy.parse(settings.fal_download_hosts), cap),
+    }

@@ -1,0 +1,209 @@
+"""Loopback stand-ins for the providers' APIs, run in the test process on port 0.
+
+A `StandIn` is a ThreadingHTTPServer on 127.0.0.1 (or 127.0.0.2, the forbidden host) that
+records every request (method, path, headers, body) and answers through `routes`, a dict of
+(method, path) -> function(Seen) -> Reply, which a test may swap to make a fault. The
+`openai_routes`, `a1111_routes`, `fal_routes` and `cdn_routes` builders speak each API's
+documented wire format.
+
+    with StandIn() as openai:
+        openai.routes.update(openai_routes(PNG))
+        ...  # point server.py at openai.url
+        assert openai.seen[0].headers["authorization"] == "Bearer sk-test"
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import sys
+import threading
+import zlib
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Iterable
+
+from app.pngmeta import tiny_png
+
+
+@dataclass
+class Seen:
+    """One request a stand-in received (header names in lower case)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    """What a stand-in answers: `chunks` (no Content-Length, then close) streams a body."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    chunks: Iterable[bytes] | None = None
+
+
+def json_reply(value, status: int = 200) -> Reply:
+    return Reply(status, json.dumps(value).encode(), {"Content-Type": "application/json"})
+
+
+Route = Callable[[Seen], Reply]
+
+
+class StandIn(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, host: str = "127.0.0.1"):
+        super().__init__((host, 0), _Handler)
+        self.routes: dict[tuple[str, str], Route] = {}
+        self.seen: list[Seen] = []
+        self.release = threading.Event()  # slow routes wait on it; closing sets it
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # the proxy hanging up is expected
+            super().handle_error(request, client_address)
+
+    def reset(self) -> None:
+        self.seen.clear()
+        self.release = threading.Event()
+
+    def close(self) -> None:
+        self.release.set()
+        self.shutdown()
+        self.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self._answer()
+
+    def do_POST(self):
+        self._answer()
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        path = self.path.split("?", 1)[0]
+        seen = Seen(self.command, path, {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length))
+        self.server.seen.append(seen)
+        route = self.server.routes.get((self.command, path))
+        reply = route(seen) if route else json_reply({"detail": f"no route {path}"}, 404)
+        self._send(reply)
+
+    def _send(self, reply: Reply):
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if reply.chunks is None:
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+            return
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for part in reply.chunks:
+                self.wfile.write(part)
+        except OSError:
+            pass  # the proxy hung up on purpose (size cap)
+
+    def log_message(self, format, *args):
+        pass
+
+
+# --- media ----------------------------------------------------------------------------------
+def noisy_png(width: int, height: int, seed: int = 1) -> bytes:
+    """A PNG whose pixels barely compress (an LCG's bytes), so its size is close to w*h*3."""
+    state, rows = seed, []
+    for _ in range(height):
+        row = bytearray(3 * width)
+        for i in range(0, len(row), 4):
+            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+            row[i:i + 4] = state.to_bytes(4, "little")[:len(row) - i]
+        rows.append(b"\0" + bytes(row))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
+            + _chunk(b"IDAT", zlib.compress(b"".join(rows), 1)) + _chunk(b"IEND", b""))
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+PNG = tiny_png(16, 8, (10, 120, 200))
+WAV = (b"RIFF" + struct.pack("<I", 36 + 8) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
+       + b"data" + struct.pack("<I", 8) + b"\x00\x01" * 4)
+
+
+# --- each API's wire format -------------------------------------------------------------------
+def openai_routes(png: bytes = PNG, wav: bytes = WAV) -> dict[tuple[str, str], Route]:
+    """OpenAI: images answer {"created", "data": [{"b64_json"}]}; speech answers the audio bytes."""
+    return {
+        ("POST", "/v1/images/generations"): lambda seen: json_reply(
+            {"created": 1700000000, "data": [{"b64_json": base64.b64encode(png).decode()}]}),
+        ("POST", "/v1/audio/speech"): lambda seen: Reply(200, wav, {"Content-Type": "audio/wav"}),
+    }
+
+
+def a1111_routes(png: bytes = PNG, used_seed: int = 3_000_000_001) -> dict[tuple[str, str], Route]:
+    """A1111: {"images": [base64], "parameters": <the request>, "info": "<JSON text with the seed>"}."""
+    def txt2img(seen: Seen) -> Reply:
+        asked = seen.json()
+        info = {"prompt": asked["prompt"], "seed": used_seed, "all_seeds": [used_seed],
+                "width": asked["width"], "height": asked["height"], "sd_model_name": "v1-5"}
+        return json_reply({"images": [base64.b64encode(png).decode()], "parameters": asked,
+                           "info": json.dumps(info)})
+    return {("POST", "/sdapi/v1/txt2img"): txt2img}
+
+
+def fal_routes(fal: StandIn, image_url: Callable[[], str], model: str = "fal-ai/flux/schnell",
+               waits: int = 2, seed: int = 77) -> dict[tuple[str, str], Route]:
+    """fal.ai's queue: submit -> {request_id, status_url, response_url}; status IN_QUEUE,
+    IN_PROGRESS ... COMPLETED; result {"images": [{"url", ...}], "seed"}."""
+    app_id = "/".join(model.split("/")[:2])
+    base = f"/{app_id}/requests/req-1"
+    polls = {"count": 0}
+
+    def status(seen: Seen) -> Reply:
+        polls["count"] += 1
+        state = "COMPLETED" if polls["count"] > waits else ("IN_QUEUE" if polls["count"] == 1 else "IN_PROGRESS")
+        return json_reply({"status": state, "queue_position": 0})
+
+    return {
+        ("POST", f"/{model}"): lambda seen: json_reply({
+            "request_id": "req-1", "status_url": f"{fal.url}{base}/status",
+            "response_url": f"{fal.url}{base}", "cancel_url": f"{fal.url}{base}/cancel"}),
+        ("GET", f"{base}/status"): status,
+        ("GET", base): lambda seen: json_reply({
+            "images": [{"url": image_url(), "width": 16, "height": 8, "content_type": "image/png"}],
+            "seed": seed, "has_nsfw_concepts": [False], "prompt": "x"}),
+    }
+
+
+def cdn_routes(png: bytes = PNG) -> dict[tuple[str, str], Route]:
+    """A CDN holding the temporary result file."""
+    return {("GET", "/files/result.png"): lambda seen: Reply(200, png, {"Content-Type": "image/png"})}
