@@ -33,7 +33,7 @@ def show_notice(document, message: str) -> None:
     if existing:
         existing.replaceWith(notice)
     else:
-        document.body.prepend(notice)
+        document.getElementById("notices").append(notice)
 
 
 def _reload_proxy():
