@@ -80,12 +80,13 @@ class GenerationService:
                 continue  # already re-rolled once; the new version is in the slot
             if on_progress is not None:
                 on_progress(asset.id, "generating")
-            outcomes.append(await self._regenerate(asset))
+            outcomes.append(await self.regenerate_asset(asset))
             if on_progress is not None:
                 on_progress(asset.id, outcomes[-1].status)
         return outcomes
 
-    async def _regenerate(self, asset: Asset) -> Regeneration:
+    async def regenerate_asset(self, asset: Asset) -> Regeneration:
+        """Regenerate one missing asset from its recipe (see `regenerate_missing`)."""
         if not asset.recipe:
             return Regeneration(asset.id, NO_RECIPE, f"{asset.slot} v{asset.version} has no "
                                 "recipe, so it cannot be regenerated. Restore it from a backup.")

@@ -16,7 +16,7 @@ import functools
 import re
 import secrets
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 from app.errors import InvalidAsset
 
@@ -120,6 +120,8 @@ class Project:
     mood: str = ""
     aspect_ratio: str = "16:9"
     backed_up_at: int | None = None
+    characters: list[dict] = field(default_factory=list)  # [{id, name, description}]
+    scenes: list[dict] = field(default_factory=list)      # [{id, story, prompt}], in order
 
     @classmethod
     def create(cls, title: str, **details: str) -> Project:

@@ -17,11 +17,22 @@ import sys
 import js
 
 from app.errors import StartupError, VaultError
+from app.generate import GenerationService
+from app.provider import ProxyClient
 from app.ui import shell
+from app.ui.app import App
 from app.vault import Vault
 from app.version import __version__
 
 _vault: Vault | None = None
+_app: App | None = None
+
+
+def current_app() -> App:
+    """The app controller (views, notices) created at start-up."""
+    if _app is None:
+        raise StartupError("The app has not started yet")
+    return _app
 
 
 def current_vault() -> Vault:
@@ -33,7 +44,7 @@ def current_vault() -> Vault:
 
 async def start() -> None:
     """Run start-up once; the boot screen shows the outcome either way."""
-    global _vault
+    global _vault, _app
     boot = js.window.SceneVaultBoot
     try:
         boot.progress("Opening your vault")
@@ -42,8 +53,10 @@ async def start() -> None:
         except VaultError as exc:
             raise StartupError(f"Your local vault could not be opened: {exc}") from None
         _expose_runtime_api()
-        projects = await _vault.list_projects()
-        shell.render(js.document, version=__version__, projects=projects)
+        shell.show_version(js.document, __version__)
+        _app = App(js.document, _vault, GenerationService(_vault, ProxyClient()))
+        _app.render_nav()
+        await _app.show()
     except Exception as exc:
         boot.fail(str(exc) if isinstance(exc, StartupError) else f"{type(exc).__name__}: {exc}")
         raise

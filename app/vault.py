@@ -23,10 +23,11 @@ import js
 from app import idb, media, schema
 from app.errors import (IntegrityError, InvalidAsset, MissingBlob, NotFound, QuotaExceeded,
                         VaultError)
-from app.model import (Asset, Project, new_id, now_ms, validate_kind, validate_media_type,
+from app.model import (Asset, new_id, now_ms, validate_kind, validate_media_type,
                        validate_slot, validate_source)
+from app.vault_projects import ProjectStore
 from app.vault_queue import (ALL_STORES, DeleteReport, PendingReport, add_version,
-                             delete_records, existing_project, put_blob, repair_current, slot_key)
+                             delete_records, put_blob, repair_current, slot_key)
 
 LARGE_WRITE_BYTES = 8 * 1024 * 1024  # check the storage estimate before writes this big
 UPDATED_ELSEWHERE = "SceneVault was updated in another tab. Reload this tab to continue."
@@ -43,8 +44,9 @@ class Usage:
     by_project: dict[str, int]
 
 
-class Vault:
-    """The vault API. `storage` is navigator.storage unless a test injects another estimate."""
+class Vault(ProjectStore):
+    """The vault API. `storage` is navigator.storage unless a test injects another estimate.
+    Project methods come from app/vault_projects.py."""
 
     def __init__(self, db, storage=None, name: str = schema.DB_NAME):
         self.db = db
@@ -72,83 +74,6 @@ class Vault:
         if self.closed_reason:
             raise VaultError(self.closed_reason)
         return idb.Transaction(self.db, stores, mode)
-
-    # --- projects -------------------------------------------------------------------------------
-    async def create_project(self, title: str, **details: str) -> Project:
-        project = Project.create(title, **details)
-        tx = self._transaction(["projects"], "readwrite")
-        tx.store("projects").add(idb.to_js_record(project.to_record()))
-        await self._commit(tx)
-        return project
-
-    async def get_project(self, project_id: str) -> Project:
-        tx = self._transaction(["projects"])
-        found: list[dict | None] = []
-        tx.then(tx.store("projects").get(project_id), lambda r: found.append(idb.from_js_record(r)))
-        await tx.done()
-        if not found or found[0] is None:
-            raise NotFound(f"No project with id {project_id!r}")
-        return Project.from_record(found[0])
-
-    async def update_project(self, project_id: str, **changes) -> Project:
-        """Apply `changes` (title, description, style, mood, aspect_ratio) atomically."""
-        tx = self._transaction(["projects"], "readwrite")
-        updated: list[Project] = []
-
-        def apply(record):
-            project = existing_project(record, project_id).updated(**changes)
-            tx.store("projects").put(idb.to_js_record(project.to_record()))
-            updated.append(project)
-
-        tx.then(tx.store("projects").get(project_id), apply)
-        await self._commit(tx)
-        return updated[0]
-
-    async def rename_project(self, project_id: str, title: str) -> Project:
-        return await self.update_project(project_id, title=title)
-
-    async def mark_backed_up(self, project_id: str, when: int | None = None) -> Project:
-        """Record that the project and all its assets were exported at `when` (default now)."""
-        stamp = when or now_ms()
-        tx = self._transaction(["projects", "assets"], "readwrite")
-        result: list[Project] = []
-
-        def mark_project(record):
-            project = replace(existing_project(record, project_id), backed_up_at=stamp)
-            tx.store("projects").put(idb.to_js_record(project.to_record()))
-            result.append(project)
-
-        def mark_assets(records):
-            for record in idb.from_js_record(records):
-                tx.store("assets").put(idb.to_js_record({**record, "backedUpAt": stamp}))
-
-        tx.then(tx.store("projects").get(project_id), mark_project)
-        tx.then(tx.store("assets").index("projectId").getAll(project_id), mark_assets)
-        await self._commit(tx)
-        return result[0]
-
-    async def list_projects(self) -> list[Project]:
-        """Every project, most recently changed first (through the `updatedAt` index)."""
-        tx = self._transaction(["projects"])
-        found: list = []
-        tx.then(tx.store("projects").index("updatedAt").getAll(), found.append)
-        await tx.done()
-        return [Project.from_record(r) for r in reversed(idb.from_js_record(found[0]))]
-
-    async def delete_project(self, project_id: str) -> DeleteReport:
-        """Delete the project, its assets, and blobs/previews that no other asset uses."""
-        tx = self._transaction(ALL_STORES, "readwrite")
-        report: list[PendingReport] = []
-
-        def delete_all(records):
-            report.append(delete_records(tx, idb.from_js_record(records)))
-            tx.store("projects").delete(project_id)
-
-        tx.then(tx.store("projects").get(project_id),
-                lambda record: existing_project(record, project_id))
-        tx.then(tx.store("assets").index("projectId").getAll(project_id), delete_all)
-        await self._commit(tx)
-        return report[0].settle()
 
     # --- writing assets -------------------------------------------------------------------------
     async def put_asset(self, project_id: str, kind: str, slot: str, data, mime_type: str,
@@ -350,6 +275,58 @@ class Vault:
         tx.then(tx.store("assets").get(asset_id), delete)
         await self._commit(tx)
         return report[0].settle()
+
+    async def set_favorite(self, asset_id: str, favorite: bool) -> Asset:
+        """Star or unstar one version; favorites are protected from bulk deletes."""
+        tx = self._transaction(["assets"], "readwrite")
+        updated: list[Asset] = []
+
+        def mark(record):
+            if record is None:
+                raise NotFound(f"No asset with reference id {asset_id!r}")
+            record.favorite = bool(favorite)
+            tx.store("assets").put(record)
+            updated.append(Asset.from_record(idb.from_js_record(record)))
+
+        tx.then(tx.store("assets").get(asset_id), mark)
+        await self._commit(tx)
+        return updated[0]
+
+    async def delete_assets(self, asset_ids: list[str], keep_favorites: bool = True) -> DeleteReport:
+        """Delete many versions in one transaction (favorites are skipped unless asked)."""
+        tx = self._transaction(ALL_STORES, "readwrite")
+        found: list[dict] = []
+        report: list[PendingReport] = []
+
+        def collect(record):
+            found.append(idb.from_js_record(record))
+            if len(found) == len(asset_ids):
+                doomed = [r for r in found if r and not (keep_favorites and r.get("favorite"))]
+                report.append(delete_records(tx, doomed))
+                for slot in {(r["projectId"], r["slot"]) for r in doomed}:
+                    repair_current(tx, *slot)
+
+        for asset_id in asset_ids:
+            tx.then(tx.store("assets").get(asset_id), collect)
+        if not asset_ids:
+            return DeleteReport(0, 0)
+        await self._commit(tx)
+        return report[0].settle()
+
+    async def delete_slot(self, project_id: str, slot: str) -> DeleteReport:
+        """Delete every version in a slot (a removed scene or character)."""
+        tx = self._transaction(ALL_STORES, "readwrite")
+        report: list[PendingReport] = []
+        tx.then(tx.store("assets").index("projectId_slot").getAll(slot_key(project_id, slot)),
+                lambda records: report.append(delete_records(tx, idb.from_js_record(records))))
+        await self._commit(tx)
+        return report[0].settle()
+
+    async def list_all_assets(self) -> list[Asset]:
+        """Every asset record, newest first (the media library; reads no blobs)."""
+        records = await self._read(["assets"],
+                                   lambda tx: tx.store("assets").index("createdAt").getAll())
+        return [Asset.from_record(r) for r in reversed(records)]
 
     async def delete_versions(self, project_id: str, slot: str, keep: int) -> DeleteReport:
         """Prune a slot to its `keep` newest versions; the current version is always kept."""

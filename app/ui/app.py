@@ -1,0 +1,118 @@
+"""The app controller (browser): routes between views, owns the current view's Scope, and shows
+notices. Views are modules with `async def render(app, scope, container, **params)`.
+
+Routes live in the URL hash, so the back button works and a reload reopens the same view:
+`#/` dashboard, `#/project/<id>` workspace, `#/library`, `#/storage`.
+
+    app = App(js.document, vault, generation)
+    await app.show()                 # renders the view the hash names
+    app.alert("The file was refused: SVG is not allowed.")
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import js
+
+from app.errors import SceneVaultError
+from app.ui.dom import Scope, el, replace_children, run_soon, set_error_reporter
+
+NAV = (("Projects", "#/"), ("Library", "#/library"), ("Storage", "#/storage"))
+
+
+class App:
+    """Holds the services the views use and the one Scope of the view on screen."""
+
+    def __init__(self, document, vault, generation, connectivity=None):
+        self.document = document
+        self.vault = vault
+        self.generation = generation
+        self.connectivity = connectivity
+        self.scope: Scope | None = None
+        self.nav_scope = Scope()
+        set_error_reporter(self.report)
+
+    # --- routing --------------------------------------------------------------------------------
+    def route(self) -> tuple[str, dict]:
+        parts = [p for p in str(js.location.hash).lstrip("#").split("/") if p]
+        if parts[:1] == ["project"] and len(parts) == 2:
+            return "workspace", {"project_id": parts[1]}
+        if parts in (["library"], ["storage"]):
+            return parts[0], {}
+        return "dashboard", {}
+
+    async def show(self) -> None:
+        """Render the view named by the URL hash into #view, replacing the previous one."""
+        name, params = self.route()
+        view = importlib.import_module(f"app.ui.{name}")
+        if self.scope is not None:
+            self.scope.dispose()
+        self.scope = Scope()
+        container = self.document.getElementById("view")
+        container.setAttribute("data-view", name)
+        self._mark_nav(name)
+        await view.render(self, self.scope, container, **params)
+
+    def navigate(self, hash_path: str) -> None:
+        """Go to a route; the hashchange listener renders it."""
+        if str(js.location.hash) == hash_path:
+            run_soon(self.show())
+        else:
+            js.location.hash = hash_path
+
+    def refresh(self) -> None:
+        """Render the current view again (after a change it shows)."""
+        run_soon(self.show())
+
+    def render_nav(self) -> None:
+        nav = self.document.getElementById("app-nav")
+        links = [el(self.document, "a", {"href": href, "class": "nav-link"}, label)
+                 for label, href in NAV]
+        replace_children(nav, *links)
+        self.nav_scope.on(js.window, "hashchange", lambda event: run_soon(self.show()))
+
+    def _mark_nav(self, view: str) -> None:
+        current = {"dashboard": "#/", "workspace": "#/", "library": "#/library",
+                   "storage": "#/storage"}[view]
+        for link in self.document.querySelectorAll("#app-nav a"):
+            if link.getAttribute("href") == current:
+                link.setAttribute("aria-current", "page")
+            else:
+                link.removeAttribute("aria-current")
+
+    # --- notices --------------------------------------------------------------------------------
+    def alert(self, message: str) -> None:
+        """Show an error in a role=alert notice that stays until dismissed."""
+        self._notice(message, "alert", "notice notice-error")
+
+    def info(self, message: str) -> None:
+        """Show a passing confirmation (role=status), e.g. how much space a delete freed."""
+        self._notice(message, "status", "notice notice-info")
+
+    def report(self, exc: BaseException) -> None:
+        """An exception from a handler: shown as an alert; unexpected ones also go to the console."""
+        if not isinstance(exc, SceneVaultError):
+            js.console.error(f"{type(exc).__name__}: {exc}")
+        self.alert(str(exc) if isinstance(exc, SceneVaultError) else
+                   f"Something went wrong ({type(exc).__name__}: {exc}). Your stored files are "
+                   "safe; reload the page and try again.")
+
+    def _notice(self, message: str, role: str, css: str) -> None:
+        notices = self.document.getElementById("notices")
+        close = el(self.document, "button", {"type": "button", "class": "notice-close",
+                                             "aria-label": "Dismiss"}, "×")
+        notice = el(self.document, "div", {"class": css, "role": role},
+                    el(self.document, "span", {"class": "notice-text"}, message), close)
+        close.addEventListener("click", _once(lambda: notice.remove()))
+        if role == "status":
+            for old in notices.querySelectorAll(".notice-info"):
+                old.remove()
+        notices.append(notice)
+
+
+def _once(action):
+    """A one-shot click proxy that destroys itself after running (for notices)."""
+    from pyodide.ffi import create_once_callable
+
+    return create_once_callable(lambda event: action())
