@@ -7,14 +7,24 @@ VPY := $(VENV)/bin/python
 VENDOR := static/vendor
 VENDOR_STAMP := $(VENDOR)/.complete
 VENV_STAMP := $(VENV)/.complete
+PRECACHE := static/precache.js
+# The shell files the service worker precaches (tools/precache.py decides what is listed; this
+# only tells make when to list them again): a change to any of them gives a new cache version.
+SHELL_FILES := index.html pyscript.toml $(shell find app static -type f -not -name '.*' \
+    -not -path 'app/providers/*' -not -path '*/__pycache__/*' -not -path 'static/vendor/*' \
+    -not -path '$(PRECACHE)')
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
 .PHONY: setup run test bench chromium clean
 
-## setup: vendor the browser runtime (npm ci + wheels) into static/vendor/; a no-op when current
-setup: $(VENDOR_STAMP)
+## setup: vendor the browser runtime (npm ci + wheels) into static/vendor/ and list the offline
+## shell in static/precache.js; a no-op when current
+setup: $(VENDOR_STAMP) $(PRECACHE)
+
+$(PRECACHE): $(VENDOR_STAMP) tools/precache.py $(SHELL_FILES)
+	$(PYTHON) tools/precache.py
 
 $(VENDOR_STAMP): package.json package-lock.json requirements-browser.txt Makefile
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
@@ -51,4 +61,4 @@ bench: setup $(VENV_STAMP) chromium
 	$(VPY) bench/run.py $(if $(ONLY),--only $(ONLY))
 
 clean:
-	rm -rf $(VENDOR) $(VENDOR).new node_modules $(VENV)
+	rm -rf $(VENDOR) $(VENDOR).new $(PRECACHE) node_modules $(VENV)

@@ -51,6 +51,10 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 SHELL_CACHE = "no-cache"  # always revalidate: Last-Modified / If-Modified-Since give cheap 304s
 VENDOR_CACHE = "public, max-age=604800"  # a week: vendored runtime files change only on upgrade
 API_CACHE = "no-store"
+# static/sw.js controls the whole app, so its scope must be "/" rather than its folder.
+SERVICE_WORKER_ROUTE = "/static/sw.js"
+# The service worker's precache list (tools/precache.py, `make setup`) and what it is built from.
+PRECACHE_FILE = "static/precache.js"
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
     "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
@@ -190,6 +194,28 @@ def missing_vendor_files(root: Path) -> list[str]:
     return [name for name in REQUIRED_VENDOR_FILES if not (root / name).is_file()]
 
 
+def stale_precache(root: Path) -> str | None:
+    """Why the service worker's precache list is out of date (a shell file changed after it was
+    written, or it is missing), or None. Offline, a stale list serves the old files."""
+    target = root / PRECACHE_FILE
+    if not target.is_file():
+        return f"{PRECACHE_FILE} is missing"
+    written = target.stat().st_mtime
+    newer = next((p for p in _precache_sources(root) if p.stat().st_mtime > written), None)
+    return f"{newer.relative_to(root)} changed after {PRECACHE_FILE} was written" if newer else None
+
+
+def _precache_sources(root: Path):
+    """The files tools/precache.py lists, roughly: the top files, browser app/*.py, static/."""
+    yield from (root / name for name in STATIC_FILES if (root / name).is_file())
+    for path in (root / "app").rglob("*.py"):
+        if not path.relative_to(root).as_posix().startswith(SERVER_ONLY_DIRS):
+            yield path
+    for path in (root / "static").rglob("*"):
+        if path.is_file() and path.name != Path(PRECACHE_FILE).name and not path.name.startswith("."):
+            yield path
+
+
 class SceneVaultHandler(SimpleHTTPRequestHandler):
     """Serves the allowlist and routes /api/*. `config` is set on the class by `make_server`."""
 
@@ -205,6 +231,7 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
         ".map": "application/json", ".html": "text/html; charset=utf-8",
     }
     _cache_control = SHELL_CACHE
+    _worker_scope = False  # send Service-Worker-Allowed (set per request)
 
     # --- dispatch -------------------------------------------------------------------------------
     def do_GET(self):
@@ -222,6 +249,7 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_other
 
     def _dispatch(self, method: str):
+        self._worker_scope = False
         try:
             self._check_host()
             if self.path.split("?", 1)[0].startswith("/api/"):
@@ -332,6 +360,7 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
         if target is None:
             raise RequestRefused(404, "not_found", self._not_found_message(route))
         self._cache_control = VENDOR_CACHE if route.startswith("/" + VENDOR_PREFIX) else SHELL_CACHE
+        self._worker_scope = route == SERVICE_WORKER_ROUTE
         self._static_target = target
         body = self.send_head()
         if body is not None:
@@ -360,6 +389,8 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
         self.send_header("Cross-Origin-Opener-Policy", "same-origin")
         self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if self._worker_scope:
+            self.send_header("Service-Worker-Allowed", "/")
         super().end_headers()
 
     def log_message(self, format, *args):
@@ -443,6 +474,11 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"Warning: the browser runtime is not vendored ({', '.join(missing)} missing).\n"
               "Run `make setup` (or `make run`, which does it for you), then reload the page.",
+              file=sys.stderr, flush=True)
+    stale = None if missing else stale_precache(config.root)
+    if stale:
+        print(f"Warning: the offline copy of the app is out of date ({stale}).\n"
+              "Run `make setup` (or `make run`) so the service worker picks up the new files.",
               file=sys.stderr, flush=True)
     if config.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Warning: listening on {config.host}, not loopback only.", file=sys.stderr)

@@ -9,7 +9,8 @@
     │   ├── InvalidAsset      bad input to the vault (kind, slot, media, project): nothing written
     │   ├── NotFound          no project or asset has that id
     │   └── DatabaseBlocked   another tab holds the database open at another version
-    ├── BackupError           a backup cannot be written or restored
+    ├── BackupError           a backup cannot be written or restored (`code` names the rule)
+    │   └── BackupCancelled   the user cancelled an export or import; nothing was changed
     ├── PngError              bytes are not a well-formed PNG (bad signature, chunk or CRC)
     ├── RecipeError           generation parameters are invalid (names the field)
     └── ProviderError         the generation proxy or its provider failed
@@ -25,7 +26,8 @@ Example:
 
 __all__ = [
     "SceneVaultError", "StartupError", "VaultError", "QuotaExceeded", "MissingBlob",
-    "IntegrityError", "InvalidAsset", "NotFound", "DatabaseBlocked", "BackupError", "RecipeError", "ProviderError",
+    "IntegrityError", "InvalidAsset", "NotFound", "DatabaseBlocked", "BackupError",
+    "BackupCancelled", "RecipeError", "ProviderError",
     "PngError", "ProviderTimeout", "ProviderBusy",
 ]
 
@@ -67,7 +69,22 @@ class DatabaseBlocked(VaultError):
 
 
 class BackupError(SceneVaultError):
-    """A backup cannot be written or restored."""
+    """A backup cannot be written or restored; nothing was changed.
+
+    `code` names the rule that refused it (`not_a_zip`, `unsafe_path`, `hash_mismatch`, ...;
+    README "Backups" lists them), so the UI and tests need not parse the message.
+    """
+
+    def __init__(self, message: str, code: str = "backup_failed"):
+        super().__init__(message)
+        self.code = code
+
+
+class BackupCancelled(BackupError):
+    """The user cancelled an export or import; nothing was written or downloaded."""
+
+    def __init__(self, message: str = "Cancelled: nothing was changed.", code: str = "cancelled"):
+        super().__init__(message, code)
 
 
 class PngError(SceneVaultError):

@@ -1,17 +1,38 @@
-"""Benchmark `boot`: warm start-up of the app against a bare `loadPyodide()` page.
+"""Benchmark `boot`: warm start-up of the app, with its service worker in place, against a bare
+`loadPyodide()` page, and offline (server gone) against online.
 
-Both pages load the same vendored Pyodide from the same server in the same persistent browser
-profile (warm HTTP cache after one warm-up load each). Runs alternate app/bare to spread drift.
+The app is served from a private copy of the shell with a current precache list (as `make setup`
+writes it), by a server this benchmark can stop, so the work tree's own files never matter. One
+load installs the service worker; from then on both pages load the same vendored Pyodide
+through it, in the same persistent browser profile, after one warm-up load each.
+
+- `boot_ready_vs_bare_pyodide`: navigation to `data-app-state="ready"`, over the bare page's
+  `loadPyodide()` + `import sys`. Alternating runs. Goal <= 1.3.
+- `boot_offline_vs_online_warm`: the same app boot with the server stopped (the worker serves
+  everything, and the server's open connections are dropped too) over a warm online boot; the
+  server comes back on the same port afterwards, and the two boots swap order every run.
+  Goal <= 1.1.
 
     figures = boot.run(session, runs=7)
-    figures["boot_ready_vs_bare_pyodide"]   # goal: <= 1.3
+    figures["boot_ready_vs_bare_pyodide"], figures["boot_offline_vs_online_warm"]
 """
 
-from harness import median
+import shutil
+import socket
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from harness import ROOT, median
+
+import server  # harness put ROOT on sys.path
+from tools.precache import write_precache
 
 APP_READY = "window.SceneVaultBoot && window.SceneVaultBoot.readyAt"
 BARE_READY = "window.bareReadyAt"
 TIMEOUT_MS = 60_000
+PAGES = "bench/pages"
 
 
 def time_to_ready(page, url: str, ready_expression: str) -> float:
@@ -25,21 +46,109 @@ def time_to_ready(page, url: str, ready_expression: str) -> float:
     return float(value)
 
 
+def copy_shell(destination: Path) -> Path:
+    """The app's shell and the benchmark pages, with a precache list of exactly these files."""
+    for name in ("server.py", "index.html", "pyscript.toml"):
+        shutil.copy2(ROOT / name, destination / name)
+    shutil.copytree(ROOT / "app", destination / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "static", destination / "static",
+                    ignore=shutil.ignore_patterns("precache.js", ".*"))
+    shutil.copytree(ROOT / PAGES, destination / PAGES)
+    write_precache(destination)
+    return destination
+
+
+class ClosingServer(server.SceneVaultServer):
+    """server.py's server that can also drop its open keep-alive connections when it stops."""
+
+    def __init__(self, config: server.ServerConfig):
+        super().__init__(config)
+        self.connections: set[socket.socket] = set()
+
+    def process_request(self, request, client_address):
+        self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        for connection in list(self.connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by its handler
+
+
+class StoppableServer:
+    """The app copy's server, in this process on one fixed port; it can go away and come back."""
+
+    def __init__(self, root: Path):
+        self.root, self.port = root, 0
+        self.start()
+        self.port = self.httpd.server_address[1]
+        self.url = self.httpd.url.rstrip("/")
+
+    def start(self) -> None:
+        config = server.ServerConfig(root=self.root, port=self.port, quiet=True,
+                                     extra_static_dirs=(PAGES,))
+        self.httpd = ClosingServer(config)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.stop()
+
+
+@contextmanager
+def private_app():
+    with tempfile.TemporaryDirectory() as folder:
+        running = StoppableServer(copy_shell(Path(folder)))
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+def install_worker(page, url: str) -> None:
+    time_to_ready(page, url, APP_READY)
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=TIMEOUT_MS)
+
+
+def offline_boot(page, app: StoppableServer) -> float:
+    app.stop()
+    try:
+        return time_to_ready(page, app.url + "/", APP_READY)
+    finally:
+        app.start()
+
+
+def app_boot(page, app: StoppableServer, offline: bool) -> float:
+    return offline_boot(page, app) if offline else time_to_ready(page, app.url + "/", APP_READY)
+
+
 def run(session, runs: int = 7) -> dict[str, float]:
     page = session.context.new_page()
-    app_url = session.base_url + "/"
-    bare_url = session.base_url + "/bench/pages/bare-pyodide.html"
-    time_to_ready(page, app_url, APP_READY)  # warm-up: fill the HTTP and code caches
-    time_to_ready(page, bare_url, BARE_READY)
-    app_times, bare_times = [], []
-    for _ in range(runs):
-        app_times.append(time_to_ready(page, app_url, APP_READY))
-        bare_times.append(time_to_ready(page, bare_url, BARE_READY))
+    times: dict[str, list[float]] = {"online": [], "offline": [], "bare": []}
+    with private_app() as app:
+        app_url, bare_url = app.url + "/", app.url + "/bench/pages/bare-pyodide.html"
+        install_worker(page, app_url)
+        time_to_ready(page, app_url, APP_READY)  # warm-up: fill the code caches
+        time_to_ready(page, bare_url, BARE_READY)
+        offline_boot(page, app)
+        for run_index in range(runs):  # the app's two boots swap places: neither always goes first
+            for mode in ("online", "offline")[::1 if run_index % 2 == 0 else -1]:
+                times[mode].append(app_boot(page, app, offline=mode == "offline"))
+            times["bare"].append(time_to_ready(page, bare_url, BARE_READY))
     page.close()
-    app_ms, bare_ms = median(app_times), median(bare_times)
+    app_ms, offline_ms, bare_ms = (median(times[mode]) for mode in ("online", "offline", "bare"))
     return {
         "boot_ready_vs_bare_pyodide": round(app_ms / bare_ms, 3),
+        "boot_offline_vs_online_warm": round(offline_ms / app_ms, 3),
         "app_ready_ms_median": round(app_ms, 1),
+        "app_offline_ready_ms_median": round(offline_ms, 1),
         "bare_pyodide_ms_median": round(bare_ms, 1),
         "runs": runs,
     }

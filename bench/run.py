@@ -14,11 +14,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import boot  # noqa: E402
+import export  # noqa: E402
+import gallery  # noqa: E402
 import proxy  # noqa: E402
 import vault  # noqa: E402
 from harness import RESULTS, BenchSession, format_table, merge_results  # noqa: E402
 
-BENCHMARKS = {"boot": boot.run, "proxy": proxy.run, "vault": vault.run}
+BENCHMARKS = {"boot": boot.run, "export": export.run, "gallery": gallery.run,
+              "proxy": proxy.run, "vault": vault.run}
 NO_BROWSER = {"proxy"}  # these need no Chromium; `--only proxy` starts none
 
 

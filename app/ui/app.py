@@ -31,7 +31,17 @@ class App:
         self.connectivity = connectivity
         self.scope: Scope | None = None
         self.nav_scope = Scope()
+        self.persistence_asked = False
         set_error_reporter(self.report)
+
+    async def stored_something(self) -> None:
+        """After the first file is stored, ask the browser once to keep our data (persistent
+        storage), so it is not evicted under storage pressure; the storage panel shows the answer."""
+        if self.persistence_asked:
+            return
+        self.persistence_asked = True
+        if not await self.vault.is_persistent():
+            await self.vault.request_persistence()
 
     # --- routing --------------------------------------------------------------------------------
     def route(self) -> tuple[str, dict]:

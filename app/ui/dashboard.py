@@ -7,12 +7,14 @@ backup state; create, rename and delete projects.
 from __future__ import annotations
 
 from app.model import ASPECT_RATIOS
+from app.ui.backup_panel import accept_dropped_backups, backup_toolbar, export_projects
 from app.ui.dialogs import Field, confirm_dialog, form_dialog
 from app.ui.dom import el, format_bytes, format_time, replace_children
 
 EMPTY_TEXT = (
     "Projects you create appear here, with their thumbnails, characters, scenes, clips and "
-    "narration. Every file stays in this browser's storage on this device: nothing is uploaded."
+    "narration. Every file stays in this browser's storage on this device: nothing is uploaded. "
+    "To restore a backup, use Import backup or drop the .zip here."
 )
 
 
@@ -21,7 +23,9 @@ async def render(app, scope, container) -> None:
     projects = await app.vault.list_projects()
     create = el(doc, "button", {"type": "button", "class": "primary"}, "New project")
     scope.on(create, "click", lambda event: _create(app))
-    header = el(doc, "div", {"class": "view-header"}, el(doc, "h1", {}, "Projects"), create)
+    header = el(doc, "div", {"class": "view-header"}, el(doc, "h1", {}, "Projects"),
+                el(doc, "div", {"class": "card-actions"}, backup_toolbar(app, scope), create))
+    accept_dropped_backups(app, scope, container)
     if not projects:
         replace_children(container, header, _empty_state(doc))
         return
@@ -47,6 +51,8 @@ async def _card(app, scope, project):
     rename = el(doc, "button", {"type": "button", "aria-label": f"Rename {project.title}"}, "Rename")
     delete = el(doc, "button", {"type": "button", "class": "danger",
                                 "aria-label": f"Delete {project.title}"}, "Delete")
+    export = el(doc, "button", {"type": "button", "aria-label": f"Export {project.title}"}, "Export")
+    scope.on(export, "click", lambda event: export_projects(app, [project.id]))
     scope.on(rename, "click", lambda event: _rename(app, project))
     scope.on(delete, "click", lambda event: _delete(app, project, len(assets), size))
     link = el(doc, "a", {"href": f"#/project/{project.id}", "class": "card-link"}, project.title)
@@ -55,7 +61,7 @@ async def _card(app, scope, project):
               el(doc, "p", {"class": "muted"}, project.description or "No description"),
               el(doc, "p", {"class": "muted small"},
                  f"{len(assets)} files · {format_bytes(size)} · changed {format_time(project.updated_at)}"),
-              badge, el(doc, "div", {"class": "card-actions"}, rename, delete))
+              badge, el(doc, "div", {"class": "card-actions"}, export, rename, delete))
 
 
 async def _thumbnail(app, scope, project, assets):

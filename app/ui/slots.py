@@ -164,6 +164,7 @@ class SlotCard:
                                                request, on_progress=self._progress)
         finally:
             self._set_busy(False)
+        await self.app.stored_something()
         await self.render()
 
     def default_request(self) -> dict:
@@ -251,6 +252,7 @@ class SlotCard:
                                        mime_type, recipe=recipe, source="imported")
         self.app.info(f"Imported “{file.name}” into {self.spec.label}"
                       + (" with its recipe." if recipe else "."))
+        await self.app.stored_something()
         await self.render()
 
 

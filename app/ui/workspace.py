@@ -72,13 +72,15 @@ def _header(app, scope, project, cards):
     edit = _add_button(app, scope, "Edit details", lambda: _edit_details(app, project))
     fill = el(doc, "button", {"type": "button", "class": "primary"}, "Generate all empty")
     scope.on(fill, "click", lambda event: _generate_all(app, cards, fill))
+    restore = el(doc, "button", {"type": "button"}, "Regenerate all missing")
+    scope.on(restore, "click", lambda event: _regenerate_missing(app, project, restore))
     facts = " · ".join(p for p in (project.style, project.mood, project.aspect_ratio) if p)
     return el(doc, "div", {"class": "view-header workspace-header"},
               el(doc, "div", {}, el(doc, "a", {"href": "#/", "class": "muted small"}, "← Projects"),
                  el(doc, "h1", {}, project.title),
                  el(doc, "p", {"class": "muted"}, project.description or "No description"),
                  el(doc, "p", {"class": "muted small"}, facts)),
-              el(doc, "div", {"class": "card-actions"}, edit, fill))
+              el(doc, "div", {"class": "card-actions"}, edit, restore, fill))
 
 
 async def _generate_all(app, cards: list[SlotCard], button) -> None:
@@ -96,6 +98,35 @@ async def _generate_all(app, cards: list[SlotCard], button) -> None:
         button.disabled = False
         button.textContent = "Generate all empty"
     app.info(f"Generated {len(empty)} files." if empty else "Every slot already has a file.")
+
+
+async def _regenerate_missing(app, project, button) -> None:
+    """Regenerate every missing file of the project from its recipe, with progress."""
+    missing = await app.vault.missing(project.id)
+    if not missing:
+        app.info("Nothing is missing: every file of this project is on this device.")
+        return
+    button.disabled = True
+    seen: list[str] = []
+
+    def progress(asset_id: str, status: str) -> None:
+        if status == "generating":
+            seen.append(asset_id)
+            button.textContent = f"Regenerating {len(seen)} of {len(missing)}…"
+
+    try:
+        outcomes = await app.generation.regenerate_missing(project.id, on_progress=progress)
+    finally:
+        button.disabled = False
+        button.textContent = "Regenerate all missing"
+    identical = sum(o.status == "restored (identical)" for o in outcomes)
+    rerolled = sum(o.status == "re-rolled" for o in outcomes)
+    failed = [o.message for o in outcomes if o.status in ("failed", "no recipe")]
+    app.info(f"Regenerated {len(outcomes)} files: {identical} identical to the originals, "
+             f"{rerolled} re-rolled as new versions.")
+    if failed:
+        app.alert(" ".join(failed))
+    app.refresh()
 
 
 async def _character(app, scope, project, character, card):

@@ -16,6 +16,7 @@ PURE_MODULES = ["app/version.py", "app/errors.py", "app/model.py", "app/schema.p
 BROWSER_ONLY_IMPORTS = {"js", "pyodide", "pyodide_js", "pyscript"}
 # XML namespace names are identifiers, not addresses the browser fetches.
 HARMLESS_URLS = {"http://www.w3.org/2000/svg"}
+BINARY_SUFFIXES = {".png"}  # pixels, not text: nothing in them is fetched
 
 
 def pyscript_files() -> dict[str, str]:
@@ -58,7 +59,8 @@ def browser_loaded_sources():
     yield ROOT / "index.html"
     yield ROOT / "pyscript.toml"
     yield from (ROOT / module for module in sorted(browser_modules()))  # not the server-only providers
-    yield from (p for p in (ROOT / "static").rglob("*") if p.is_file() and "vendor" not in p.parts)
+    yield from (p for p in (ROOT / "static").rglob("*") if p.is_file() and "vendor" not in p.parts
+                and p.suffix not in BINARY_SUFFIXES)
 
 
 @pytest.mark.parametrize("path", list(browser_loaded_sources()), ids=lambda p: str(p.relative_to(ROOT)))

@@ -1,0 +1,221 @@
+"""Benchmark `export`: backing up a 300 MB project of PNGs from an on-disk profile, against JSZip
+on the same Blobs in the same page, with memory read from /proc.
+
+- `export_speedup_vs_jszip_deflate`: JSZip `generateAsync({type: "blob", compression:
+  "DEFLATE"})` (default level) over the project's Blobs, divided by `app.backups.export` of the
+  same project (CRC-32 streamed, archive composed from the stored Blobs). Goal >= 5.
+- `export_peak_mem_vs_project`: the peak rise of resident memory, summed over every Chromium
+  process of this run (/proc/<pid>/status VmRSS), during our export and the download of its
+  archive to disk, divided by the project's bytes. Goal <= 1.2.
+- `jszip_store_peak_mem_vs_project`, `jszip_deflate_peak_mem_vs_project` (context): the same
+  for JSZip, which reads every input into memory and buffers its whole output.
+- `import_mb_per_s` (informational): `app.backups.import_archive` of the downloaded archive,
+  chosen through a real file input, after the project was deleted.
+
+    figures = export.run(session, runs=3)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import threading
+import time
+from pathlib import Path
+
+from harness import median
+
+PROJECT_BYTES = 300 << 20
+SIDE = (1024, 768)  # an RGB noise PNG of this size is ~2.4 MB and does not compress
+SAMPLE_S = 0.02
+
+MAKE_PNGS_JS = """async ([total, width, height]) => {
+  const canvas = new OffscreenCanvas(width, height);
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(width, height);
+  const words = new Uint32Array(image.data.buffer);
+  const blobs = [];
+  let bytes = 0;
+  while (bytes < total) {
+    for (let at = 0; at < image.data.length; at += 65536) {
+      crypto.getRandomValues(image.data.subarray(at, at + 65536));
+    }
+    for (let i = 0; i < words.length; i++) words[i] |= 0xff000000;
+    context.putImageData(image, 0, 0);
+    const png = await canvas.convertToBlob({ type: "image/png" });
+    blobs.push(png);
+    bytes += png.size;
+  }
+  window.benchPngs = blobs;
+  return blobs.length;
+}"""
+
+JSZIP_JS = """async (compression) => {
+  const zip = new JSZip();
+  window.benchBlobs.forEach((blob, i) => zip.file(`projects/bench/scenes/scene-${i}-v1.png`, blob));
+  const start = performance.now();
+  const archive = await zip.generateAsync({ type: "blob", compression });
+  const elapsed = performance.now() - start;
+  return [elapsed, archive.size];
+}"""
+
+PY_SETUP = """
+import js
+from app import backups, zipread
+from app.startup import current_vault
+vault = current_vault()
+
+async def make_project():
+    project = await vault.create_project("Export bench")
+    for i in range(js.window.benchPngs.length):
+        await vault.put_asset(project.id, "scene", f"scene:{i + 1}", js.window.benchPngs[i], "image/png")
+    js.window.benchPngs = None
+    assets = await vault.list_assets(project.id)
+    js.window.benchBlobs = js.Array.new()
+    for asset in assets:
+        js.window.benchBlobs.push(await vault.get_blob(asset.id))
+    await zipread.load_jszip()
+    return [project.id, sum(a.size for a in assets), len(assets)]
+
+async def export_once(project_id):
+    start = js.performance.now()
+    blob, name = await backups.export(vault, [project_id])
+    elapsed = js.performance.now() - start
+    backups.save(blob, name, revoke_after_ms=30_000)
+    return [elapsed, blob.size]
+
+async def import_once(project_id):
+    await vault.delete_project(project_id)
+    archive = js.document.getElementById("bench-upload").files.item(0)
+    start = js.performance.now()
+    report = await backups.import_archive(vault, archive)
+    return [js.performance.now() - start, archive.size, report.assets_added]
+0
+"""
+
+
+class RssSampler:
+    """Sums VmRSS over this process's Chromium descendants every SAMPLE_S, in a thread."""
+
+    def __init__(self):
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self.samples.append(chromium_rss())
+            time.sleep(SAMPLE_S)
+
+    @property
+    def peak(self) -> int:
+        return max(self.samples)
+
+
+def chromium_rss() -> int:
+    """Resident bytes of every Chromium process started (through Playwright) by this process."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    total, stack = 0, list(children.get(os.getpid(), []))
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        total += _rss_if_chromium(pid)
+    return total
+
+
+def _rss_if_chromium(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    if "chrom" not in status.split("\n", 1)[0].lower():
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def settle(page, cdp) -> int:
+    """Collect garbage, wait, and return the resting RSS (median of a few samples)."""
+    cdp.send("HeapProfiler.collectGarbage")
+    page.wait_for_timeout(1500)
+    return int(statistics.median(chromium_rss() for _ in range(10)))
+
+
+def _py(page, code: str):
+    return page.evaluate("code => window.sceneVault.runPython(code)", code)
+
+
+def measure(page, cdp, action) -> tuple[object, int]:
+    """(action's result, peak RSS rise in bytes while it ran)."""
+    base = settle(page, cdp)
+    with RssSampler() as sampler:
+        result = action()
+    return result, max(0, sampler.peak - base)
+
+
+def our_export(page, project_id: str) -> tuple[float, Path, int]:
+    with page.expect_download(timeout=600_000) as info:
+        elapsed, size = json.loads(_py(page, f"import json; json.dumps(await export_once({project_id!r}))"))
+    path = Path(info.value.path())  # waits until the archive is on disk
+    return elapsed, path, size
+
+
+def run(session, runs: int = 3) -> dict[str, float]:
+    page = session.context.new_page()
+    page.goto(session.base_url + "/")
+    page.wait_for_function("document.documentElement.dataset.appState === 'ready'", timeout=60_000)
+    cdp = session.context.new_cdp_session(page)
+    count = page.evaluate(MAKE_PNGS_JS, [PROJECT_BYTES, *SIDE])
+    _py(page, PY_SETUP)
+    project_id, project_bytes, assets = json.loads(_py(page, "import json; json.dumps(await make_project())"))
+    ours, mems, path = [], [], None
+    for _ in range(runs):
+        (elapsed, path, size), rise = measure(page, cdp, lambda: our_export(page, project_id))
+        ours.append(elapsed)
+        mems.append(rise)
+    jszip = {}
+    for compression in ("STORE", "DEFLATE"):
+        (elapsed, _size), rise = measure(page, cdp, lambda: page.evaluate(JSZIP_JS, compression))
+        jszip[compression] = (elapsed, rise)
+    page.evaluate("""id => document.body.append(Object.assign(document.createElement("input"),
+                                                 { type: "file", id, hidden: true }))""", "bench-upload")
+    page.set_input_files("#bench-upload", str(path))
+    (import_ms, archive_bytes, added), import_rise = measure(
+        page, cdp, lambda: json.loads(_py(page, f"import json; json.dumps(await import_once({project_id!r}))")))
+    page.close()
+    ours_ms = median(ours)
+    figures = {
+        "runs": runs, "project_mb": round(project_bytes / 2**20, 1), "project_files": assets,
+        "export_speedup_vs_jszip_deflate": round(jszip["DEFLATE"][0] / ours_ms, 2),
+        "export_peak_mem_vs_project": round(max(mems) / project_bytes, 3),
+        "export_ms_median": round(ours_ms, 1),
+        "export_mb_per_s": round(project_bytes / 2**20 / (ours_ms / 1000), 1),
+        "jszip_deflate_ms": round(jszip["DEFLATE"][0], 1),
+        "jszip_store_ms": round(jszip["STORE"][0], 1),
+        "jszip_deflate_peak_mem_vs_project": round(jszip["DEFLATE"][1] / project_bytes, 3),
+        "jszip_store_peak_mem_vs_project": round(jszip["STORE"][1] / project_bytes, 3),
+        "import_mb_per_s": round(archive_bytes / 2**20 / (import_ms / 1000), 1),
+        "import_peak_mem_vs_project": round(import_rise / project_bytes, 3),
+    }
+    assert added == assets == count, (added, assets, count)
+    print(json.dumps(figures, indent=1))
+    return figures
