@@ -108,3 +108,9 @@ def test_every_module_says_what_it_owns():
 @pytest.mark.parametrize("path", sorted((ROOT / "bench").glob("*.py")), ids=lambda p: p.name)
 def test_benchmark_scripts_compile(path):
     compile(path.read_text(), str(path), "exec")
+
+
+def test_test_files_have_unique_names():
+    """pytest's default import mode cannot collect two test modules with the same file name."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted(set(names)) == sorted(names)
