@@ -19,6 +19,8 @@ from app.errors import SceneVaultError
 from app.ui.dom import Scope, el, replace_children, run_soon, set_error_reporter
 
 NAV = (("Projects", "#/"), ("Library", "#/library"), ("Storage", "#/storage"))
+VIEW_NAMES = {"dashboard": "Projects", "workspace": "Project workspace", "library": "Media library",
+              "storage": "Storage"}
 
 
 class App:
@@ -61,6 +63,7 @@ class App:
         self.scope = Scope()
         container = self.document.getElementById("view")
         container.setAttribute("data-view", name)
+        container.setAttribute("aria-label", VIEW_NAMES[name])
         self._mark_nav(name)
         await view.render(self, self.scope, container, **params)
 

@@ -111,7 +111,18 @@
   // watch the resource timeline too: a runtime file answered with 4xx/5xx ends the boot at once.
   if (window.PerformanceObserver) {
     new PerformanceObserver(function () {
-      if (failedRuntimeFile()) fail("A runtime file did not load.");
+      var rootCause = failedRuntimeFile();
+      if (!rootCause) return;
+      if (!settled) {
+        fail("A runtime file did not load.");
+      } else if (root.dataset.appState === "error" && api.error !== rootCause) {
+        // The loader reported its own error before the 404 reached the timeline: name the cause.
+        api.error = rootCause;
+        whenDom(function () {
+          byId("boot-error-message").textContent = rootCause;
+          byId("boot-error-hint").textContent = SETUP_HINT;
+        });
+      }
     }).observe({ type: "resource", buffered: true });
   }
 

@@ -116,6 +116,7 @@
   }
 
   function watch(registration) {
+    if (!registration) return;  // service workers blocked (policy, private mode): nothing to watch
     if (registration.waiting && workers.controller) showUpdateReady(registration);
     registration.addEventListener("updatefound", () => {
       const worker = registration.installing;
