@@ -10,11 +10,12 @@ progress region stays on screen while an export or import runs and is removed af
 
 from __future__ import annotations
 
-from app import backups
 from app.errors import BackupCancelled
 from app.ui.dialogs import Field, form_dialog
 from app.ui.dom import Scope, el, format_bytes
-from app.zipio import CancelToken, save
+
+# app.backups (and the zip modules behind it) are imported on first use, not at start-up: the
+# dashboard renders before any backup is asked for, and boot time counts every import.
 
 MERGE = "Merge into existing projects"
 COPY = "Import as a copy (new ids)"
@@ -25,6 +26,8 @@ class ProgressPanel:
 
     def __init__(self, app, title: str):
         self.app = app
+        from app.zipio import CancelToken
+
         self.scope = Scope()
         self.token = CancelToken()
         doc = app.document
@@ -77,6 +80,9 @@ def accept_dropped_backups(app, scope, node) -> None:
 
 
 async def export_projects(app, project_ids: list[str] | None, recipe_only: bool = False) -> None:
+    from app import backups
+    from app.zipio import save
+
     panel = ProgressPanel(app, "Exporting recipes" if recipe_only else "Exporting backup")
     try:
         archive, filename = await backups.export(app.vault, project_ids, recipe_only=recipe_only,
@@ -106,6 +112,8 @@ async def import_backup(app, file) -> None:
         submit="Import")
     if choice is None:
         return
+    from app import backups
+
     panel = ProgressPanel(app, "Importing backup")
     try:
         report = await backups.import_archive(app.vault, file, as_copy=choice["mode"] == COPY,
