@@ -54,7 +54,9 @@ async def start() -> None:
             raise StartupError(f"Your local vault could not be opened: {exc}") from None
         _expose_runtime_api()
         shell.show_version(js.document, __version__)
-        _app = App(js.document, _vault, GenerationService(_vault, ProxyClient()))
+        generation = GenerationService(_vault, ProxyClient())
+        _app = App(js.document, _vault, generation)
+        _app.start_offline_queue()
         _app.render_nav()
         await _app.show()
     except Exception as exc:

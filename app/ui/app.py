@@ -34,7 +34,45 @@ class App:
         self.scope: Scope | None = None
         self.nav_scope = Scope()
         self.persistence_asked = False
+        self.queue = None
         set_error_reporter(self.report)
+
+    # --- offline ------------------------------------------------------------------------------
+    def start_offline_queue(self) -> None:
+        """Queue generations asked for while the server is unreachable; run them when it is back,
+        and re-render the view when reachability changes (generation controls follow it)."""
+        from app import connectivity
+
+        self.connectivity = connectivity
+        self.queue = connectivity.OfflineQueue(lambda item: self.generation.generate(
+            item.project_id, item.kind, item.slot, item.request))
+        self.queue.on_change(lambda items: self._show_queue(items))
+        connectivity.subscribe(lambda reachable: self.refresh())
+        self.queue.start()
+        self._show_queue(self.queue.items())
+
+    def server_reachable(self) -> bool:
+        return self.connectivity is None or self.connectivity.is_server_reachable()
+
+    def _show_queue(self, items) -> None:
+        """The queued generations, each with a Remove button, in a region under the header."""
+        old = self.document.getElementById("offline-queue")
+        if old:
+            old.remove()
+        if not items:
+            return
+        rows = []
+        for item in items:
+            remove = el(self.document, "button", {"type": "button",
+                                                  "aria-label": f"Remove queued {item.slot}"}, "Remove")
+            remove.addEventListener("click", _once(lambda item=item: self.queue.remove(item.id)))
+            note = f" (last try: {item.error})" if item.error else ""
+            rows.append(el(self.document, "li", {}, f"{item.kind} for {item.slot}{note} ", remove))
+        panel = el(self.document, "section", {"id": "offline-queue", "class": "notice queue-panel",
+                                              "role": "region", "aria-label": "Queued generations"},
+                   el(self.document, "strong", {}, f"Queued generations ({len(items)}): they run "
+                      "when the server is back."), el(self.document, "ul", {}, *rows))
+        self.document.getElementById("notices").append(panel)
 
     async def stored_something(self) -> None:
         """After the first file is stored, ask the browser once to keep our data (persistent

@@ -119,7 +119,11 @@ class SlotCard:
     def _actions(self, current, versions):
         doc, label = self.app.document, self.spec.label
         buttons = []
-        if self.spec.generatable:
+        if self.spec.generatable and not self.app.server_reachable():
+            buttons.append(el(doc, "p", {"class": "offline-note"}, self.app.connectivity.OFFLINE_MESSAGE))
+            buttons.append(self._button("Queue for later", f"Queue {label} for later",
+                                        lambda event: self.queue_for_later()))
+        elif self.spec.generatable:
             buttons.append(self._button("Regenerate" if current else "Generate",
                                         f"{'Regenerate' if current else 'Generate'} {label}",
                                         lambda event: self.generate({}), primary=True))
@@ -166,6 +170,11 @@ class SlotCard:
             self._set_busy(False)
         await self.app.stored_something()
         await self.render()
+
+    def queue_for_later(self) -> None:
+        """Offline: keep the default request and run it when the server is back."""
+        self.app.queue.add(self.project.id, self.spec.kind, self.spec.slot, self.default_request())
+        self.app.info(f"{self.spec.label} is queued; it will be generated when the server is back.")
 
     def default_request(self) -> dict:
         prompt = self.spec.prompt.strip() or self.spec.label
