@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import zipfile
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, run_python, start_server, wait_for_app_state
 from offline_support import (SW_TIMEOUT_MS, boot_controlled, copy_app, net_status,
@@ -92,6 +93,14 @@ def test_generated_media_opens_offline_with_the_server_stopped(offline_app):
     """)
     assert [page.evaluate(DECODE_IMAGE_JS, url) for url in urls[:2]] == [320, 320]
     assert page.evaluate(AUDIO_DURATION_JS, urls[2]) > 1.0
+
+    # Export works offline too: the backup is built in the page from the stored Blobs.
+    page.evaluate("location.hash = '#/'")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export Night train").click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        manifest = json.loads(archive.read("scenevault.json"))
+        assert len(manifest["assets"]) == 3 and len(archive.namelist()) == 4
 
 
 def test_a_new_version_waits_for_reload_and_keeps_the_data(offline_app):
