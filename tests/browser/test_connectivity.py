@@ -24,7 +24,7 @@ service = GenerationService(vault, ProxyClient())
 def generate(item):
     return service.generate(item.project_id, item.kind, item.slot, item.request)
 """
-QUEUE_KEY = "scenevault.offline-queue.v1"
+QUEUE_KEY = "test.queue.reload"  # the tests' own queue; the app runs its own under the default key
 # True once only the invalid request is left, and its failure has been recorded.
 ONLY_FAILURE_LEFT_JS = """key => {
   const items = JSON.parse(localStorage.getItem(key) || "[]");
@@ -70,7 +70,7 @@ def test_generations_queued_offline_survive_a_reload_and_run_when_the_server_ret
     offline_app.stop_server()
     queued = py(page, """
         project = await vault.create_project("Queued while offline")
-        queue = OfflineQueue(generate)
+        queue = OfflineQueue(generate, key="test.queue.reload")  # not the app's own queue
         assert not await connectivity.check()
         for request in ({"prompt": "a lighthouse", "seed": 1, "width": 256, "height": 144},
                         {"prompt": "a harbour", "seed": 2, "width": 256, "height": 144},
@@ -86,7 +86,7 @@ def test_generations_queued_offline_survive_a_reload_and_run_when_the_server_ret
     offline_app.context.set_offline(True)
     reload_into_ready(page)  # served by the service worker; the queue is still there
     assert py(page, """
-        queue = OfflineQueue(generate)
+        queue = OfflineQueue(generate, key="test.queue.reload")
         sizes = []
         queue.on_change(lambda items: sizes.append(len(items)))
         queue.start()
