@@ -107,7 +107,8 @@ def test_every_kind_of_bad_input_is_a_400_naming_the_field(server, change, code,
 
 
 def test_generate_accepts_only_post(server):
-    error_of(*request(server, "GET", "/api/generate"), 405, "method_not_allowed")
+    message = error_of(*request(server, "GET", "/api/generate"), 405, "method_not_allowed")
+    assert "POST" in message and "GET" in message
 
 
 # --- provider faults ----------------------------------------------------------------------------
