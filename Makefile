@@ -17,7 +17,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup run test bench chromium clean
+.PHONY: setup run test bench chromium ffmpeg clean
 
 ## setup: vendor the browser runtime (npm ci + wheels) into static/vendor/ and list the offline
 ## shell in static/precache.js; a no-op when current
@@ -29,10 +29,13 @@ $(PRECACHE): $(VENDOR_STAMP) tools/precache.py $(SHELL_FILES)
 $(VENDOR_STAMP): package.json package-lock.json requirements-browser.txt Makefile
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	rm -rf $(VENDOR).new
-	mkdir -p $(VENDOR).new/pyodide $(VENDOR).new/pyscript $(VENDOR).new/jszip $(VENDOR).new/wheels
+	mkdir -p $(VENDOR).new/pyodide $(VENDOR).new/pyscript $(VENDOR).new/jszip $(VENDOR).new/wheels \
+	    $(VENDOR).new/mediabunny
 	cp node_modules/pyodide/{pyodide.mjs,pyodide.asm.mjs,pyodide.asm.wasm,python_stdlib.zip,pyodide-lock.json} $(VENDOR).new/pyodide/
 	cp -R node_modules/@pyscript/core/dist/. $(VENDOR).new/pyscript/
 	cp node_modules/jszip/dist/jszip.min.js $(VENDOR).new/jszip/
+	cp node_modules/mediabunny/dist/bundles/mediabunny.min.mjs node_modules/mediabunny/LICENSE \
+	    $(VENDOR).new/mediabunny/
 	$(PYTHON) -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
 	    --require-hashes -r requirements-browser.txt -d $(VENDOR).new/wheels
 	cd $(VENDOR).new/wheels && for w in *-*.whl; do mv "$$w" "$${w%%-*}.whl"; done
@@ -52,8 +55,13 @@ chromium:
 	@[ -x $(CHROMIUM) ] || { $(SUDO) apt-get update && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
+## ffmpeg: Debian's ffmpeg, whose ffprobe the video tests use to read rendered files
+ffmpeg:
+	@command -v ffprobe >/dev/null && command -v ffmpeg >/dev/null || { $(SUDO) apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends ffmpeg; }
+
 ## test: install what the tests need when missing, then run the whole pytest suite
-test: setup $(VENV_STAMP) chromium
+test: setup $(VENV_STAMP) chromium ffmpeg
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 ## bench: run every benchmark, or one with ONLY=<name>; figures go to bench/results.json

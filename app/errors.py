@@ -13,6 +13,8 @@
     │   └── BackupCancelled   the user cancelled an export or import; nothing was changed
     ├── PngError              bytes are not a well-formed PNG (bad signature, chunk or CRC)
     ├── RecipeError           generation parameters are invalid (names the field)
+    ├── RenderError           the final video cannot be rendered (inputs missing, no encoder)
+    │   └── RenderCancelled   the user cancelled a render; nothing was stored
     └── ProviderError         the generation proxy or its provider failed
         ├── ProviderTimeout   the provider did not answer in time
         └── ProviderBusy      too many generations are running at once
@@ -27,7 +29,7 @@ Example:
 __all__ = [
     "SceneVaultError", "StartupError", "VaultError", "QuotaExceeded", "MissingBlob",
     "IntegrityError", "InvalidAsset", "NotFound", "DatabaseBlocked", "BackupError",
-    "BackupCancelled", "RecipeError", "ProviderError",
+    "BackupCancelled", "RecipeError", "RenderError", "RenderCancelled", "ProviderError",
     "PngError", "ProviderTimeout", "ProviderBusy",
 ]
 
@@ -102,6 +104,17 @@ class RecipeError(SceneVaultError):
         super().__init__(message)
         self.field = field
         self.code = code or f"invalid_{field}"
+
+
+class RenderError(SceneVaultError):
+    """The final video cannot be rendered: an input is missing, or the browser cannot encode."""
+
+
+class RenderCancelled(RenderError):
+    """The user cancelled a render; nothing was stored."""
+
+    def __init__(self, message: str = "Render cancelled: nothing was stored."):
+        super().__init__(message)
 
 
 class ProviderError(SceneVaultError):

@@ -12,7 +12,7 @@ from app.version import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
 PURE_MODULES = ["app/version.py", "app/errors.py", "app/model.py", "app/schema.py",
-                "app/recipe.py", "app/pngmeta.py"]
+                "app/recipe.py", "app/pngmeta.py", "app/timeline.py"]
 BROWSER_ONLY_IMPORTS = {"js", "pyodide", "pyodide_js", "pyscript"}
 # XML namespace names are identifiers, not addresses the browser fetches.
 HARMLESS_URLS = {"http://www.w3.org/2000/svg"}
