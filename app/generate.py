@@ -4,7 +4,9 @@ vault with its recipe; regenerate missing media and prove whether the result is 
 The service receives its vault and its proxy client, so nothing here opens a connection of its
 own. Progress goes to an optional `on_progress(stage)` callback: "queued", "generating",
 "saving", then "done" (or "failed"). A failure stores nothing: the vault writes the media and
-its record in one transaction, after the provider has answered.
+its record in one transaction, after the provider has answered. A lost rendered video has a
+render recipe instead of a generation recipe: it is rendered again (app/render.py) from the
+images and narration it names, after those have been regenerated.
 
     service = GenerationService(vault, ProxyClient())
     asset = await service.generate(project.id, "scene", "scene:1", {"prompt": "a harbour"})
@@ -20,6 +22,7 @@ from app import media
 from app.errors import ProviderError, RecipeError, SceneVaultError
 from app.model import Asset
 from app.recipe import Recipe
+from app.timeline import is_render_recipe
 
 RECIPE_KIND_BY_ASSET_KIND = {"thumbnail": "image", "character": "image", "scene": "image",
                              "audio": "audio"}
@@ -42,9 +45,19 @@ class Regeneration:
 class GenerationService:
     """Generate and regenerate through `client` (app.provider.ProxyClient), store in `vault`."""
 
-    def __init__(self, vault, client):
+    def __init__(self, vault, client, renderer=None):
         self.vault = vault
         self.client = client
+        self._renderer = renderer
+
+    @property
+    def renderer(self):
+        """The app.render.Renderer that re-renders lost videos (imported on first use)."""
+        if self._renderer is None:
+            from app.render import Renderer
+
+            self._renderer = Renderer(self.vault)
+        return self._renderer
 
     async def generate(self, project_id: str, kind: str, slot: str, request: dict,
                        on_progress: Callable[[str], None] | None = None) -> Asset:
@@ -75,7 +88,9 @@ class GenerationService:
         """
         outcomes = []
         replaced = {a.replaces for a in await self.vault.list_assets(project_id) if a.replaces}
-        for asset in await self.vault.missing(project_id):
+        # Rendered videos go last: they are made from the images and narration restored first.
+        missing = sorted(await self.vault.missing(project_id), key=lambda a: a.source == "rendered")
+        for asset in missing:
             if asset.id in replaced:
                 continue  # already re-rolled once; the new version is in the slot
             if on_progress is not None:
@@ -91,22 +106,28 @@ class GenerationService:
             return Regeneration(asset.id, NO_RECIPE, f"{asset.slot} v{asset.version} has no "
                                 "recipe, so it cannot be regenerated. Restore it from a backup.")
         try:
-            request = Recipe.from_dict(asset.recipe).to_dict()
-            result = await self.client.generate(request)
-            digest = await media.sha256_hex(result.blob)
+            if is_render_recipe(asset.recipe):
+                blob, mime_type, recipe, source = (await self.renderer.rerender(asset.recipe),
+                                                   asset.mime_type, asset.recipe, "rendered")
+            else:
+                result = await self.client.generate(Recipe.from_dict(asset.recipe).to_dict())
+                blob, mime_type, recipe, source = (result.blob, result.mime_type, result.recipe,
+                                                   "generated")
+            digest = await media.sha256_hex(blob)
             if digest == asset.sha256:
-                restored = await self.vault.attach_media(asset.id, result.blob)
+                restored = await self.vault.attach_media(asset.id, blob)
                 return Regeneration(asset.id, RESTORED, f"{asset.slot} v{asset.version} was "
                                     "regenerated bit for bit.", restored)
-            new = await self.vault.put_asset(asset.project_id, asset.kind, asset.slot,
-                                             result.blob, result.mime_type, recipe=result.recipe,
-                                             source="generated", replaces=asset.id)
+            new = await self.vault.put_asset(asset.project_id, asset.kind, asset.slot, blob,
+                                             mime_type, recipe=recipe, source=source,
+                                             replaces=asset.id)
         except (ProviderError, RecipeError, SceneVaultError) as exc:
             return Regeneration(asset.id, FAILED, f"{asset.slot} v{asset.version} could not be "
                                 f"regenerated: {exc}")
-        return Regeneration(asset.id, REROLLED, f"{asset.slot}: the provider gave different "
-                            f"bytes, so they were stored as a new version (v{new.version}); the "
-                            "missing original stays listed.", new)
+        maker = "the render" if source == "rendered" else "the provider"
+        return Regeneration(asset.id, REROLLED, f"{asset.slot}: {maker} gave different bytes, so "
+                            f"they were stored as a new version (v{new.version}); the missing "
+                            "original stays listed.", new)
 
 
 def recipe_kind(asset_kind: str) -> str:

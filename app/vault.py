@@ -196,6 +196,17 @@ class Vault(ProjectStore):
                               "regenerate it or restore a backup")
         return entry.blob
 
+    async def blobs_by_sha256(self, hashes) -> dict:
+        """{sha256: JS Blob} for stored media, read in one transaction; absent hashes are left
+        out (the caller says what is missing)."""
+        tx = self._transaction(["blobs"])
+        found: dict = {}
+        for digest in sorted(set(hashes)):
+            tx.then(tx.store("blobs").get(digest),
+                    lambda entry, digest=digest: found.update({digest: entry.blob}) if entry else None)
+        await tx.done()
+        return found
+
     async def list_assets(self, project_id: str, kind: str | None = None) -> list[Asset]:
         """A project's assets (all versions) through the `projectId` index, oldest first."""
         records = await self._read_all("projectId", project_id)

@@ -1,6 +1,7 @@
 """Project workspace view (browser): the structure of an AI video project — its thumbnail, its
 characters, its ordered scenes (story, frame prompt, frame image, clip, narration) and the
-final video — each file in a slot card (app/ui/slots.py).
+final video — each file in a slot card (app/ui/slots.py) — with the render controls
+(app/ui/render_panel.py) that make the final video from the scenes.
 
 Scenes can be added, edited, reordered and removed; characters added, edited and removed.
 "Generate all empty" fills every empty slot that can be generated, one after another.
@@ -14,6 +15,7 @@ from app import storyboard
 from app.errors import NotFound
 from app.ui.dialogs import Field, confirm_dialog, form_dialog
 from app.ui.dom import el, format_bytes, replace_children
+from app.ui.render_panel import RenderPanel
 from app.ui.slots import CHARACTER_SIZE, SlotCard, SlotSpec
 
 
@@ -40,6 +42,7 @@ async def render(app, scope, container, project_id: str) -> None:
     characters = [await _character(app, scope, project, c, card) for c in project.characters]
     scenes = [await _scene(app, scope, project, s, n, card) for n, s in enumerate(project.scenes, 1)]
     final = await card(SlotSpec("video", "final", "Final video"))
+    renderer = RenderPanel(app, scope, project, on_rendered=cards[-1].render)
     replace_children(
         container, header,
         _section(doc, "Thumbnail", thumb),
@@ -47,7 +50,7 @@ async def render(app, scope, container, project_id: str) -> None:
                                                                  lambda: _add_character(app, project))),
         _section(doc, "Scenes", el(doc, "ol", {"class": "scene-list"}, *scenes),
                  _add_button(app, scope, "Add scene", lambda: _add_scene(app, project))),
-        _section(doc, "Final video", final))
+        _section(doc, "Final video", renderer.node, final))
 
 
 def _thumbnail_prompt(project) -> str:
