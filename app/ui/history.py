@@ -134,7 +134,9 @@ async def open_recipe(card, asset) -> None:
     scope = Scope()
     text = json.dumps(asset.recipe, indent=2, sort_keys=True)
     copy = el(doc, "button", {"type": "button"}, "Copy recipe")
-    reuse = el(doc, "button", {"type": "button", "class": "primary"}, "Reuse recipe")
+    # A render recipe is re-made by rendering, not by the generation form.
+    reuse = (el(doc, "button", {"type": "button", "class": "primary"}, "Reuse recipe")
+             if card.spec.generatable else None)
     close = el(doc, "button", {"type": "button", "class": "secondary"}, "Close")
     feedback = el(doc, "p", {"class": "muted small", "aria-live": "polite"})
     dialog = el(doc, "dialog", {"aria-labelledby": "recipe-title"},
@@ -153,7 +155,8 @@ async def open_recipe(card, asset) -> None:
             feedback.textContent = "Press Ctrl+C to copy the selected recipe."
 
     scope.on(copy, "click", copy_text)
-    scope.on(reuse, "click", lambda event: (reused.append(asset.recipe), dialog.close()))
+    if reuse is not None:
+        scope.on(reuse, "click", lambda event: (reused.append(asset.recipe), dialog.close()))
     scope.on(close, "click", lambda event: dialog.close())
     await _show(doc, dialog, scope)
     if reused:

@@ -5,10 +5,13 @@ mid-way with nothing stored, and that is rendered again from its recipe after a 
 backup was restored and its images regenerated."""
 
 import base64
+import hashlib
+import io
 import json
 import shutil
 import subprocess
 import textwrap
+import zipfile
 
 import pytest
 
@@ -120,6 +123,11 @@ def test_rendering_from_the_workspace_stores_a_new_version_that_ffprobe_reads(va
     final_card = page.locator("section.slot[data-slot='final']")
     assert "v2 of 2" in final_card.locator(".slot-status").inner_text()
     assert "1280×720" in final_card.locator(".slot-status").inner_text()
+    final_card.get_by_role("button", name="Recipe of Final video").click()
+    dialog = page.get_by_role("dialog", name="Recipe of Final video v2")
+    assert '"kind": "render"' in dialog.locator("pre").inner_text()
+    assert dialog.get_by_role("button", name="Reuse recipe").count() == 0  # not a generation form
+    dialog.get_by_role("button", name="Close").click()
     with page.expect_download() as download:
         final_card.get_by_role("button", name="Download Final video").click()
     path = tmp_path / download.value.suggested_filename
@@ -133,6 +141,24 @@ def test_rendering_from_the_workspace_stores_a_new_version_that_ffprobe_reads(va
     expected = project["expected_ms"] / 1000
     assert abs(float(probe["format"]["duration"]) - expected) <= 0.1 * expected
     assert probe["format"]["format_name"].startswith("matroska")
+
+
+def test_a_full_backup_carries_the_rendered_video_and_its_recipe(vault_page, project):
+    exported = py(vault_page, f"""
+        archive, name = await backups.export(vault, [{project["id"]!r}])
+        json.dumps(base64.b64encode(await media.blob_bytes(archive)).decode())
+    """)
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(exported))) as archive:
+        manifest = json.loads(archive.read("scenevault.json"))
+        videos = [a for a in manifest["assets"] if a["slot"] == "final"]
+        first = next(a for a in videos if a["id"] == project["final"]["id"])
+        data = archive.read(first["path"])
+        names = archive.namelist()
+    assert first["path"].endswith("/video/final-v1.webm")
+    assert hashlib.sha256(data).hexdigest() == project["final"]["sha256"]
+    assert first["recipe"] == project["final"]["recipe"]
+    assert sum("/audio/" in name for name in names) == 2
+    assert sum("/scenes/" in name for name in names) == 3
 
 
 def test_a_project_without_narration_renders_a_video_without_audio(vault_page, tmp_path):
