@@ -1,6 +1,7 @@
 """Offline first, in a real Chromium: the service worker boots the app with the server stopped and
-the browser offline, stored media still decodes and plays, a new version waits until the user
-reloads and never mixes with the old one, and Chromium considers the app installable.
+the browser offline, stored media still decodes and plays, a backup exports and a video renders,
+a new version waits until the user reloads and never mixes with the old one, and Chromium
+considers the app installable.
 
 Each test runs its own server.py on a private copy of the app (with its own precache list, as
 `make setup` writes it), so it can stop, change and restart it without touching the work tree.
@@ -101,6 +102,23 @@ def test_generated_media_opens_offline_with_the_server_stopped(offline_app):
     with zipfile.ZipFile(download.value.path()) as archive:
         manifest = json.loads(archive.read("scenevault.json"))
         assert len(manifest["assets"]) == 3 and len(archive.namelist()) == 4
+
+    # And so does rendering a video: the encoder library comes from the service worker's cache.
+    rendered = py(page, f"""
+        from app.render import Renderer
+        from app.timeline import NarrationInput, RenderSettings, SceneInput, plan_render
+        images = [await vault.get(i) for i in {made["images"]!r}]
+        voice = await vault.get({made["audio"]!r})
+        plan = plan_render([SceneInput("1", images[0].id, images[0].sha256,
+                                       NarrationInput(voice.id, voice.sha256, voice.duration_ms)),
+                            SceneInput("2", images[1].id, images[1].sha256)],
+                           RenderSettings.for_aspect("16:9", 360, default_scene_ms=1000))
+        video = await Renderer(vault).encode(plan)
+        info = await media.inspect(video, "video/webm")
+        json.dumps({{"expected": plan.total_ms, "duration": info.duration_ms, "width": info.width}})
+    """)
+    assert rendered["width"] == 640
+    assert abs(rendered["duration"] - rendered["expected"]) <= 0.1 * rendered["expected"]
 
 
 def test_a_new_version_waits_for_reload_and_keeps_the_data(offline_app):
