@@ -6,7 +6,9 @@ Encoding and muxing are Mediabunny's (vendored from npm, loaded on the first ren
 CanvasSource feeds a WebCodecs VideoEncoder and waits for it (backpressure), and its
 AudioBufferSource encodes the narration track that an OfflineAudioContext mixed. Python owns
 the timeline and walks it frame by frame; each frame is one await, so the page keeps
-handling clicks (Cancel) while the browser's encoder threads work.
+handling clicks (Cancel) while the browser's encoder threads work. Only the images on screen
+are decoded (at most two scenes' bitmaps at a time), so long projects do not pile up pixels;
+the encoded video is held in memory until it is stored (about 0.7 Mbit/s of video at 360p).
 
     renderer = Renderer(vault)
     settings = RenderSettings.for_aspect(project.aspect_ratio, 720)
@@ -35,17 +37,12 @@ const fail = (name, message) => { throw new DOMException(message, name); };
 let library = null;
 const load = () => library || (library = import(new URL(modulePath, document.baseURI).href));
 
-async function decodeAll(blobs, what) {
-  return Promise.all(blobs.map(async (blob, i) => {
-    try { return await what(blob); }
-    catch (e) { fail("EncodingError", `input ${i}: ${(e && e.message) || e}`); }
-  }));
-}
-
 async function mix(cues, totalSeconds, sampleRate) {
   const context = new OfflineAudioContext(2, Math.max(1, Math.ceil(totalSeconds * sampleRate)), sampleRate);
-  const buffers = await decodeAll(cues.map((cue) => cue[0]),
-                                  async (blob) => context.decodeAudioData(await blob.arrayBuffer()));
+  const buffers = await Promise.all(cues.map(async ([blob], i) => {
+    try { return await context.decodeAudioData(await blob.arrayBuffer()); }
+    catch (e) { fail("EncodingError", `narration ${i + 1} cannot be decoded: ${(e && e.message) || e}`); }
+  }));
   buffers.forEach((buffer, i) => {
     const source = context.createBufferSource();
     source.buffer = buffer;
@@ -60,7 +57,7 @@ function draw(context, bitmaps, layers, width, height) {
   context.fillStyle = "#000";
   context.fillRect(0, 0, width, height);
   for (let i = 0; i < layers.length; i += 5) {
-    const bitmap = bitmaps[layers[i]];
+    const bitmap = bitmaps[i / 5];
     const cover = Math.max(width / bitmap.width, height / bitmap.height) * layers[i + 2];
     const w = bitmap.width * cover, h = bitmap.height * cover;
     context.globalAlpha = layers[i + 1];
@@ -69,17 +66,38 @@ function draw(context, bitmaps, layers, width, height) {
   }
 }
 
+// Scenes come in order, so only the images on screen are decoded: a bitmap is made when its
+// scene first shows and closed once a frame no longer needs anything before it.
+function bitmapCache(images) {
+  const made = new Map();
+  return {
+    get: async (index) => {
+      if (!made.has(index)) {
+        made.set(index, createImageBitmap(images[index]).catch((e) => fail(
+          "EncodingError", `the image of scene ${index + 1} cannot be decoded: ${(e && e.message) || e}`)));
+      }
+      return made.get(index);
+    },
+    release: async (before) => {
+      for (const [index, promise] of made) {
+        if (index < before) { made.delete(index); (await promise).close(); }
+      }
+    },
+    close: async () => { await Promise.allSettled([...made.values()].map((p) => p.then((b) => b.close()))); made.clear(); },
+  };
+}
+
 async function open(s, images, cues, totalSeconds) {
   const mb = await load();
   if (!(await mb.canEncodeVideo(s.videoCodec, { width: s.width, height: s.height, bitrate: s.videoBitrate })))
     fail("NotSupportedError", `this browser cannot encode ${s.videoCodec} video at ${s.width}x${s.height}`);
   if (cues.length && !(await mb.canEncodeAudio(s.audioCodec, { numberOfChannels: 2, sampleRate: s.sampleRate })))
     fail("NotSupportedError", `this browser cannot encode ${s.audioCodec} audio`);
-  const bitmaps = await decodeAll(images, (blob) => createImageBitmap(blob));
-  const closeBitmaps = () => bitmaps.forEach((bitmap) => bitmap.close());
+  const bitmaps = bitmapCache(images);
+  await bitmaps.get(0);
   let audio = null;
   try { if (cues.length) audio = await mix(cues, totalSeconds, s.sampleRate); }
-  catch (e) { closeBitmaps(); throw e; }
+  catch (e) { await bitmaps.close(); throw e; }
   const canvas = new OffscreenCanvas(s.width, s.height);
   const context = canvas.getContext("2d", { alpha: false });
   context.imageSmoothingQuality = "high";
@@ -95,19 +113,22 @@ async function open(s, images, cues, totalSeconds) {
   try {
     await output.start();
     if (sound) { await sound.add(audio); sound.close(); }
-  } catch (e) { closeBitmaps(); await output.cancel(); throw e; }
+  } catch (e) { await bitmaps.close(); await output.cancel(); throw e; }
   return {
     frame: async (index, layers) => {
-      draw(context, bitmaps, layers, s.width, s.height);
+      const shown = [];
+      for (let i = 0; i < layers.length; i += 5) shown.push(await bitmaps.get(layers[i]));
+      await bitmaps.release(layers[0]);
+      draw(context, shown, layers, s.width, s.height);
       await video.add(index / s.fps, 1 / s.fps);
     },
     finish: async () => {
       video.close();
       await output.finalize();
-      closeBitmaps();
+      await bitmaps.close();
       return new Blob([output.target.buffer], { type: outputType });
     },
-    cancel: async () => { closeBitmaps(); await output.cancel(); },
+    cancel: async () => { await bitmaps.close(); await output.cancel(); },
   };
 }
 return { open };
