@@ -17,11 +17,12 @@ import boot  # noqa: E402
 import export  # noqa: E402
 import gallery  # noqa: E402
 import proxy  # noqa: E402
+import render  # noqa: E402
 import vault  # noqa: E402
 from harness import RESULTS, BenchSession, format_table, merge_results  # noqa: E402
 
 BENCHMARKS = {"boot": boot.run, "export": export.run, "gallery": gallery.run,
-              "proxy": proxy.run, "vault": vault.run}
+              "proxy": proxy.run, "render": render.run, "vault": vault.run}
 NO_BROWSER = {"proxy"}  # these need no Chromium; `--only proxy` starts none
 
 
