@@ -168,7 +168,8 @@ class Vault(ProjectStore):
         return await self._blob_of(asset_id, "blobs")
 
     async def get_preview(self, asset_id: str):
-        """The small gallery image (JS Blob) for an image asset, or None if it has none."""
+        """The small gallery image (JS Blob): an image's thumbnail, a narration's waveform or a
+        video's poster frame; None if it has none."""
         try:
             return await self._blob_of(asset_id, "previews")
         except MissingBlob:

@@ -3,9 +3,11 @@ panel, and `ChildScopes`, the per-page scopes that own the previews' object URLs
 
 Cards carry `data-action` attributes instead of handlers: app/ui/library.py listens once on
 the grid (event delegation), so a page of 60 cards costs no event proxies. Previews are the
-vault's small WebP previews, never the full media, read only for the page on screen and in one
-transaction (`read_previews`). Whoever passes a `scope` to `load_previews` or `render_details`
-owns the object URLs it makes: they are revoked when that scope is disposed.
+vault's small WebP previews (an image scaled down, a narration's waveform, a clip's poster
+frame; app/media.py), never the full media, read only for the page on screen and in one
+transaction (`read_previews`); an audio or video asset without one keeps its icon. Whoever
+passes a `scope` to `load_previews` or `render_details` owns the object URLs it makes: they are
+revoked when that scope is disposed.
 
     scopes = ChildScopes(view_scope)
     page_scope = scopes.renew("page")          # disposes the previous page's URLs
@@ -116,17 +118,30 @@ def _summary(asset) -> str:
 
 
 async def load_previews(vault, scope: Scope, grid, items) -> None:
-    """Fill the page's preview <img>s; stops if `scope` was disposed meanwhile (another page,
-    or another view). Marks the grid `data-previews="ready"` when done."""
-    wanted = [a for a in items if a.is_image and not a.missing]
+    """Fill the page's previews; stops if `scope` was disposed meanwhile (another page, or
+    another view). Audio and video cards keep their icon unless their asset has a preview (a
+    waveform or poster frame). Marks the grid `data-previews="ready"` when done."""
+    wanted = [a for a in items if not a.missing]
     blobs = await read_previews(vault, wanted)
     if scope.disposed:
         return
     for asset in wanted:
-        img = grid.querySelector(f'[data-asset-id="{asset.id}"] img')
-        if img is not None and asset.id in blobs:
+        thumb = grid.querySelector(f'[data-asset-id="{asset.id}"] .media-thumb')
+        if thumb is not None and asset.id in blobs:
+            img = thumb.querySelector("img") or _media_preview(thumb, asset)
             img.src = scope.url(blobs[asset.id])
     grid.setAttribute("data-previews", "ready")
+
+
+def _media_preview(thumb, asset):
+    """Swap an audio/video card's icon for an <img> (its preview), keeping a small badge."""
+    doc = thumb.ownerDocument
+    img = el(doc, "img", {"alt": "", "decoding": "async", "class": f"media-preview {asset.kind}"})
+    badge = el(doc, "span", {"class": "media-badge"},
+               el(doc, "span", {"aria-hidden": "true"}, KIND_ICONS.get(asset.kind, "▶")),
+               format_duration(asset.duration_ms) or None)
+    replace_children(thumb, img, badge)
+    return img
 
 
 async def read_previews(vault, assets) -> dict[str, object]:
@@ -175,7 +190,7 @@ async def render_details(app, scope: Scope, panel, asset, project_title: str) ->
 
 
 async def _details_preview(vault, scope: Scope, doc, asset):
-    blob = await _preview(vault, asset.id) if asset.is_image and not asset.missing else None
+    blob = None if asset.missing else await _preview(vault, asset.id)
     if blob is None or scope.disposed:
         return None
     return el(doc, "img", {"class": "details-preview", "src": scope.url(blob),

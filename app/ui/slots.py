@@ -3,8 +3,11 @@ clip or narration, the final video) with its current version and everything the 
 with it: generate or regenerate with progress, regenerate when missing, open the history,
 download, see or reuse the recipe, and import a file (picker or drag and drop).
 
-Each card owns a child Scope for its object URLs and handlers and re-renders alone when its
-slot changes, releasing the old ones.
+What a card shows: an image slot its stored preview; a narration its waveform (the preview
+app/media.py drew) above an <audio controls> player; a clip or the final video a
+<video controls> with the stored poster frame. Each card owns a Scope for its object URLs
+(media and previews alike) and handlers and re-renders alone when its slot changes, revoking
+and releasing the old ones.
 
     spec = SlotSpec("scene", "scene:s1a2b3", "Scene 1 frame", prompt="a harbour at dawn")
     card = SlotCard(app, project, spec)
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 import js
 
 from app import media, sniff
-from app.errors import InvalidAsset, MissingBlob
+from app.errors import InvalidAsset, MissingBlob, SceneVaultError
 from app.ui import history
 from app.ui.dialogs import Field, form_dialog
 from app.ui.dom import Scope, el, format_bytes, replace_children
@@ -84,24 +87,46 @@ class SlotCard:
 
     # --- the media area -------------------------------------------------------------------------
     async def _media(self, current, missing: bool):
-        doc = self.app.document
         if current is None:
-            return el(doc, "div", {"class": "slot-media placeholder"}, "Empty")
+            return el(self.app.document, "div", {"class": "slot-media placeholder"}, "Empty")
         if missing:
             return self._missing(current)
         if self.spec.family == "image":
-            preview = await self.app.vault.get_preview(current.id)
-            if preview is None:
-                return self._missing(current)
-            return el(doc, "img", {"class": "slot-media", "src": self.scope.url(preview),
-                                   "alt": f"{self.spec.label}, version {current.version}"})
+            return await self._image(current)
         try:
             blob = await self.app.vault.get_blob(current.id)
         except MissingBlob:
             return self._missing(current)
-        return el(doc, self.spec.family, {"class": "slot-media", "controls": True,
-                                          "preload": "metadata", "src": self.scope.url(blob),
-                                          "aria-label": f"{self.spec.label}, version {current.version}"})
+        preview = await self.app.vault.get_preview(current.id)
+        show = self._audio if self.spec.family == "audio" else self._video
+        return show(current, blob, preview)
+
+    async def _image(self, current):
+        preview = await self.app.vault.get_preview(current.id)
+        if preview is None:
+            return self._missing(current)
+        return el(self.app.document, "img", {"class": "slot-media", "src": self.scope.url(preview),
+                                             "alt": self._name(current)})
+
+    def _audio(self, current, blob, waveform):
+        """The narration's waveform (its stored preview, when it has one) over its player."""
+        doc = self.app.document
+        picture = None if waveform is None else el(
+            doc, "img", {"class": "slot-waveform", "src": self.scope.url(waveform),
+                         "alt": f"Waveform of {self._name(current)}"})
+        player = el(doc, "audio", {"class": "slot-media", "controls": True, "preload": "metadata",
+                                   "src": self.scope.url(blob), "aria-label": self._name(current)})
+        return el(doc, "div", {"class": "slot-audio"}, picture, player)
+
+    def _video(self, current, blob, poster):
+        """The clip's player, showing its stored poster frame until it plays."""
+        return el(self.app.document, "video", {
+            "class": "slot-media", "controls": True, "preload": "metadata",
+            "src": self.scope.url(blob), "aria-label": self._name(current),
+            "poster": None if poster is None else self.scope.url(poster)})
+
+    def _name(self, current) -> str:
+        return f"{self.spec.label}, version {current.version}"
 
     def _missing(self, current):
         doc = self.app.document
@@ -246,7 +271,8 @@ class SlotCard:
         self.scope.on(self.node, "drop", dropped)
 
     async def import_file(self, file) -> None:
-        """Store a user's file in this slot after checking what it really is."""
+        """Store a user's file in this slot after checking what it really is; a refusal (by its
+        bytes, or by the vault: undecodable, no room) is shown as an alert and stores nothing."""
         head = (await file.slice(0, sniff.SNIFF_BYTES).arrayBuffer()).to_bytes()
         try:
             mime_type = sniff.sniff(head)
@@ -257,8 +283,12 @@ class SlotCard:
         recipe = None
         if mime_type == "image/png":
             recipe = sniff.recipe_from_png(await media.blob_bytes(file))
-        await self.app.vault.put_asset(self.project.id, self.spec.kind, self.spec.slot, file,
-                                       mime_type, recipe=recipe, source="imported")
+        try:
+            await self.app.vault.put_asset(self.project.id, self.spec.kind, self.spec.slot, file,
+                                           mime_type, recipe=recipe, source="imported")
+        except SceneVaultError as exc:  # undecodable media, no room, ...: nothing was stored
+            self.app.alert(f"“{file.name}” was refused: {exc}")
+            return
         self.app.info(f"Imported “{file.name}” into {self.spec.label}"
                       + (" with its recipe." if recipe else "."))
         await self.app.stored_something()
