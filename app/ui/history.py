@@ -1,6 +1,6 @@
 """Version history and recipe dialogs of a slot card (browser).
 
-History shows every version with its preview, and lets the user restore one, delete one, or
+History shows every version with its preview (a thumbnail, waveform or poster frame), and lets the user restore one, delete one, or
 compare one side by side with the current version. The recipe dialog shows the recipe, copies
 it, or reuses it to fill the generation form. Both dialogs own a Scope that releases their
 object URLs when they close; the card re-renders afterwards.
@@ -62,7 +62,7 @@ async def _fill_history(card, scope: Scope, body, dialog) -> None:
 
 async def _history_row(card, scope, body, dialog, asset):
     doc, vault, label = card.app.document, card.app.vault, card.spec.label
-    preview = await vault.get_preview(asset.id) if card.spec.family == "image" else None
+    preview = None if asset.missing else await vault.get_preview(asset.id)  # image, waveform or poster
     picture = (el(doc, "img", {"src": scope.url(preview), "alt": f"{label} version {asset.version}"})
                if preview is not None else el(doc, "div", {"class": "placeholder small"},
                                                "missing" if asset.missing else card.spec.family))

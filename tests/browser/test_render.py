@@ -128,6 +128,13 @@ def test_rendering_from_the_workspace_stores_a_new_version_that_ffprobe_reads(va
     assert '"kind": "render"' in dialog.locator("pre").inner_text()
     assert dialog.get_by_role("button", name="Reuse recipe").count() == 0  # not a generation form
     dialog.get_by_role("button", name="Close").click()
+    final_card.get_by_role("button", name="History of Final video").click()
+    history = page.get_by_role("dialog", name="History of Final video")
+    posters = history.get_by_role("img", name="Final video version")
+    posters.nth(1).wait_for(timeout=30_000)
+    assert posters.count() == 2  # each rendered version shows its poster frame
+    assert posters.first.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
+    history.get_by_role("button", name="Close").click()
     with page.expect_download() as download:
         final_card.get_by_role("button", name="Download Final video").click()
     path = tmp_path / download.value.suggested_filename
