@@ -305,8 +305,9 @@ def test_object_urls_are_revoked_when_paging_and_when_leaving(app_page):
     assert live() - before == 61
     page.get_by_role("button", name="Next").click()
     page.get_by_role("button", name="Next").click()
-    expect(page.locator(".library-grid[data-previews=ready]")).to_be_attached()
+    # The label first: until the click's handler runs, the grid still says page 1 is ready.
     expect(page.locator(".pager-label")).to_have_text("Page 3 of 3")
+    expect(page.locator(".library-grid[data-previews=ready]")).to_be_attached()
     assert live() - before == 10 + 1  # the last page holds 10 files
     open_view(page, "#/storage", "Storage")
     assert live() == before
