@@ -22,7 +22,6 @@ from app import media
 from app.errors import ProviderError, RecipeError, SceneVaultError
 from app.model import Asset
 from app.recipe import Recipe
-from app.timeline import is_render_recipe
 
 RECIPE_KIND_BY_ASSET_KIND = {"thumbnail": "image", "character": "image", "scene": "image",
                              "audio": "audio"}
@@ -105,6 +104,8 @@ class GenerationService:
         if not asset.recipe:
             return Regeneration(asset.id, NO_RECIPE, f"{asset.slot} v{asset.version} has no "
                                 "recipe, so it cannot be regenerated. Restore it from a backup.")
+        from app.timeline import is_render_recipe  # start-up does not need the render timeline
+
         try:
             if is_render_recipe(asset.recipe):
                 blob, mime_type, recipe, source = (await self.renderer.rerender(asset.recipe),
