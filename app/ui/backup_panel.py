@@ -83,15 +83,13 @@ async def export_projects(app, project_ids: list[str] | None, recipe_only: bool 
     from app import backups
     from app.zipio import save
 
-    panel = ProgressPanel(app, "Exporting recipes" if recipe_only else "Exporting backup")
-    try:
-        archive, filename = await backups.export(app.vault, project_ids, recipe_only=recipe_only,
-                                                 on_progress=panel.update, cancel=panel.token)
-    except BackupCancelled:
-        app.info("Export cancelled; nothing was changed.")
+    result = await _with_progress(
+        app, "Exporting recipes" if recipe_only else "Exporting backup", "Export",
+        lambda panel: backups.export(app.vault, project_ids, recipe_only=recipe_only,
+                                     on_progress=panel.update, cancel=panel.token))
+    if result is None:
         return
-    finally:
-        panel.close()
+    archive, filename = result
     save(archive, filename)
     app.info(f"Exported {filename} ({format_bytes(int(archive.size))}). Keep it somewhere safe: "
              "it is how your files survive a new computer or a cleared browser.")
@@ -114,17 +112,26 @@ async def import_backup(app, file) -> None:
         return
     from app import backups
 
-    panel = ProgressPanel(app, "Importing backup")
-    try:
-        report = await backups.import_archive(app.vault, file, as_copy=choice["mode"] == COPY,
-                                              on_progress=panel.update, cancel=panel.token)
-    except BackupCancelled:
-        app.info("Import cancelled; nothing was changed.")
+    report = await _with_progress(
+        app, "Importing backup", "Import",
+        lambda panel: backups.import_archive(app.vault, file, as_copy=choice["mode"] == COPY,
+                                             on_progress=panel.update, cancel=panel.token))
+    if report is None:
         return
-    finally:
-        panel.close()
     app.info(_summary(file.name, report))
     app.refresh()
+
+
+async def _with_progress(app, title: str, action: str, work):
+    """Run `work(panel)` under a ProgressPanel; None (and a notice) if the user cancelled."""
+    panel = ProgressPanel(app, title)
+    try:
+        return await work(panel)
+    except BackupCancelled:
+        app.info(f"{action} cancelled; nothing was changed.")
+        return None
+    finally:
+        panel.close()
 
 
 def _summary(name: str, report) -> str:
