@@ -1,12 +1,34 @@
 """SceneVault's local server: the app's files and its JSON API, on the stdlib alone.
 
 It owns:
-- the static allowlist (`resolve_static_path`): index.html, pyscript.toml, app/*.py, static/
-  and nothing else, whatever the spelling of the path;
-- the request guards: Host (against DNS rebinding), Origin, body size and JSON-only on /api/*;
+- the static allowlist (`servable_files`, `StaticAllowlist`, `resolve_static_path`): the real
+  paths of index.html, pyscript.toml, app/**/*.py outside app/providers/ and static/** (no
+  dotfiles), built by walking the tree; a request is served only when its resolved real path is
+  on that list, matched case-sensitively, so no spelling, case trick or symlink reaches
+  provider code or server.py;
+- strict framing (`request_body_length`, `check_header_block`), as h11 does it: Content-Length
+  is plain ASCII digits and appears at most once, Transfer-Encoding is refused, a body is only
+  accepted where a route takes one, and a head the parser could misread is refused;
+- the request guards: Host parsed strictly (`parse_host`, against DNS rebinding), Origin equal
+  to the served origin, body size, JSON-only and nesting depth (`json_too_deep`) on /api/*;
+- connection handling (`Connection`, `WaitingRoom`, `WorkerPool`, `SceneVaultServer`). Every
+  refusal (any 4xx/5xx) is answered with `Connection: close` and a lingering close (the write
+  side is shut, then unread bytes are drained for at most LINGER_S / LINGER_BYTES), so a
+  refused request's body is never read as a next request and a client still reads the error;
 - the JSON API (`GET /api/health`, `GET /api/providers`, `POST /api/generate`), with every
   error as {"error": {"code", "message"}}. Generation itself lives in app/providers/ (server-
   only): this file maps its outcomes to HTTP (400, 429, 502, 504) and sends the media bytes.
+
+Threads and connections. The accepting thread (`serve_forever`) never serves anyone: it hands
+each new socket to the waiting room, one thread with one selector that holds every connection
+not being served (new ones, idle keep-alive ones, lingering closes). A connection leaves it for
+a worker only once a whole request head is buffered, so idle or slow clients cost a file
+descriptor, never a thread. The head has one deadline (`header_timeout_s` from the connection's
+start, or from the first byte after a keep-alive pause), so dripping bytes gains nothing; a late
+head gets 408, an idle keep-alive connection is closed after `idle_timeout_s`. At most
+`max_connections` workers (SCENEVAULT_MAX_CONNECTIONS) serve one request at a time and then hand
+the connection back; past that, ready connections queue. Past `max_open_connections` open
+sockets a new one gets 503 server_busy and is closed; no connection ever gets its own thread.
 
 Run it:
 
@@ -17,13 +39,21 @@ Run it:
 from __future__ import annotations
 
 import argparse
+import collections
+import email.errors
+import ipaddress
 import json
 import os
+import queue
+import re
+import selectors
 import socket
 import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import HTTPServer, SimpleHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -48,6 +78,17 @@ REQUIRED_VENDOR_FILES = (
     "static/vendor/jszip/jszip.min.js",
 )
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 64  # deeper API bodies are refused before json.loads could recurse
+# Connections (see the module docstring).
+DEFAULT_MAX_CONNECTIONS = 64  # worker threads: requests served at once
+DEFAULT_MAX_OPEN_CONNECTIONS = 512  # sockets held at once, idle ones included; then 503
+DEFAULT_HEADER_TIMEOUT_S = 10.0  # a whole request head (and then its body) must arrive in this
+DEFAULT_IDLE_TIMEOUT_S = 15.0  # a keep-alive connection may wait this long for its next request
+MAX_HEAD_BYTES = 64 * 1024  # request line and headers together; more is 431
+SEND_TIMEOUT_S = 30.0  # one blocked write to a client that stopped reading
+LINGER_S = 2.0  # a lingering close drains the client's unread bytes this long at most ...
+LINGER_BYTES = 8 * 1024 * 1024  # ... and this much at most
+RECV_BYTES = 64 * 1024
 SHELL_CACHE = "no-cache"  # always revalidate: Last-Modified / If-Modified-Since give cheap 304s
 VENDOR_CACHE = "public, max-age=604800"  # a week: vendored runtime files change only on upgrade
 API_CACHE = "no-store"
@@ -69,9 +110,10 @@ CONTENT_SECURITY_POLICY = "; ".join((
 ))
 ERROR_CODES = {
     400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    411: "length_required", 413: "body_too_large", 415: "unsupported_media_type",
-    429: "too_many_requests", 500: "internal_error", 501: "not_implemented",
-    502: "provider_failed", 504: "provider_timeout",
+    408: "request_timeout", 411: "length_required", 413: "body_too_large", 414: "uri_too_long",
+    415: "unsupported_media_type", 429: "too_many_requests", 431: "headers_too_large",
+    500: "internal_error", 501: "not_implemented", 502: "provider_failed",
+    503: "server_busy", 504: "provider_timeout", 505: "http_version_not_supported",
 }
 
 
@@ -95,6 +137,10 @@ class ServerConfig:
     extra_static_dirs: tuple[str, ...] = field(default=())
     quiet: bool = False
     providers: ProviderSettings = field(default_factory=ProviderSettings)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_open_connections: int = DEFAULT_MAX_OPEN_CONNECTIONS
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
 
 
 def config_from(argv: list[str], environ: dict[str, str]) -> ServerConfig:
@@ -105,9 +151,22 @@ def config_from(argv: list[str], environ: dict[str, str]) -> ServerConfig:
     parser.add_argument("--allow-host", action="append", default=[],
                         help="another Host name to accept (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument("--max-connections", type=int, help="requests served at once",
+                        default=_int_env(environ, "SCENEVAULT_MAX_CONNECTIONS",
+                                         DEFAULT_MAX_CONNECTIONS))
+    parser.add_argument("--header-timeout", type=float, help="seconds for a whole request head",
+                        default=_float_env(environ, "SCENEVAULT_HEADER_TIMEOUT_S",
+                                           DEFAULT_HEADER_TIMEOUT_S))
+    parser.add_argument("--idle-timeout", type=float, help="seconds a keep-alive may idle",
+                        default=_float_env(environ, "SCENEVAULT_IDLE_TIMEOUT_S",
+                                           DEFAULT_IDLE_TIMEOUT_S))
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"port {args.port} is not between 0 and 65535")
+    if args.max_connections < 1:
+        parser.error(f"max connections {args.max_connections} is not at least 1")
+    if min(args.header_timeout, args.idle_timeout) <= 0:
+        parser.error("timeouts must be more than 0 seconds")
     extra = [h for h in environ.get("SCENEVAULT_ALLOWED_HOSTS", "").split(",") if h.strip()]
     allowed = {normalize_hostname(h) for h in [*extra, *args.allow_host]} | LOCAL_HOSTNAMES
     if args.host not in ("0.0.0.0", "::"):
@@ -115,7 +174,8 @@ def config_from(argv: list[str], environ: dict[str, str]) -> ServerConfig:
     return ServerConfig(
         host=args.host, port=args.port, allowed_hosts=frozenset(allowed), quiet=args.quiet,
         max_body_bytes=_int_env(environ, "SCENEVAULT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
-        providers=_provider_settings(environ),
+        providers=_provider_settings(environ), max_connections=args.max_connections,
+        header_timeout_s=args.header_timeout, idle_timeout_s=args.idle_timeout,
     )
 
 
@@ -136,25 +196,99 @@ def _int_env(environ: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name}={raw!r} is not a whole number") from None
 
 
+def _float_env(environ: dict[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a number of seconds") from None
+
+
+# --- Host, Origin and framing (pure) ------------------------------------------------------------
+_HOST_RE = re.compile(r"(?:\[(?P<ip6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?))"
+                      r"(?::(?P<port>[0-9]{1,5}))?")
+_DIGITS = re.compile(r"[0-9]+")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+# What email's parser records when a line in the head is not a header (it drops such lines).
+_HEAD_DEFECTS = (email.errors.MissingHeaderBodySeparatorDefect, email.errors.InvalidHeaderDefect,
+                 email.errors.FirstHeaderLineIsContinuationDefect)
+
+
 def normalize_hostname(host: str) -> str:
     """'LocalHost.' -> 'localhost', '[::1]' -> '::1'."""
     return host.strip().strip("[]").rstrip(".").lower()
 
 
-def hostname_of(host_header: str) -> str:
-    """The name part of a Host header: 'localhost:8000' -> 'localhost', '[::1]:80' -> '::1'."""
-    value = host_header.strip()
-    if value.startswith("["):
-        return normalize_hostname(value.split("]", 1)[0])
-    return normalize_hostname(value.rsplit(":", 1)[0] if value.count(":") == 1 else value)
+def parse_host(value: str) -> tuple[str, int | None] | None:
+    """A Host header (or an origin's host part) as (lowercased name, port or None), or None when
+    it is anything but a DNS name, IPv4 address or [IPv6] literal with an optional 1-5 digit port:
+    'LocalHost:8000' -> ('localhost', 8000); 'user@127.0.0.1', '::1', '[localhost]', 'a:+1' -> None.
+    """
+    match = _HOST_RE.fullmatch(value.strip(" \t"))
+    if match is None:
+        return None
+    port = int(match["port"]) if match["port"] else None
+    if port is not None and not 0 < port <= 65535:
+        return None
+    if match["ip6"] is None:
+        return match["name"].lower(), port
+    try:
+        return str(ipaddress.IPv6Address(match["ip6"])), port
+    except ValueError:
+        return None
 
 
-def resolve_static_path(root: Path, url_path: str, extra_dirs: tuple[str, ...] = ()) -> Path | None:
-    """Map a request path to a file inside the allowlist, or None (answer 404).
+def origin_of(host: tuple[str, int | None]) -> str:
+    """The origin a browser sends for a page served under this Host: ('::1', 80) -> 'http://[::1]'."""
+    name, port = host
+    shown = f"[{name}]" if ":" in name else name
+    return f"http://{shown}" + (f":{port}" if port not in (None, 80) else "")
+
+
+def request_body_length(headers) -> int | None:
+    """The body's length from its one Content-Length, or None when there is none.
+
+    Refuses (400 bad_framing) any framing that two parsers could read differently: a
+    Transfer-Encoding of any value, a repeated Content-Length, or one that is not plain ASCII
+    digits ('+5', '-0', '0x10', '1_0', '٣').
+    """
+    if headers.get_all("Transfer-Encoding"):
+        raise RequestRefused(400, "bad_framing",
+                             "Transfer-Encoding is not supported; send a Content-Length")
+    lengths = headers.get_all("Content-Length") or []
+    if len(lengths) > 1:
+        raise RequestRefused(400, "bad_framing", f"Content-Length appears {len(lengths)} times")
+    if not lengths:
+        return None
+    value = lengths[0].strip(" \t")
+    if not _DIGITS.fullmatch(value):
+        raise RequestRefused(400, "bad_framing",
+                             f"Content-Length {lengths[0]!r} is not a whole number of bytes")
+    return int(value) if len(value) < 19 else sys.maxsize
+
+
+def check_header_block(headers) -> None:
+    """Refuse (400 bad_header) a head with a line that is not a header, a folded or malformed
+    header, or control characters: what one parser skips, another may read."""
+    if any(isinstance(defect, _HEAD_DEFECTS) for defect in headers.defects):
+        raise RequestRefused(400, "bad_header", "The request head has a line that is not a header")
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
+            raise RequestRefused(400, "bad_header", f"The header {name!r} is malformed")
+
+
+# --- the static allowlist -----------------------------------------------------------------------
+def resolve_static_path(root: Path, url_path: str, extra_dirs: tuple[str, ...] = (),
+                        allowlist: StaticAllowlist | None = None) -> Path | None:
+    """Map a request path to a file on the allowlist, or None (answer 404).
 
     Refuses, in any spelling: '..' and '.' segments, dotfiles, backslashes, NUL and control
-    characters, empty segments, drive letters, percent-encoded tricks, and symlinks that lead
-    out of the tree.
+    characters, empty segments, drive letters and percent-encoded tricks. Then the path's real
+    path (symlinks resolved) must be on `allowlist` (by default built now for `root`), so
+    neither a symlink nor another case of a name reaches a file that is not.
     """
     path = url_path.split("?", 1)[0].split("#", 1)[0]
     try:
@@ -169,24 +303,75 @@ def resolve_static_path(root: Path, url_path: str, extra_dirs: tuple[str, ...] =
     if any(not s or s.startswith(".") for s in segments):
         return None
     relative = "/".join(segments)
-    top = _allowed_top(relative, (*STATIC_DIRS, *extra_dirs))
-    if top is None:
+    if not _allowed_shape(relative, (*STATIC_DIRS, *extra_dirs)):
         return None
     candidate = (root / relative).resolve()
-    if not candidate.is_relative_to((root / top).resolve()) or not candidate.is_file():
-        return None
-    return candidate
+    allowed = allowlist if allowlist is not None else servable_files(root, extra_dirs)
+    return candidate if str(candidate) in allowed and candidate.is_file() else None
 
 
-def _allowed_top(relative: str, dirs: tuple[str, ...]) -> str | None:
-    """The allowlisted file or folder that `relative` lives in, or None."""
+def _allowed_shape(relative: str, dirs: tuple[str, ...]) -> bool:
+    """Whether `relative` is spelled like a servable file: a top file, app/**.py, or in a dir."""
     if relative in STATIC_FILES:
-        return "."
+        return True
     if relative.startswith("app/") and not relative.endswith(".py"):
-        return None
-    if relative.startswith(SERVER_ONLY_DIRS):
-        return None
-    return next((d for d in dirs if relative.startswith(d + "/")), None)
+        return False
+    return any(relative.startswith(d + "/") for d in dirs)
+
+
+def servable_files(root: Path, extra_dirs: tuple[str, ...] = ()) -> frozenset[str]:
+    """The real path (str, symlinks resolved) of every file the server may send: index.html,
+    pyscript.toml, app/**/*.py outside app/providers/, static/** and each extra dir, no dotfiles.
+    A file whose real path leaves its folder, is hidden or lands in server-only code is not on it.
+    """
+    real_root = root.resolve()
+    blocked = tuple((real_root / d).resolve() for d in SERVER_ONLY_DIRS)
+    found = {real for name in STATIC_FILES
+             if (real := (real_root / name).resolve()).parent == real_root}
+    for top in (*STATIC_DIRS, *extra_dirs):
+        area = (real_root / top).resolve()
+        for path in _walk_files(real_root / top):
+            real = path.resolve()
+            if _servable(real, area, blocked, ".py" if top == "app" else ""):
+                found.add(real)
+    return frozenset(str(p) for p in found if p.is_file())
+
+
+def _servable(real: Path, area: Path, blocked: tuple[Path, ...], suffix: str) -> bool:
+    """Whether a file's real path lies in its area, outside server-only code, and is not hidden."""
+    return (real.is_relative_to(area) and not any(real.is_relative_to(b) for b in blocked)
+            and not _hidden(real.relative_to(area)) and real.name.endswith(suffix))
+
+
+def _walk_files(top: Path):
+    """Every file under `top`, without following symlinked folders or entering dot folders."""
+    for folder, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        yield from (Path(folder) / name for name in files)
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+class StaticAllowlist:
+    """`servable_files`, cached for the server; a miss rebuilds it at most once per `refresh_s`,
+    so a file added while the server runs is served a second later and a flood of 404s costs at
+    most one walk of the tree a second."""
+
+    def __init__(self, root: Path, extra_dirs: tuple[str, ...] = (), refresh_s: float = 1.0):
+        self._root, self._extra, self._refresh_s = root, extra_dirs, refresh_s
+        self._lock = threading.Lock()
+        self._files, self._built = servable_files(root, extra_dirs), time.monotonic()
+
+    def __contains__(self, real_path: str) -> bool:
+        if real_path in self._files:
+            return True
+        with self._lock:
+            if time.monotonic() - self._built >= self._refresh_s:
+                self._files = servable_files(self._root, self._extra)
+                self._built = time.monotonic()
+        return real_path in self._files
 
 
 def missing_vendor_files(root: Path) -> list[str]:
@@ -217,7 +402,12 @@ def _precache_sources(root: Path):
 
 
 class SceneVaultHandler(SimpleHTTPRequestHandler):
-    """Serves the allowlist and routes /api/*. `config` is set on the class by `make_server`."""
+    """Serves the allowlist and routes /api/*, one request per instance (see `handle`).
+
+    `config` is set on the class by SceneVaultServer; `request` is a `Connection`, which is also
+    the rfile. The server, not the handler, owns the socket: it keeps, lingers on or closes the
+    connection once `finish` has said whether it may be kept.
+    """
 
     config: ServerConfig = ServerConfig()
     server_version = f"SceneVault/{__version__}"
@@ -232,6 +422,28 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
     }
     _cache_control = SHELL_CACHE
     _worker_scope = False  # send Service-Worker-Allowed (set per request)
+    _body_length: int | None = None
+
+    # --- one request per call --------------------------------------------------------------------
+    def setup(self):
+        self.connection = self.request.sock
+        self.rfile = self.request
+        self.wfile = SocketWriter(self.connection)
+
+    def handle(self):
+        """Answer one request: the one whose head the waiting room buffered, or its refusal."""
+        if self.request.refusal is None:
+            self.handle_one_request()
+        else:
+            self.refuse_unparsed(*self.request.refusal)
+
+    def finish(self):
+        self.request.keep_alive = not self.close_connection
+
+    def refuse_unparsed(self, status: int, code: str, message: str):
+        """Answer a connection whose head never arrived whole (408, 431) or that is over the cap."""
+        self.requestline, self.request_version, self.command = "", "HTTP/1.1", "GET"
+        self.send_json_error(status, code, message)
 
     # --- dispatch -------------------------------------------------------------------------------
     def do_GET(self):
@@ -251,7 +463,11 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
     def _dispatch(self, method: str):
         self._worker_scope = False
         try:
+            check_header_block(self.headers)
+            self._body_length = request_body_length(self.headers)
             self._check_host()
+            if method in ("GET", "HEAD") and self._body_length:
+                raise RequestRefused(400, "unexpected_body", f"A {method} request has no body")
             if self.path.split("?", 1)[0].startswith("/api/"):
                 self._handle_api(method)
             elif method in ("GET", "HEAD"):
@@ -263,40 +479,50 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
 
     # --- guards ---------------------------------------------------------------------------------
     def _check_host(self):
-        host = self.headers.get("Host")
-        if not host:
-            raise RequestRefused(403, "forbidden_host", "A Host header is required")
-        if hostname_of(host) not in self.config.allowed_hosts:
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1:
+            raise RequestRefused(403, "forbidden_host", "Exactly one Host header is required")
+        host = parse_host(hosts[0])
+        if host is None or normalize_hostname(host[0]) not in self.config.allowed_hosts:
             raise RequestRefused(403, "forbidden_host",
-                                 f"Host {host!r} is not served here; use http://127.0.0.1 or "
+                                 f"Host {hosts[0]!r} is not served here; use http://127.0.0.1 or "
                                  "localhost, or start the server with --allow-host")
+        self._host = host
 
     def _check_origin(self):
-        origin = self.headers.get("Origin")
-        served = f"http://{self.headers.get('Host', '')}".lower()
-        if origin is not None and origin.lower() != served:
+        origins = self.headers.get_all("Origin") or []
+        served = origin_of(self._host)
+        if origins and (len(origins) > 1 or origins[0].strip(" \t") != served):
             raise RequestRefused(403, "forbidden_origin",
-                                 f"Origin {origin!r} may not call this API; only {served} may")
+                                 f"Origin {', '.join(origins)!r} may not call this API; "
+                                 f"only {served} may")
 
     def read_json_body(self) -> dict:
-        """The request's JSON object, after the size and Content-Type checks."""
-        if "Transfer-Encoding" in self.headers:
-            raise RequestRefused(411, "length_required", "Send a Content-Length, not chunks")
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            raise RequestRefused(411, "length_required", "A Content-Length is required") from None
-        if length > self.config.max_body_bytes or length < 0:
-            self.close_connection = True
+        """The request's JSON object, after the length, size, Content-Type and depth checks."""
+        length = self._body_length
+        if length is None:
+            raise RequestRefused(411, "length_required", "A Content-Length is required")
+        if length > self.config.max_body_bytes:
             raise RequestRefused(413, "body_too_large",
                                  f"Body of {length} bytes exceeds the {self.config.max_body_bytes}"
                                  "-byte limit")
         media_type, _, params = self.headers.get("Content-Type", "").partition(";")
         if media_type.strip().lower() != "application/json" or _bad_charset(params):
-            self.close_connection = True
             raise RequestRefused(415, "unsupported_media_type",
                                  "Send the body as Content-Type: application/json (UTF-8)")
-        return _parse_json_object(self.rfile.read(length))
+        return _parse_json_object(self._read_body(length))
+
+    def _read_body(self, length: int) -> bytes:
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            raise RequestRefused(408, "request_timeout",
+                                 f"The body did not arrive within {self.config.header_timeout_s:g} s"
+                                 ) from None
+        if len(raw) < length:
+            raise RequestRefused(400, "bad_framing",
+                                 f"The body ended after {len(raw)} of {length} bytes")
+        return raw
 
     # --- API ------------------------------------------------------------------------------------
     def _handle_api(self, method: str):
@@ -337,17 +563,18 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
             self.wfile.write(data)
 
     def send_json_error(self, status: int, code: str, message: str):
-        """The single way errors leave the server: {"error": {"code", "message"}}."""
+        """The single way errors leave the server: {"error": {"code", "message"}}, and then the
+        connection is closed (lingering), since what follows a refused head cannot be trusted."""
         self._cache_control = API_CACHE
+        self.close_connection = True
         self.send_json(status, {"error": {"code": code, "message": message}},
                        head_only=self.command == "HEAD")
 
     def send_error(self, code, message=None, explain=None):
         """Route http.server's own errors (bad request line, 404 ...) through the JSON shape."""
-        self.close_connection = True
         status = int(code)
         text = message or HTTPStatus(status).phrase
-        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":  # unparsable request line
+        if getattr(self, "request_version", "HTTP/0.9") in ("HTTP/0.9", ""):  # unparsable line
             self.request_version = "HTTP/1.0"  # answer with a status line, never bare HTTP/0.9
         self.command = getattr(self, "command", None) or "GET"
         self.send_json_error(status, ERROR_CODES.get(status, "error"), text)
@@ -356,7 +583,7 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
     def _serve_static(self, method: str):
         route = self.path.split("?", 1)[0]
         extra = self.config.extra_static_dirs
-        target = resolve_static_path(self.config.root, self.path, extra)
+        target = resolve_static_path(self.config.root, self.path, extra, self.server.allowlist)
         if target is None:
             raise RequestRefused(404, "not_found", self._not_found_message(route))
         self._cache_control = VENDOR_CACHE if route.startswith("/" + VENDOR_PREFIX) else SHELL_CACHE
@@ -391,11 +618,29 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
         self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         if self._worker_scope:
             self.send_header("Service-Worker-Allowed", "/")
+        if self.close_connection:
+            self.send_header("Connection", "close")
         super().end_headers()
 
     def log_message(self, format, *args):
         if not self.config.quiet:
             super().log_message(format, *args)
+
+
+class SocketWriter:
+    """The handler's wfile: every write is a whole `sendall` (under the socket's send timeout)."""
+
+    closed = False
+
+    def __init__(self, sock: socket.socket):
+        self._sock = sock
+
+    def write(self, data) -> int:
+        self._sock.sendall(data)
+        return len(data)
+
+    def flush(self):
+        pass
 
 
 def _bad_charset(params: str) -> bool:
@@ -406,10 +651,30 @@ def _bad_charset(params: str) -> bool:
     return False
 
 
+_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[{\]}]', re.DOTALL)
+
+
+def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether brackets outside strings nest deeper than `limit`; one linear scan, no recursion."""
+    depth = 0
+    for match in _JSON_NESTING.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in ("]", "}"):
+            depth -= 1
+    return False
+
+
 def _parse_json_object(raw: bytes) -> dict:
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
+        text = raw.decode("utf-8")
+        if json_too_deep(text):
+            raise ValueError(f"it nests deeper than {MAX_JSON_DEPTH} levels")
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RequestRefused(400, "bad_json", f"The body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise RequestRefused(400, "bad_json",
@@ -450,14 +715,254 @@ API_ROUTES = {
 }
 
 
-class SceneVaultServer(ThreadingHTTPServer):
-    daemon_threads = True
+# --- connections --------------------------------------------------------------------------------
+class Connection:
+    """One client socket and the bytes read from it that no request has used yet.
+
+    Exactly one owner at a time: the waiting room while it waits for a whole request head (or
+    drains before closing), a worker while one request is served. For that request it is the
+    handler's rfile: `readline` and `read` take from the buffer first, then from the socket
+    under a deadline of `read_timeout_s`.
+    """
+
+    def __init__(self, sock: socket.socket, address, read_timeout_s: float):
+        self.sock, self.address, self.read_timeout_s = sock, address, read_timeout_s
+        self.buffer = bytearray()
+        self.deadline = 0.0  # when the waiting room gives up on it
+        self.idle = False  # waiting for a keep-alive request: the head's clock starts at its first byte
+        self.refusal: tuple[int, str, str] | None = None  # answer this instead of parsing
+        self.keep_alive = False  # set by the handler when it finishes
+        self.draining = False  # lingering close: discard what arrives until EOF or a limit
+        self.drained = 0
+        self.eof = False  # the client closed its side
+
+    def head_ready(self) -> bool:
+        """Whether the buffer holds a request head up to its blank line (or too much for one)."""
+        window = self.buffer[:MAX_HEAD_BYTES]
+        return b"\n\r\n" in window or b"\n\n" in window or len(self.buffer) > MAX_HEAD_BYTES
+
+    def head_too_large(self) -> bool:
+        window = self.buffer[:MAX_HEAD_BYTES]
+        return b"\n\r\n" not in window and b"\n\n" not in window
+
+    def readline(self, limit: int = -1) -> bytes:
+        deadline = time.monotonic() + self.read_timeout_s
+        while b"\n" not in self.buffer and not 0 <= limit <= len(self.buffer):
+            if not self._fill(deadline):
+                break
+        end = self.buffer.find(b"\n") + 1 or len(self.buffer)
+        return self._take(end if limit < 0 else min(end, limit))
+
+    def read(self, size: int) -> bytes:
+        deadline = time.monotonic() + self.read_timeout_s
+        while len(self.buffer) < size and self._fill(deadline):
+            pass
+        return self._take(min(size, len(self.buffer)))
+
+    def _fill(self, deadline: float) -> bool:
+        """Receive more into the buffer; False at EOF, TimeoutError past the deadline."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the client sent nothing in time")
+        previous = self.sock.gettimeout()
+        self.sock.settimeout(remaining)
+        try:
+            chunk = self.sock.recv(RECV_BYTES)
+        finally:
+            self.sock.settimeout(previous)
+        self.buffer += chunk
+        self.eof = not chunk
+        return bool(chunk)
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+
+class WaitingRoom:
+    """One thread and one selector for every connection that is not being served.
+
+    `admit` takes a connection from any thread. A connection with a whole request head (or one
+    whose head is too large or late, marked with its refusal) goes to `ready`; one that closes,
+    idles past its deadline or finishes draining goes to `close`. Nothing here blocks: a slow or
+    idle client costs a file descriptor, not a thread.
+    """
+
+    def __init__(self, ready, close, header_timeout_s: float):
+        self._ready, self._close, self._header_timeout_s = ready, close, header_timeout_s
+        self._selector = selectors.DefaultSelector()
+        self._wake_in, self._wake_out = socket.socketpair()
+        for end in (self._wake_in, self._wake_out):
+            end.setblocking(False)
+        self._selector.register(self._wake_in, selectors.EVENT_READ)
+        self._arrivals: collections.deque[Connection] = collections.deque()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="waiting-room", daemon=True)
+        self._thread.start()
+
+    def admit(self, conn: Connection):
+        if self._stopped:
+            self._close(conn)
+            return
+        conn.sock.setblocking(False)
+        self._arrivals.append(conn)
+        self._wake()
+
+    def stop(self):
+        self._stopped = True
+        self._wake()
+        self._thread.join(timeout=5)
+
+    def _wake(self):
+        try:
+            self._wake_out.send(b"\0")
+        except OSError:
+            pass  # its buffer is full: the room is awake already
+
+    def _run(self):
+        while not self._stopped:
+            for key, _ in self._selector.select(self._next_timeout()):
+                if key.data is None:
+                    self._clear_wakes()
+                else:
+                    self._on_readable(key.data)
+            self._seat_arrivals()
+            self._expire(time.monotonic())
+        for conn in self._waiting():
+            self._leave(conn)
+            self._close(conn)
+        self._selector.close()
+        self._wake_in.close()
+        self._wake_out.close()
+
+    def _waiting(self) -> list[Connection]:
+        return [key.data for key in list(self._selector.get_map().values()) if key.data]
+
+    def _next_timeout(self) -> float:
+        soonest = min((conn.deadline for conn in self._waiting()), default=time.monotonic() + 1)
+        return min(max(soonest - time.monotonic(), 0.0), 1.0)
+
+    def _clear_wakes(self):
+        try:
+            while self._wake_in.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _seat_arrivals(self):
+        while self._arrivals:
+            conn = self._arrivals.popleft()
+            if not conn.draining and conn.head_ready():
+                self._ready(conn)  # a pipelined request was buffered already
+                continue
+            try:
+                self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+            except (OSError, ValueError):
+                self._close(conn)
+
+    def _on_readable(self, conn: Connection):
+        try:
+            chunk = conn.sock.recv(RECV_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk or (conn.draining and conn.drained + len(chunk) > LINGER_BYTES):
+            conn.eof = not chunk
+            self._leave(conn)
+            self._close(conn)
+        elif conn.draining:
+            conn.drained += len(chunk)
+        else:
+            self._on_head_bytes(conn, chunk)
+
+    def _on_head_bytes(self, conn: Connection, chunk: bytes):
+        if conn.idle:  # a keep-alive request begins: its whole head gets the header timeout
+            conn.idle, conn.deadline = False, time.monotonic() + self._header_timeout_s
+        conn.buffer += chunk
+        if conn.head_ready():
+            if conn.head_too_large():
+                conn.refusal = (431, "headers_too_large",
+                                f"The request head is over {MAX_HEAD_BYTES} bytes")
+            self._leave(conn)
+            self._ready(conn)
+
+    def _expire(self, now: float):
+        for conn in self._waiting():
+            if conn.deadline > now:
+                continue
+            self._leave(conn)
+            if conn.draining or conn.idle or not conn.buffer:
+                self._close(conn)
+            else:
+                conn.refusal = (408, "request_timeout", "The request head did not arrive within "
+                                f"{self._header_timeout_s:g} s")
+                self._ready(conn)
+
+    def _leave(self, conn: Connection):
+        try:
+            self._selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+
+
+class WorkerPool:
+    """At most `size` threads running `work(job)` for jobs from one queue; started as jobs
+    arrive and then kept. While every worker is busy, jobs wait in the queue."""
+
+    def __init__(self, work, size: int):
+        self._work, self._size = work, size
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._idle = self._queued = 0
+
+    def submit(self, job):
+        with self._lock:
+            self._queued += 1
+            if self._queued > self._idle and len(self._threads) < self._size:
+                thread = threading.Thread(target=self._run, daemon=True,
+                                          name=f"worker-{len(self._threads) + 1}")
+                self._threads.append(thread)
+                thread.start()
+        self._jobs.put(job)
+
+    def stop(self):
+        for _ in self._threads:
+            self._jobs.put(None)
+
+    def _run(self):
+        while True:
+            with self._lock:
+                self._idle += 1
+            job = self._jobs.get()
+            with self._lock:
+                self._idle, self._queued = self._idle - 1, self._queued - 1
+            if job is None:
+                return
+            self._work(job)
+
+
+class SceneVaultServer(HTTPServer):
+    """The listening socket, the waiting room and the workers (see the module docstring).
+
+    The accepting thread only counts and admits connections (`process_request`); a worker
+    serves one request (`serve_connection`) and hands the connection back, or ends it with a
+    lingering close (`end_connection`). `shutdown_request` is the one place a socket is closed.
+    """
+
     allow_reuse_address = True
     request_queue_size = 64  # bursts of parallel generations queue instead of being dropped
 
     def __init__(self, config: ServerConfig):
         self.address_family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        self.config = config
         self.generation = GenerationService(config.providers)
+        self.allowlist = StaticAllowlist(config.root, config.extra_static_dirs)
+        self._open, self._open_lock = 0, threading.Lock()
+        self.workers = WorkerPool(self.serve_connection, config.max_connections)
+        self.waiting_room = WaitingRoom(self.workers.submit, self._close, config.header_timeout_s)
         handler = type("ConfiguredHandler", (SceneVaultHandler,), {"config": config})
         super().__init__((config.host, config.port), handler)
 
@@ -466,6 +971,78 @@ class SceneVaultServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
+
+    def process_request(self, request, client_address):
+        conn = Connection(request, client_address, self.config.header_timeout_s)
+        if not self._count_in():
+            self._refuse_busy(conn)
+            return
+        conn.deadline = time.monotonic() + self.config.header_timeout_s
+        self.waiting_room.admit(conn)
+
+    def serve_connection(self, conn: Connection):
+        """On a worker: answer the one request buffered on `conn`, then keep or end it."""
+        conn.sock.settimeout(SEND_TIMEOUT_S)
+        conn.keep_alive = False
+        try:
+            self.finish_request(conn, conn.address)
+        except OSError:
+            conn.keep_alive = False  # the client went away mid-answer
+        except Exception:
+            self.handle_error(conn.sock, conn.address)
+            conn.keep_alive = False
+        if conn.keep_alive and not conn.eof:
+            conn.idle = not conn.buffer
+            conn.deadline = time.monotonic() + (self.config.idle_timeout_s if conn.idle
+                                                else self.config.header_timeout_s)
+            self.waiting_room.admit(conn)
+        else:
+            self.end_connection(conn)
+
+    def end_connection(self, conn: Connection):
+        """A lingering close: shut the write side (the client reads the answer, then EOF), then
+        let the waiting room discard what the client still sends, within LINGER_S/LINGER_BYTES,
+        so closing with unread bytes never turns into a reset that destroys the answer."""
+        if conn.eof:
+            self._close(conn)
+            return
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(conn)
+            return
+        conn.draining, conn.drained = True, len(conn.buffer)
+        conn.buffer.clear()
+        conn.deadline = time.monotonic() + LINGER_S
+        self.waiting_room.admit(conn)
+
+    def server_close(self):
+        super().server_close()
+        self.waiting_room.stop()
+        self.workers.stop()
+
+    def _count_in(self) -> bool:
+        with self._open_lock:
+            if self._open >= self.config.max_open_connections:
+                return False
+            self._open += 1
+            return True
+
+    def _close(self, conn: Connection):
+        with self._open_lock:
+            self._open -= 1
+        self.shutdown_request(conn.sock)
+
+    def _refuse_busy(self, conn: Connection):
+        """Over the cap: a 503 written on the accepting thread (a few hundred bytes), then close."""
+        conn.refusal = (503, "server_busy", f"The server holds {self.config.max_open_connections}"
+                        " connections already; try again shortly")
+        conn.sock.settimeout(1.0)
+        try:
+            self.finish_request(conn, conn.address)
+        except OSError:
+            pass
+        self.shutdown_request(conn.sock)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -121,11 +121,12 @@ def test_malformed_json_is_400_naming_the_problem(server, raw):
     assert "JSON" in error["message"]
 
 
-def test_chunked_body_is_refused_with_411(server):
+def test_chunked_body_is_refused_with_400_and_a_close(server):
     status, headers, body = request(server, "POST", "/api/generate",
                                     {"Content-Type": "application/json",
                                      "Transfer-Encoding": "chunked"}, b"2\r\n{}\r\n0\r\n\r\n")
-    assert_json_error(status, headers, body, 411, "length_required")
+    assert_json_error(status, headers, body, 400, "bad_framing")
+    assert headers["Connection"] == "close"
 
 
 def test_unknown_api_route_is_404(server):

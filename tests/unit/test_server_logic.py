@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import server
-from server import config_from, hostname_of, resolve_static_path
+from server import config_from, parse_host, resolve_static_path
 
 ROOT = Path(server.__file__).resolve().parent
 
@@ -52,13 +52,26 @@ def test_extra_static_dirs_extend_the_allowlist_only_when_asked(tmp_path):
     assert resolve_static_path(tmp_path, "/bench/run.py", extra) is None
 
 
-@pytest.mark.parametrize("header, name", [
-    ("localhost:8000", "localhost"), ("LOCALHOST", "localhost"), ("127.0.0.1:80", "127.0.0.1"),
-    ("[::1]:8000", "::1"), ("[::1]", "::1"), ("localhost.", "localhost"),
-    ("evil.example:8000", "evil.example"),
+@pytest.mark.parametrize("header, parsed", [
+    ("localhost:8000", ("localhost", 8000)), ("LOCALHOST", ("localhost", None)),
+    ("127.0.0.1:80", ("127.0.0.1", 80)), ("[::1]:8000", ("::1", 8000)), ("[::1]", ("::1", None)),
+    ("[0:0::1]", ("::1", None)), ("localhost.", ("localhost.", None)),
+    ("evil.example:8000", ("evil.example", 8000)), (" localhost:1 ", ("localhost", 1)),
 ])
-def test_hostname_of_a_host_header(header, name):
-    assert hostname_of(header) == name
+def test_parse_host_of_a_host_header(header, parsed):
+    assert parse_host(header) == parsed
+
+
+@pytest.mark.parametrize("header", [
+    "", "user@127.0.0.1", "127.0.0.1@evil.example", "localhost:80@evil.example", "::1",
+    "[::1", "::1]", "[localhost]", "[127.0.0.1]:80", "[::1]:", "localhost:", "localhost:+80",
+    "localhost:-1", "localhost:123456", "localhost:0", "localhost:65536", "localhost: 80",
+    "local host", "localhost\t:80", "localhost\x00", "localhost:80:80", "localhost..",
+    ".localhost", "localhost/", "[fe80::1%25eth0]", "127.0.0.1\u0660", "xn--l\u00e4cal",
+    "localhost:\u0668\u0660",
+])
+def test_parse_host_refuses_anything_but_a_name_or_ip_and_a_port(header):
+    assert parse_host(header) is None
 
 
 def test_config_defaults_to_loopback_8000():
