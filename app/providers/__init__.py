@@ -5,7 +5,9 @@ it holds the provider clients, their configuration and the keys. The page only e
 `GET /api/providers` and `POST /api/generate`.
 
 Owns `ProviderSettings` (read from the environment by `settings_from_env`, with keys kept out
-of reprs) and `build_providers`, which makes one instance of each provider:
+of reprs; a base URL must parse as strictly as `transport.parse_target` does, and a key with a
+line break or control character is refused, since it travels in one header line) and
+`build_providers`, which makes one instance of each provider:
 
     module         provider  kinds         what it talks to
     local.py       local     image, audio  nothing: embedded, deterministic (scene.py, narration.py)
@@ -13,7 +15,8 @@ of reprs) and `build_providers`, which makes one instance of each provider:
     a1111.py       a1111     image         the Stable Diffusion web UI (/sdapi/v1/txt2img)
     fal.py         fal       image         a FAL-style queue, result fetched via download.py
 
-`service.GenerationService` runs them (concurrency cap, deadline, PNG metadata).
+`service.GenerationService` runs them (concurrency cap, deadline, PNG metadata); `transport`
+is their HTTP (one wall-clock deadline per generation), `redaction` keeps keys out of messages.
 
     settings = settings_from_env(os.environ)
     providers = build_providers(settings)
@@ -25,12 +28,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from app.errors import ProviderError
 from app.providers.a1111 import A1111Provider
 from app.providers.base import Provider
 from app.providers.download import DownloadPolicy
 from app.providers.fal import FalProvider
 from app.providers.local import LocalProvider
 from app.providers.openai import OpenAIProvider
+from app.providers.transport import parse_target
 
 PROVIDER_NAMES = ("local", "openai", "a1111", "fal")
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com"
@@ -69,12 +74,12 @@ def settings_from_env(environ: Mapping[str, str]) -> ProviderSettings:
         default=get("SCENEVAULT_PROVIDER", "local"),
         openai_base_url=_url(get("SCENEVAULT_OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL),
                              "SCENEVAULT_OPENAI_BASE_URL"),
-        openai_api_key=get("SCENEVAULT_OPENAI_API_KEY"),
+        openai_api_key=_key(get("SCENEVAULT_OPENAI_API_KEY"), "SCENEVAULT_OPENAI_API_KEY"),
         openai_download_hosts=get("SCENEVAULT_OPENAI_DOWNLOAD_HOSTS"),
         a1111_url=_url(get("SCENEVAULT_A1111_URL"), "SCENEVAULT_A1111_URL"),
         a1111_models=tuple(m.strip() for m in get("SCENEVAULT_A1111_MODELS").split(",") if m.strip()),
         fal_base_url=_url(get("SCENEVAULT_FAL_BASE_URL", DEFAULT_FAL_BASE_URL), "SCENEVAULT_FAL_BASE_URL"),
-        fal_key=get("SCENEVAULT_FAL_KEY"),
+        fal_key=_key(get("SCENEVAULT_FAL_KEY"), "SCENEVAULT_FAL_KEY"),
         fal_download_hosts=get("SCENEVAULT_FAL_DOWNLOAD_HOSTS", DEFAULT_FAL_DOWNLOAD_HOSTS),
         timeout_s=_number(get("SCENEVAULT_PROVIDER_TIMEOUT_S", "60"), "SCENEVAULT_PROVIDER_TIMEOUT_S", float),
         max_concurrent=_number(get("SCENEVAULT_MAX_CONCURRENT", "4"), "SCENEVAULT_MAX_CONCURRENT", int),
@@ -88,8 +93,22 @@ def settings_from_env(environ: Mapping[str, str]) -> ProviderSettings:
 
 
 def _url(value: str, name: str) -> str:
-    if value and not value.startswith(("http://", "https://")):
+    if not value:
+        return value
+    if not value.startswith(("http://", "https://")):
         raise ValueError(f"{name} must be an http:// or https:// URL")
+    try:
+        parse_target(value)
+    except ProviderError as exc:
+        reason = str(exc).removeprefix("the provider gave a URL that cannot be parsed: ")
+        raise ValueError(f"{name} is not a usable URL: {reason}") from None
+    return value
+
+
+def _key(value: str, name: str) -> str:
+    if not value.isprintable():
+        raise ValueError(f"{name} contains a line break or control character; a key travels in "
+                         "one HTTP header line (the key is not shown)")
     return value
 
 

@@ -2,14 +2,23 @@
 
 A temporary result URL comes from the provider's answer, so it is untrusted. `fetch_result`
 fetches it only when:
-- the scheme is http or https (file:, data:, ftp:, gopher: ... are refused);
-- its host and port are in the allowlist (`SCENEVAULT_FAL_DOWNLOAD_HOSTS`): an entry without a
-  port allows only the scheme's default port;
-- the address it connects to is public, unless the allowlist names that IP address literally:
-  an allowlisted *name* that resolves to a private, loopback or link-local address is refused
-  (DNS rebinding), and the checked address is the one connected to;
+- the scheme is http or https (file:, data:, ftp:, gopher: ... are refused), and the URL parses
+  strictly (`transport.parse_target`: no userinfo, a plain host, a port of ASCII digits);
+- its host and port are in the allowlist (`SCENEVAULT_FAL_DOWNLOAD_HOSTS`, parsed as strictly):
+  an entry without a port allows only the scheme's default port;
+- the address it connects to is public (`is_public`), unless the allowlist names that IP address
+  literally: an allowlisted *name* that resolves to a private, loopback or link-local address is
+  refused (DNS rebinding), and the checked address is the one connected to. An IPv6 address that
+  carries an IPv4 address is judged by what it carries (`embedded_ipv4`):
+
+      ::ffff:a.b.c.d  ::ffff:0:a.b.c.d  ::a.b.c.d   mapped, translated, compatible: last 32 bits
+      64:ff9b::/96, 64:ff9b:1::/48                  NAT64 (the local-use /48 as a /96): last 32
+      2002::/16                                     6to4: bits 16-48
+      2001::/32                                     Teredo: refused, whatever it carries (no
+                                                    server a provider names sits behind one);
 - every redirect stays on the same host and port, and is checked again (at most 3);
-- the body stays under the size cap while it streams.
+- the body stays under the size cap while it streams, and the whole fetch (name lookup
+  included) within the generation's deadline.
 No credentials are sent with it: provider keys go only to the provider's own base URL.
 
     policy = DownloadPolicy.parse("fal.media, v3.fal.media, 127.0.0.1:9000")
@@ -19,12 +28,12 @@ No credentials are sent with it: provider keys go only to the provider's own bas
 from __future__ import annotations
 
 import ipaddress
-import socket
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from app.errors import ProviderError
-from app.providers.transport import DEFAULT_PORTS, Deadline, HttpReply, Target, parse_target, request
+from app.providers.transport import (DEFAULT_PORTS, Deadline, HttpReply, Target, is_ip, parse_target,
+                                      request, resolve, split_host_port)
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 3
@@ -50,17 +59,10 @@ class DownloadPolicy:
 
 
 def _parse_entry(entry: str) -> tuple[str, int | None]:
-    text = entry.strip().lower()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    else:
-        host, port = text, ""
-    if not host or (port and not port.isdigit()) or "/" in host or "@" in host:
-        raise ValueError(f"download host {entry.strip()!r} is not 'host' or 'host:port'")
-    return host.rstrip("."), int(port) if port else None
+    try:
+        return split_host_port(entry.strip())
+    except ValueError as exc:
+        raise ValueError(f"download host {entry.strip()!r} is not 'host' or 'host:port': {exc}") from None
 
 
 def fetch_result(url: str, policy: DownloadPolicy, *, deadline: Deadline, max_bytes: int) -> HttpReply:
@@ -72,7 +74,7 @@ def fetch_result(url: str, policy: DownloadPolicy, *, deadline: Deadline, max_by
         if (target.host, target.port) != (first.host, first.port):
             raise ProviderError(f"the result URL redirected from {first.origin} to another host "
                                 f"({target.origin}); refused")
-        address = vetted_address(target, policy)
+        address = vetted_address(target, policy, deadline)
         reply = request("GET", current, deadline=deadline, max_bytes=max_bytes,
                         headers={"Accept": "image/*, audio/*"}, connect_ip=address)
         if reply.status not in REDIRECTS:
@@ -83,19 +85,17 @@ def fetch_result(url: str, policy: DownloadPolicy, *, deadline: Deadline, max_by
     raise ProviderError(f"the result URL redirected more than {MAX_REDIRECTS} times")
 
 
-def vetted_address(target: Target, policy: DownloadPolicy) -> str:
+def vetted_address(target: Target, policy: DownloadPolicy, deadline: Deadline) -> str:
     """The IP address to connect to for `target`, or a ProviderError saying why not."""
     if not policy.allows(target):
         raise ProviderError(f"the result URL's host {target.origin} is not an allowed download "
                             f"host ({policy.describe()}); set SCENEVAULT_FAL_DOWNLOAD_HOSTS")
-    literal = _ip_or_none(target.host)
-    if literal is not None:
-        return str(literal)  # the allowlist names this address itself: the operator chose it
+    if is_ip(target.host):
+        return target.host  # the allowlist names this address itself: the operator chose it
     try:
-        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        addresses = [info[4][0] for info in resolve(target.host, target.port, deadline)]
     except OSError:
         raise ProviderError(f"the result URL's host {target.host} does not resolve") from None
-    addresses = [info[4][0] for info in infos]
     for address in addresses:
         if not is_public(address):
             raise ProviderError(f"the result URL's host {target.host} resolves to {address}, a "
@@ -103,16 +103,34 @@ def vetted_address(target: Target, policy: DownloadPolicy) -> str:
     return addresses[0]
 
 
+IPV4_IN_LAST_32 = tuple(ipaddress.ip_network(net) for net in (
+    "::ffff:0:0/96",    # IPv4-mapped
+    "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
+    "::/96",            # IPv4-compatible (deprecated); also :: and ::1, judged as 0.0.0.x
+    "64:ff9b::/96",     # NAT64, well-known prefix
+    "64:ff9b:1::/48",   # NAT64, local-use prefix, taken as used with a /96
+))
+SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+TEREDO = ipaddress.ip_network("2001::/32")
+
+
 def is_public(address: str) -> bool:
-    """True for a globally routable unicast address (IPv4-mapped IPv6 judged as IPv4)."""
+    """True for a globally routable unicast address; an IPv6 address that carries an IPv4 address
+    is judged by the IPv4 address, and a Teredo address is never public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in TEREDO:
+            return False
+        carried = embedded_ipv4(ip)
+        ip = carried if carried is not None else ip
     return ip.is_global and not ip.is_multicast
 
 
-def _ip_or_none(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return None
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address `ip` carries (mapped, translated, compatible, NAT64, 6to4), or None."""
+    if any(ip in net for net in IPV4_IN_LAST_32):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in SIX_TO_FOUR:
+        return ipaddress.IPv4Address(int(ip) >> 80 & 0xFFFFFFFF)
+    return None
+

@@ -4,12 +4,20 @@ Owns the path from a request body to media that may leave the proxy:
 1. `app.recipe.validate_request` checks the body against the catalog; a missing seed is chosen
    here (`secrets`), so the effective recipe always has one;
 2. a non-blocking semaphore admits at most `max_concurrent` generations (else ProviderBusy);
-3. the provider runs in a worker thread that holds the slot until it really ends; the caller
-   waits at most `timeout_s` plus a short grace (else ProviderTimeout), and the provider's own
-   I/O gives up at `timeout_s` (`transport.Deadline`);
+3. the provider runs in a worker thread with one `transport.Deadline` of `timeout_s`, which
+   bounds its whole exchange with the upstream (the transport's watchdog cuts a socket at the
+   deadline, so a provider blocked in I/O returns then). The caller waits for the worker at most
+   until the deadline plus GRACE_S (else ProviderTimeout);
 4. the bytes are sniffed (not trusted by label), the effective recipe is re-validated, and every
    PNG gets its A1111 `parameters` text and `scenevault:recipe` iTXt (`app.pngmeta`).
-Anything unexpected a provider raises becomes a ProviderError; nothing here logs a key.
+
+The slot is the caller's: taken before the worker starts and given back when the caller stops
+waiting, on every path (an answer, a ProviderError, a timeout, an unexpected exception, a thread
+that cannot start), so no later than the deadline plus GRACE_S. A worker stuck past that outside
+the transport (a provider bug) is logged and left to end in its daemon thread, its answer
+dropped; it no longer holds a slot. Anything unexpected a provider raises becomes a
+ProviderError, and every message and log line is scrubbed of keys (`redaction`) and kept to one
+line.
 
     service = GenerationService(settings)
     media = service.generate({"kind": "image", "prompt": "a fox"})
@@ -22,13 +30,15 @@ import sys
 import threading
 import traceback
 from concurrent.futures import Future
+from typing import Iterable
 
 from app.errors import (PngError, ProviderBusy, ProviderError, ProviderTimeout, RecipeError,
                         SceneVaultError)
 from app.pngmeta import embed_recipe
 from app.providers import ProviderSettings, build_providers
 from app.providers.base import GeneratedMedia, Provider, sniff_media
-from app.providers.transport import Deadline, redact
+from app.providers.redaction import redact, scrub
+from app.providers.transport import Deadline
 from app.recipe import Catalog, Recipe, validate_request, with_chosen_seed
 
 GRACE_S = 0.5
@@ -56,35 +66,48 @@ class GenerationService:
         if not self._slots.acquire(blocking=False):
             raise ProviderBusy(f"{self.settings.max_concurrent} generations are already running; "
                                "try again in a moment")
+        try:
+            return self._wait_for(provider, recipe, Deadline(self.settings.timeout_s))
+        except ProviderError as exc:
+            raise type(exc)(scrub(str(exc), self.settings.secrets)) from None
+        finally:
+            self._slots.release()
+
+    def _wait_for(self, provider: Provider, recipe: Recipe, deadline: Deadline) -> GeneratedMedia:
         future: Future = Future()
-        worker = threading.Thread(target=self._work, args=(provider, recipe, future), daemon=True,
-                                  name=f"generate-{provider.name}")
+        worker = threading.Thread(target=self._work, args=(provider, recipe, deadline, future),
+                                  daemon=True, name=f"generate-{provider.name}")
         try:
             worker.start()
         except RuntimeError:
-            self._slots.release()
             raise ProviderError("the server could not start a generation thread") from None
         try:
-            return future.result(timeout=self.settings.timeout_s + GRACE_S)
+            return future.result(timeout=deadline.left + GRACE_S)
         except TimeoutError:
+            self._log(provider, f"is still running {GRACE_S:g} s after its {deadline.seconds:g} s "
+                                "deadline; its slot is freed and its answer will be dropped")
             raise ProviderTimeout(f"The {provider.name} provider did not answer within "
-                                  f"{self.settings.timeout_s:g} s") from None
+                                  f"{deadline.seconds:g} s") from None
 
-    def _work(self, provider: Provider, recipe: Recipe, future: Future) -> None:
+    def _work(self, provider: Provider, recipe: Recipe, deadline: Deadline, future: Future) -> None:
         try:
-            future.set_result(provider.generate(recipe, Deadline(self.settings.timeout_s)))
+            future.set_result(provider.generate(recipe, deadline))
         except SceneVaultError as exc:
             future.set_exception(exc)
         except Exception as exc:  # a provider's bug or an answer it did not expect: 502, logged
             self._log_unexpected(provider, exc)
             future.set_exception(ProviderError(f"{provider.name} failed unexpectedly "
                                                f"({type(exc).__name__})"))
-        finally:
-            self._slots.release()
 
     def _log_unexpected(self, provider: Provider, exc: Exception) -> None:
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        print(f"provider {provider.name} raised:\n{redact(text, self.settings.secrets)}",
+        """The traceback, keys masked in every spelling, each line flattened and prefixed."""
+        text = redact("".join(traceback.format_exception(exc)), self.settings.secrets)
+        self._log(provider, f"raised {type(exc).__name__}:", text.splitlines())
+
+    def _log(self, provider: Provider, headline: str, lines: Iterable[str] = ()) -> None:
+        prefix = f"provider {provider.name}"
+        shown = [f"{prefix} {headline}", *(f"{prefix} | {line}" for line in lines)]
+        print("\n".join(scrub(line, self.settings.secrets) for line in shown),
               file=sys.stderr, flush=True)
 
 
