@@ -2,6 +2,7 @@
 URL and media checks, without sockets except loopback name resolution. Nothing here connects to
 the addresses it classifies."""
 
+import re
 import time
 
 import pytest
@@ -23,9 +24,12 @@ def test_the_allowlist_parses_hosts_with_optional_ports(text, hosts):
 
 
 @pytest.mark.parametrize("entry", ["fal.media:https", "http://fal.media", "fal.media/files",
-                                   "user@fal.media", ":443"])
+                                   "user@fal.media", ":443", "fal.media:+443", "fal.media:4_43",
+                                   "fal.media: 443", "fal.media:\u0664\u0664\u0663", "fal.media:\u00b2",
+                                   "fal.media:0", "fal.media:65536", "fal.media:", "[::1]junk",
+                                   "[::1]:", "[::1", "::1", "[fal.media]:443", "fal media", "fal.me\ndia"])
 def test_a_malformed_allowlist_entry_is_refused_by_name(entry):
-    with pytest.raises(ValueError, match="download host"):
+    with pytest.raises(ValueError, match=re.escape(f"download host {entry.strip()!r}")):
         DownloadPolicy.parse(entry)
 
 
@@ -72,6 +76,40 @@ def test_an_allowlisted_name_that_resolves_to_loopback_is_refused():
 ])
 def test_private_loopback_and_link_local_addresses_are_not_public(address, public):
     assert is_public(address) is public
+
+
+# IPv6 addresses that carry an IPv4 address are judged by the one they carry.
+@pytest.mark.parametrize("address, public", [
+    ("64:ff9b::127.0.0.1", False), ("64:ff9b::10.0.0.1", False),  # NAT64, well-known /96
+    ("64:ff9b::169.254.169.254", False), ("64:ff9b::192.168.0.1", False), ("64:ff9b::8.8.8.8", True),
+    ("64:ff9b:1::127.0.0.1", False), ("64:ff9b:1::10.0.0.1", False),  # NAT64, local-use /48
+    ("64:ff9b:1:abcd::a9fe:a9fe", False), ("64:ff9b:1::8.8.8.8", True),
+    ("2002:7f00:1::1", False), ("2002:a00:1::", False), ("2002:a9fe:a9fe:1::1", False),  # 6to4
+    ("2002:c0a8:101::1", False), ("2002:6440:1::1", False), ("2002:808:808::1", True),
+    ("::127.0.0.1", False), ("::10.0.0.1", False), ("::169.254.169.254", False),  # IPv4-compatible
+    ("::8.8.8.8", True), ("::", False),
+    ("::ffff:0:10.0.0.1", False), ("::ffff:0:127.0.0.1", False), ("::ffff:0:8.8.8.8", True),  # SIIT
+    ("2001:0:4136:e378:8000:63bf:f5ff:fffe", False),  # Teredo: client 10.0.0.1 (inverted) ...
+    ("2001:0:a00:1::f7f7:f7f7", False),               # ... server 10.0.0.1 ...
+    ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", False),  # ... or both public: Teredo is refused
+    ("2001:4860:4860::8888", True),  # 2001::/16 outside Teredo's /32 is ordinary
+])
+def test_an_ipv6_address_is_judged_by_the_ipv4_address_it_carries(address, public):
+    assert is_public(address) is public
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("http://fal.media:+80/a.png", "port '+80'"), ("http://fal.media:8_0/a.png", "port '8_0'"),
+    ("http://fal.media:0/a.png", "port '0'"), ("http://fal.media:/a.png", "port ''"),
+    ("http://fal.media:\u0668\u0660/a.png", "non-ASCII"), ("http://fal.me dia/a.png", "space"),
+    ("http://fal.me\tdia/a.png", "control"), ("http://fal.media\r\n/a.png", "control"),
+    ("http://fal.media/a.png\n", "control"), ("http://[::1]x/a.png", "[IPv6 address]"),
+    ("http://fal_media!/a.png", "'fal_media!' is not a plain host name"),
+    ("http://" + "a" * 64 + ".example/a.png", "is not a plain host name"),
+])
+def test_urls_are_parsed_strictly_naming_the_bad_part(url, fragment):
+    with pytest.raises(ProviderError, match=re.escape(fragment)):
+        parse_target(url)
 
 
 @pytest.mark.parametrize("url, fragment", [
