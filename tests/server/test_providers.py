@@ -4,9 +4,10 @@ it returns (raw bytes, real type, recipe header, PNG metadata), and that keys ne
 
 import base64
 import json
+from urllib.parse import quote, quote_plus
 
-from proxies import (FAL_KEY, OPENAI_KEY, error_of, fresh, post_generate, proxy,  # noqa: F401
-                     recipe_of, standins)
+from proxies import (FAL_KEY, OPENAI_KEY, error_of, fresh, post_generate, provider_env,  # noqa: F401
+                     proxy, recipe_of, standins)
 from standins import PNG, WAV, Reply, cdn_routes, json_reply, noisy_png
 from test_static_files import request
 
@@ -168,6 +169,37 @@ def test_keys_appear_in_no_response_and_no_log_line(proxy, fresh):
     assert "/api/generate" in log  # the log is on, and it logged these requests ...
     assert OPENAI_KEY not in log and FAL_KEY not in log  # ... without a key
     assert fresh.openai.seen[0].headers["authorization"].endswith(OPENAI_KEY)  # the key was used
+
+
+SPECIAL_KEY = 'sk-live/AbC+dEf GhI&jKl"mNo\\pQr~0123456789'  # each spelling differs
+
+
+def spelled(key: str) -> list[str]:
+    """The key as an upstream might echo it: raw, URL-encoded, Basic-auth base64, JSON-escaped."""
+    b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731
+    return [key, quote(key), quote(key, safe=""), quote_plus(key), b64(f"user:{key}"),
+            b64(f":{key}"), b64(f"{key}:"), json.dumps(key)[1:-1]]
+
+
+def test_a_key_echoed_in_every_spelling_reaches_no_message_and_no_log(standins, fresh, tmp_path):
+    """Also across the 300-character cut, where cut-then-redact left the key's first characters."""
+    proxy = start_server(ROOT, tmp_path / "server.log",
+                         env=provider_env(standins, SCENEVAULT_OPENAI_API_KEY=SPECIAL_KEY))
+    try:
+        for padding in (0, 300 - 6):
+            echo = "x" * padding + " | ".join(spelled(SPECIAL_KEY)) + "\r\nX-Forged: log line"
+            fresh.openai.routes[("POST", "/v1/images/generations")] = \
+                lambda seen, echo=echo: Reply(401, echo.encode())
+            message = error_of(*post_generate(proxy, {**IMAGE, "provider": "openai"}), 502,
+                               "provider_failed")
+            assert "HTTP 401" in message and "***" in message and "\n" not in message
+            assert SPECIAL_KEY[:6] not in message  # at 294 the raw key's first 6 are before the cut
+            assert not any(form in message for form in spelled(SPECIAL_KEY))
+        assert fresh.openai.seen[-1].headers["authorization"] == f"Bearer {SPECIAL_KEY}"
+        log = proxy.log()
+        assert "/api/generate" in log and not any(form in log for form in spelled(SPECIAL_KEY))
+    finally:
+        proxy.stop()
 
 
 def test_the_provider_package_is_never_served_but_the_pure_core_is(server):
