@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import server
-from app.errors import ProviderBusy, ProviderError, ProviderTimeout, RecipeError
+from app.errors import ProviderError, ProviderTimeout, RecipeError
 from app.pngmeta import read_recipe, tiny_png
 from app.providers import DEFAULT_FAL_DOWNLOAD_HOSTS, ProviderSettings, build_providers, settings_from_env
 from app.providers.base import GeneratedMedia, Provider
