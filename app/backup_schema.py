@@ -13,18 +13,17 @@ SHA-256.
 
 from __future__ import annotations
 
-import datetime
+import calendar
 import re
 import time
 from dataclasses import dataclass
 from typing import Callable
 
-from app import textrules
 from app.backup_policy import DEFAULT_LIMITS, Limits, check_path, entry_too_large, path_problem
 from app.errors import BackupError, InvalidAsset
-from app.model import (ASPECT_RATIOS, KINDS, LINE_FIELDS, MAX_TEXT, MAX_TITLE, SOURCES, Asset,
-                       Project, validate_media_type, validate_slot)
-from app.storyboard import LINE_KEYS, MAX_CHARACTERS, MAX_SCENES
+from app.model import (ASPECT_RATIOS, KINDS, MAX_TEXT, MAX_TITLE, SOURCES, Asset, Project,
+                       validate_media_type, validate_slot)
+from app.storyboard import MAX_CHARACTERS, MAX_SCENES
 
 FORMAT = "scenevault-backup"
 VERSION = 1
@@ -32,7 +31,6 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?Z")
 _MAX_TIME = 2**53
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -58,14 +56,10 @@ class Manifest:
 
 @dataclass(frozen=True)
 class Field:
-    """A known field: `clean` (value, where) puts text in normal form before `test` runs, and
-    refuses what no text may hold (app/textrules.py); values of the wrong type pass through."""
-
     name: str
     expected: str
     test: Callable[[object], bool]
     required: bool = True
-    clean: Callable[[object, str], object] | None = None
 
 
 def _whole(low: int, high: int = _MAX_TIME) -> Callable[[object], bool]:
@@ -78,40 +72,6 @@ def _text(low: int, high: int) -> Callable[[object], bool]:
 
 def _is_id(value) -> bool:
     return isinstance(value, str) and bool(_ID.fullmatch(value))
-
-
-def _text_of(field: str) -> Callable[[object, str], object]:
-    """The cleaner of a project's text field: one line for app/model.py's LINE_FIELDS."""
-    def clean(value, where: str):
-        if not isinstance(value, str):
-            return value
-        return textrules.checked(value, f"{where}: {field!r}", invalid, field in LINE_FIELDS)
-    return clean
-
-
-def _clean_board(value, where: str):
-    """Storyboard items' texts in normal form (names on one line); ids are only checked."""
-    if not isinstance(value, list):
-        return value
-    return [{key: _board_text(key, text, f"{where}[{i}].{key}") for key, text in item.items()}
-            if isinstance(item, dict) else item for i, item in enumerate(value)]
-
-
-def _board_text(key, text, where: str):
-    for part in (key, text):
-        found = textrules.problem(part) if isinstance(part, str) else None
-        if found:
-            raise invalid(f"{where} contains {found}")
-    if key == "id" or not isinstance(text, str):
-        return text
-    return textrules.clean_line(text) if key in LINE_KEYS else textrules.clean_text(text)
-
-
-def _clean_recipe(value, where: str):
-    """Every string of a recipe in normal form; NaN, infinities and deep nesting refused."""
-    if not isinstance(value, dict):
-        return value
-    return textrules.clean_value(value, f"{where}: recipe", invalid)
 
 
 def _items(most: int) -> Callable[[object], bool]:
@@ -128,17 +88,17 @@ _FLAG = ("true or false", lambda v: type(v) is bool)
 _TIME = ("a time in milliseconds", _whole(0))
 _IDENT = ("an id of letters, digits, '_' or '-'", _is_id)
 PROJECT_FIELDS = [
-    Field("id", *_IDENT), Field("title", f"text of 1-{MAX_TITLE} characters", _text(1, MAX_TITLE),
-                                clean=_text_of("title")),
+    Field("id", *_IDENT), Field("title", f"text of 1-{MAX_TITLE} characters", _text(1, MAX_TITLE)),
     Field("createdAt", *_TIME), Field("updatedAt", *_TIME),
-    *(Field(name, f"text of at most {MAX_TEXT} characters", _text(0, MAX_TEXT), False,
-            _text_of(name)) for name in ("description", "style", "mood")),
+    Field("description", f"text of at most {MAX_TEXT} characters", _text(0, MAX_TEXT), False),
+    Field("style", f"text of at most {MAX_TEXT} characters", _text(0, MAX_TEXT), False),
+    Field("mood", f"text of at most {MAX_TEXT} characters", _text(0, MAX_TEXT), False),
     Field("aspectRatio", f"one of {', '.join(ASPECT_RATIOS)}", lambda v: v in ASPECT_RATIOS, False),
     Field("backedUpAt", *_TIME, False),
     Field("characters", f"a list of at most {MAX_CHARACTERS} {{id, name, description}} objects",
-          _items(MAX_CHARACTERS), False, _clean_board),
+          _items(MAX_CHARACTERS), False),
     Field("scenes", f"a list of at most {MAX_SCENES} {{id, story, prompt}} objects",
-          _items(MAX_SCENES), False, _clean_board),
+          _items(MAX_SCENES), False),
 ]
 ASSET_FIELDS = [
     Field("id", *_IDENT), Field("projectId", *_IDENT),
@@ -154,7 +114,7 @@ ASSET_FIELDS = [
     Field("width", "a whole number of pixels", _whole(1, 1 << 20), False),
     Field("height", "a whole number of pixels", _whole(1, 1 << 20), False),
     Field("durationMs", "a whole number of milliseconds", _whole(0), False),
-    Field("recipe", "an object", lambda v: isinstance(v, dict), False, _clean_recipe),
+    Field("recipe", "an object", lambda v: isinstance(v, dict), False),
     Field("backedUpAt", *_TIME, False), Field("replaces", *_IDENT, False),
     Field("path", "a relative path", lambda v: isinstance(v, str), False),
 ]
@@ -171,25 +131,14 @@ def iso_time(ms: int) -> str:
 
 
 def parse_iso(text) -> int:
-    """The pair of `iso_time`: an ISO 8601 UTC time ('...Z') from 1970 to 9999 ->
-    milliseconds. Anything else (month 13, hour 24, ...) is BackupError naming the value."""
+    """The pair of `iso_time`: an ISO 8601 UTC time ('...Z') -> milliseconds."""
     match = _ISO.fullmatch(text) if isinstance(text, str) else None
     if not match:
-        raise _bad_time(text)
+        raise invalid(f"'exportedAt' must be a UTC time like 2025-01-31T12:00:00.000Z, not "
+                      f"{_shown(text)}")
     *parts, fraction = match.groups()
-    try:
-        moment = datetime.datetime(*map(int, parts), tzinfo=datetime.timezone.utc)
-    except ValueError:  # month 13, day 32, hour 24, second 60, year 0
-        raise _bad_time(text) from None
-    if moment < _EPOCH:
-        raise invalid(f"'exportedAt' is {_shown(text)}, before 1970")
-    seconds = (moment - _EPOCH) // datetime.timedelta(seconds=1)
+    seconds = calendar.timegm(tuple(int(p) for p in parts))
     return seconds * 1000 + int((fraction or "0").ljust(3, "0")[:3])
-
-
-def _bad_time(text) -> BackupError:
-    return invalid(f"'exportedAt' must be a UTC time like 2025-01-31T12:00:00.000Z, not "
-                   f"{_shown(text)}")
 
 
 def validate_manifest(data, limits: Limits = DEFAULT_LIMITS) -> Manifest:
@@ -199,19 +148,14 @@ def validate_manifest(data, limits: Limits = DEFAULT_LIMITS) -> Manifest:
     recipe_only = data.get("recipeOnly", False)
     if type(recipe_only) is not bool:
         raise invalid(f"'recipeOnly' must be true or false, not {_shown(recipe_only)}")
-    exported_at = parse_iso(data.get("exportedAt"))
-    records, asset_records = _list(data, "projects"), _list(data, "assets")
-    if len(records) > limits.max_projects:
-        raise BackupError(f"The manifest lists {len(records):,} projects; a backup may list at "
-                          f"most {limits.max_projects:,}.", "too_many_projects")
-    if len(asset_records) > limits.max_entries:
-        raise BackupError(f"The manifest lists {len(asset_records):,} assets; a backup may list "
-                          f"at most {limits.max_entries:,}.", "too_many_entries")
-    projects = [_project(r, i) for i, r in enumerate(records)]
+    projects = [_project(r, i) for i, r in enumerate(_list(data, "projects"))]
     _unique([p.id for p in projects], "project id")
-    assets = [_asset(r, i, recipe_only, limits) for i, r in enumerate(asset_records)]
+    assets = [_asset(r, i, recipe_only, limits) for i, r in enumerate(_list(data, "assets"))]
+    if len(assets) > limits.max_entries:
+        raise BackupError(f"The manifest lists {len(assets)} assets; a backup may list at most "
+                          f"{limits.max_entries}.", "too_many_entries")
     _check_relations(projects, assets, limits)
-    return Manifest(exported_at, recipe_only, tuple(projects), tuple(assets))
+    return Manifest(parse_iso(data.get("exportedAt")), recipe_only, tuple(projects), tuple(assets))
 
 
 def _list(data: dict, key: str) -> list:
@@ -231,8 +175,6 @@ def _read(record, fields: list[Field], where: str) -> dict:
             if field.required:
                 raise invalid(f"{where} has no {field.name!r}")
             continue
-        if field.clean is not None:
-            value = field.clean(value, where)
         if not field.test(value):
             raise invalid(f"{where}: {field.name!r} must be {field.expected}, not {_shown(value)}")
         clean[field.name] = value
@@ -240,7 +182,9 @@ def _read(record, fields: list[Field], where: str) -> dict:
 
 
 def _project(record, index: int) -> Project:
-    return Project.from_record(_read(record, PROJECT_FIELDS, f"projects[{index}]"))
+    clean = _read(record, PROJECT_FIELDS, f"projects[{index}]")
+    return Project.from_record({key: value.strip() if isinstance(value, str) and key != "id"
+                                else value for key, value in clean.items()})
 
 
 def _asset(record, index: int, recipe_only: bool, limits: Limits) -> ManifestAsset:

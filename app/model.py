@@ -18,7 +18,6 @@ import secrets
 import time
 from dataclasses import dataclass, field, fields, replace
 
-from app import textrules
 from app.errors import InvalidAsset
 
 KINDS = ("thumbnail", "character", "scene", "clip", "audio", "video")
@@ -39,7 +38,6 @@ SLOT_ROOTS_BY_KIND = {
     "clip": {"scene"}, "audio": {"scene", "character"}, "video": {"final", "scene"},
 }
 PROJECT_FIELDS = ("title", "description", "style", "mood", "aspect_ratio")
-LINE_FIELDS = frozenset({"title", "style", "mood", "aspect_ratio"})  # the rest is multi-line
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "21:9")
 MAX_TITLE = 200
 MAX_TEXT = 4000
@@ -155,10 +153,9 @@ class Project:
 
 
 def _clean_text(name: str, value) -> str:
-    """A project field in app/textrules.py's normal form (single-line for LINE_FIELDS)."""
     if not isinstance(value, str):
         raise InvalidAsset(f"Project {name} must be text, not {type(value).__name__}")
-    text = textrules.checked(value, f"Project {name}", InvalidAsset, line=name in LINE_FIELDS)
+    text = value.strip()
     limit = MAX_TITLE if name == "title" else MAX_TEXT
     if len(text) > limit:
         raise InvalidAsset(f"Project {name} is {len(text)} characters; the limit is {limit}")

@@ -16,13 +16,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 
-from app import textrules
 from app.errors import InvalidAsset
 from app.model import MAX_TEXT, MAX_TITLE, Project, now_ms
 
 MAX_CHARACTERS = 50
 MAX_SCENES = 200
-LINE_KEYS = frozenset({"name"})  # item fields kept on one line; the other texts may have several
 
 
 def _short_id(prefix: str, taken: set[str]) -> str:
@@ -32,12 +30,10 @@ def _short_id(prefix: str, taken: set[str]) -> str:
             return candidate
 
 
-def _text(name: str, value, limit: int, required: bool = False, line: bool = False) -> str:
-    """Text in app/textrules.py's normal form: a character's name is one line (LINE_KEYS),
-    the rest (descriptions, stories, prompts) may have several."""
+def _text(name: str, value, limit: int, required: bool = False) -> str:
     if not isinstance(value, str):
         raise InvalidAsset(f"{name} must be text, not {type(value).__name__}")
-    text = textrules.checked(value, name, InvalidAsset, line=line)
+    text = value.strip()
     if required and not text:
         raise InvalidAsset(f"{name} is required")
     if len(text) > limit:
@@ -60,7 +56,7 @@ def add_character(project: Project, name: str, description: str = "") -> Project
     if len(project.characters) >= MAX_CHARACTERS:
         raise InvalidAsset(f"A project holds at most {MAX_CHARACTERS} characters")
     character = {"id": _short_id("c", {c["id"] for c in project.characters}),
-                 "name": _text("Character name", name, MAX_TITLE, required=True, line=True),
+                 "name": _text("Character name", name, MAX_TITLE, required=True),
                  "description": _text("Character description", description, MAX_TEXT)}
     return _touched(project, characters=[*project.characters, character])
 
@@ -70,7 +66,7 @@ def edit_character(project: Project, character_id: str, *, name: str | None = No
     characters = [dict(c) for c in project.characters]
     character = characters[_index(characters, character_id, "character")]
     if name is not None:
-        character["name"] = _text("Character name", name, MAX_TITLE, required=True, line=True)
+        character["name"] = _text("Character name", name, MAX_TITLE, required=True)
     if description is not None:
         character["description"] = _text("Character description", description, MAX_TEXT)
     return _touched(project, characters=characters)
