@@ -94,7 +94,7 @@ class FalProvider(Provider):
                 return
             if status not in WAITING:
                 raise ProviderError(f"fal reported the request as {str(status)[:40]!r}")
-            deadline.sleep(pause)
+            deadline.sleep(pause, who=f"fal's queue at {parse_target(status_url).origin}")
             pause = min(LONGEST_POLL_S, pause * 1.5)
 
 

@@ -55,18 +55,19 @@ class Deadline:
         """Seconds until the deadline, never below zero."""
         return max(0.0, self.expires - time.monotonic())
 
-    def remaining(self) -> float:
+    def remaining(self, who: str = "the provider") -> float:
         left = self.left
         if left <= 0:
-            raise self.timeout()
+            raise self.timeout(who)
         return left
 
     def timeout(self, who: str = "the provider") -> ProviderTimeout:
         return ProviderTimeout(f"{who} did not answer within {self.seconds:g} s")
 
-    def sleep(self, seconds: float) -> None:
-        time.sleep(min(seconds, self.remaining()))
-        self.remaining()
+    def sleep(self, seconds: float, who: str = "the provider") -> None:
+        """Wait `seconds`, or until the deadline, then raise ProviderTimeout naming `who`."""
+        time.sleep(min(seconds, self.remaining(who)))
+        self.remaining(who)
 
 
 @dataclass(frozen=True)

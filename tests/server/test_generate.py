@@ -156,9 +156,10 @@ def test_a_slow_provider_is_a_504_within_a_second_of_the_timeout(proxy, fresh):
 def test_a_queue_that_never_finishes_is_a_504(proxy, fresh):
     fresh.fal.routes[("GET", "/fal-ai/flux/requests/req-1/status")] = lambda seen: json_reply({"status": "IN_QUEUE"})
     start = time.monotonic()
-    error_of(*post_generate(proxy, FAL), 504, "provider_timeout")
+    message = error_of(*post_generate(proxy, FAL), 504, "provider_timeout")
     assert time.monotonic() - start <= TIMEOUT_S + 1.0
     assert len(fresh.fal.seen) > 3  # it kept polling until the deadline
+    assert fresh.fal.url.rstrip("/") in message, message  # the message says which upstream it was
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "streamed"])
