@@ -25,16 +25,16 @@ from typing import Callable
 
 import js
 
-from app import idb, media
+from app import media
 from app.backup import (MANIFEST_NAME, archive_name, build_manifest, encode_manifest,
                         manifest_too_large, parse_manifest, plan_layout, unique_slugs)
-from app.backup_merge import Existing, ImportPlan, ImportReport, plan_import, report_of
+from app.backup_merge import Existing, ImportReport, plan_import, report_of
 from app.backup_policy import (DEFAULT_LIMITS, SNIFF_BYTES, Limits, check_magic,
                                check_references)
 from app.backup_schema import Manifest
-from app.errors import BackupCancelled, BackupError, InvalidAsset, QuotaExceeded
+from app.errors import BackupCancelled, BackupError, InvalidAsset
 from app.model import Asset, Project, now_ms
-from app.vault_queue import ALL_STORES, put_blob
+from app.vault_transfer import StagedFile
 from app.zipformat import CENTRAL, LOCAL, check_fits
 from app.zipio import CancelToken, ZipWriter, crc32, save
 from app.zipread import ZipReader, read_range
@@ -72,7 +72,7 @@ async def export(vault, project_ids: list[str] | None = None, recipe_only: bool 
     token = cancel or CancelToken()
     projects = await _projects(vault, project_ids)
     assets = [asset for project in projects for asset in await vault.list_assets(project.id)]
-    blobs = {} if recipe_only else await _read_blobs(vault, {a.sha256 for a in assets})
+    blobs = {} if recipe_only else await vault.read_blobs({a.sha256 for a in assets})
     layout = plan_layout(projects, assets, set(blobs))
     exported_at = now_ms()
     manifest = encode_manifest(build_manifest(projects, assets, layout.paths, exported_at,
@@ -116,31 +116,12 @@ async def _projects(vault, project_ids: list[str] | None) -> list[Project]:
     return [await vault.get_project(project_id) for project_id in dict.fromkeys(project_ids)]
 
 
-async def _read_blobs(vault, shas: set[str]) -> dict[str, object]:
-    """The stored Blobs of these hashes, in one read transaction (absent ones are left out)."""
-    tx = idb.Transaction(vault.db, ["blobs"])
-    found: dict[str, object] = {}
-    for sha in shas:
-        tx.then(tx.store("blobs").get(sha),
-                lambda entry, sha=sha: None if idb.from_js_record(entry) is None
-                else found.__setitem__(sha, entry.blob))
-    await tx.done()
-    return found
-
-
 def _today() -> datetime.date:
     now = js.Date.new()  # the user's local date, which Python in the page does not know
     return datetime.date(int(now.getFullYear()), int(now.getMonth()) + 1, int(now.getDate()))
 
 
 # --- import -------------------------------------------------------------------------------------
-class _Verified:
-    """A file from the archive whose size, magic bytes and SHA-256 checked out."""
-
-    def __init__(self, blob, mime_type: str, info: media.MediaInfo | None):
-        self.blob, self.mime_type, self.info = blob, mime_type, info
-
-
 async def import_archive(vault, blob, as_copy: bool = False,
                          on_progress: OnProgress | None = None,
                          cancel: CancelToken | None = None,
@@ -151,13 +132,17 @@ async def import_archive(vault, blob, as_copy: bool = False,
     reader = await ZipReader.open(blob, limits)
     manifest = await _read_manifest(reader, limits)
     present = check_references(reader.files, manifest.paths(), manifest.recipe_only)
-    existing = await _snapshot(vault, manifest)
+    existing = await vault.snapshot([p.id for p in manifest.projects],
+                                    [item.asset.id for item in manifest.assets],
+                                    [item.asset.sha256 for item in manifest.assets])
     verified = await _verify_all(reader, manifest, present, existing, on_progress, token)
     reader.close()
     plan = plan_import(manifest, existing, present, as_copy)
     _check(token)
     if not plan.is_noop:
-        await _write(vault, plan, verified)
+        if vault.closed_reason:
+            raise BackupError(vault.closed_reason, "vault_closed")
+        await vault.apply_import(plan, verified)
     return report_of(plan, {item.asset.sha256: item.asset.size for item in manifest.assets})
 
 
@@ -174,36 +159,10 @@ async def _read_manifest(reader: ZipReader, limits: Limits) -> Manifest:
     return parse_manifest(data, limits)
 
 
-async def _snapshot(vault, manifest: Manifest) -> Existing:
-    """What the vault holds that this import touches, read in one transaction."""
-    tx = idb.Transaction(vault.db, ["projects", "assets", "blobs"])
-    projects: dict[str, Project] = {}
-    assets: dict[str, Asset] = {}
-    blobs: set[str] = set()
-
-    def keep_assets(records):
-        for record in idb.from_js_record(records) or []:
-            assets[record["id"]] = Asset.from_record(record)
-
-    def keep_project(record):
-        if (found := idb.from_js_record(record)) is not None:
-            projects[found["id"]] = Project.from_record(found)
-
-    for project in manifest.projects:
-        tx.then(tx.store("projects").get(project.id), keep_project)
-        tx.then(tx.store("assets").index("projectId").getAll(project.id), keep_assets)
-    for item in manifest.assets:
-        tx.then(tx.store("assets").getAll(item.asset.id), keep_assets)
-    for sha in {item.asset.sha256 for item in manifest.assets}:
-        tx.then(tx.store("blobs").count(sha), lambda n, sha=sha: n and blobs.add(sha))
-    await tx.done()
-    return Existing(projects, assets, frozenset(blobs))
-
-
 async def _verify_all(reader: ZipReader, manifest: Manifest, present: set[str],
                       existing: Existing, on_progress: OnProgress | None,
-                      token: CancelToken) -> dict[str, _Verified]:
-    """Inflate, sniff and hash every file the archive holds; sha256 -> _Verified."""
+                      token: CancelToken) -> dict[str, StagedFile]:
+    """Inflate, sniff and hash every file the archive holds; sha256 -> StagedFile."""
     items = {item.path: item for item in manifest.assets if item.path in present}
     mimes: dict[str, set[str]] = {}
     for item in manifest.assets:
@@ -224,7 +183,7 @@ async def _verify_all(reader: ZipReader, manifest: Manifest, present: set[str],
     return verified
 
 
-async def _verify(path: str, asset: Asset, blob, already_stored: bool) -> _Verified:
+async def _verify(path: str, asset: Asset, blob, already_stored: bool) -> StagedFile:
     if already_stored:  # only the hash: the vault keeps its own copy and preview
         info, digest = None, await media.sha256_hex(blob)
     else:
@@ -238,72 +197,4 @@ async def _verify(path: str, asset: Asset, blob, already_stored: bool) -> _Verif
         raise BackupError(f"{path!r} has SHA-256 {digest[:12]}…, but the manifest says "
                           f"{asset.sha256[:12]}…. The file was altered or damaged; nothing was "
                           "imported.", "hash_mismatch")
-    return _Verified(blob, asset.mime_type, info)
-
-
-# --- the one write ------------------------------------------------------------------------------
-def _changed(what: str) -> BackupError:
-    return BackupError(f"{what} appeared in this vault while the backup was being checked "
-                       "(another tab?). Nothing was imported; import again.", "vault_changed")
-
-
-async def _write(vault, plan: ImportPlan, verified: dict[str, _Verified]) -> None:
-    """Queue every write of the plan in ONE readwrite transaction, then await it once."""
-    if vault.closed_reason:
-        raise BackupError(vault.closed_reason, "vault_closed")
-    tx = idb.Transaction(vault.db, ALL_STORES, "readwrite")
-    for project in plan.new_projects:
-        _add_new(tx, "projects", project.id, project.to_record())
-    for project_id in plan.merged_projects:
-        _touch(tx, project_id)
-    for asset in plan.assets:
-        if asset.missing or asset.sha256 in plan.store_shas:
-            _add_new(tx, "assets", asset.id, asset.to_record())
-        else:  # relies on bytes already stored: confirm they still are
-            _add_relying(tx, asset)
-    for sha in plan.store_shas:
-        item = verified[sha]
-        put_blob(tx, sha, item.blob, item.mime_type, item.info)
-        _clear_missing(tx, sha)
-    try:
-        await tx.done()
-    except QuotaExceeded as exc:
-        raise QuotaExceeded(f"{exc} Nothing was imported. Free space by deleting old versions "
-                            "or projects, then import again.") from None
-
-
-def _add_new(tx: idb.Transaction, store: str, key: str, record: dict) -> None:
-    def add(found):
-        if idb.from_js_record(found) is not None:
-            raise _changed(f"{store[:-1].title()} {key}")
-        tx.store(store).add(idb.to_js_record(record))
-
-    tx.then(tx.store(store).get(key), add)
-
-
-def _add_relying(tx: idb.Transaction, asset: Asset) -> None:
-    def add(count):
-        _add_new(tx, "assets", asset.id, {**asset.to_record(), "missing": not count})
-
-    tx.then(tx.store("blobs").count(asset.sha256), add)
-
-
-def _touch(tx: idb.Transaction, project_id: str) -> None:
-    def bump(record):
-        if idb.from_js_record(record) is None:
-            raise BackupError(f"Project {project_id} was deleted while the backup was being "
-                              "checked. Nothing was imported; import again.", "vault_changed")
-        record.updatedAt = max(now_ms(), record.updatedAt)
-        tx.store("projects").put(record)
-
-    tx.then(tx.store("projects").get(project_id), bump)
-
-
-def _clear_missing(tx: idb.Transaction, sha: str) -> None:
-    """Local assets that lost these bytes get them back (as Vault.attach_media does)."""
-    def clear(records):
-        for record in idb.from_js_record(records) or []:
-            if record.get("missing"):
-                tx.store("assets").put(idb.to_js_record({**record, "missing": False}))
-
-    tx.then(tx.store("assets").index("sha256").getAll(sha), clear)
+    return StagedFile(blob, asset.mime_type, info)

@@ -26,6 +26,7 @@ from app.errors import (IntegrityError, InvalidAsset, MissingBlob, NotFound, Quo
 from app.model import (Asset, new_id, now_ms, validate_kind, validate_media_type,
                        validate_slot, validate_source)
 from app.vault_projects import ProjectStore
+from app.vault_transfer import TransferStore
 from app.vault_queue import (ALL_STORES, DeleteReport, PendingReport, add_version,
                              delete_records, put_blob, repair_current, slot_key)
 
@@ -44,9 +45,10 @@ class Usage:
     by_project: dict[str, int]
 
 
-class Vault(ProjectStore):
+class Vault(ProjectStore, TransferStore):
     """The vault API. `storage` is navigator.storage unless a test injects another estimate.
-    Project methods come from app/vault_projects.py."""
+    Project methods come from app/vault_projects.py, bulk reads and the import's write from
+    app/vault_transfer.py."""
 
     def __init__(self, db, storage=None, name: str = schema.DB_NAME):
         self.db = db

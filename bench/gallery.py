@@ -11,7 +11,7 @@ the media library's first page at 10,000 records.
   next). Goal >= 3. `..._worst_case` divides the data-URL way's fastest run by the object-URL
   way's slowest.
 - `..._batch_reads` (3 runs): the same, reading the 200 previews (or full images) in one
-  transaction, as the library does (`app.ui.library_cards.read_previews`).
+  transaction, as the library does (`Vault.read_previews`).
 - `..._local_provider_pngs` (3 runs): the same with the local provider's own 1024x576 PNGs,
   flat landscapes of about 25 KB: with tiny files the two ways are close.
 - `library_10k_first_page_ms` (informational): from the hash change to `#/library` until the
@@ -38,7 +38,6 @@ from app import idb
 from app.generate import GenerationService
 from app.provider import ProxyClient
 from app.startup import current_vault
-from app.ui.library_cards import read_previews
 
 vault = current_vault()
 HELPERS = js.Function.new('''return {
@@ -129,7 +128,7 @@ def shelf(count):
 async def object_urls(assets, batch):
     start = js.performance.now()
     if batch:
-        found = await read_previews(vault, assets)
+        found = await vault.read_previews(assets)
         blobs = [found[a.id] for a in assets]
     else:
         blobs = [await vault.get_preview(a.id) for a in assets]

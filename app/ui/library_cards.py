@@ -5,7 +5,7 @@ Cards carry `data-action` attributes instead of handlers: app/ui/library.py list
 the grid (event delegation), so a page of 60 cards costs no event proxies. Previews are the
 vault's small WebP previews (an image scaled down, a narration's waveform, a clip's poster
 frame; app/media.py), never the full media, read only for the page on screen and in one
-transaction (`read_previews`); an audio or video asset without one keeps its icon. Whoever
+transaction (`vault.read_previews`); an audio or video asset without one keeps its icon. Whoever
 passes a `scope` to `load_previews` or `render_details` owns the object URLs it makes: they are
 revoked when that scope is disposed.
 
@@ -22,7 +22,6 @@ import json
 import js
 from pyodide.ffi import JsException
 
-from app import idb
 from app.errors import VaultError
 from app.ui.dom import Scope, el, format_bytes, format_time, replace_children
 from app.ui.library_filters import format_duration, item_label, prompt_of, recipe_rows
@@ -122,7 +121,7 @@ async def load_previews(vault, scope: Scope, grid, items) -> None:
     another view). Audio and video cards keep their icon unless their asset has a preview (a
     waveform or poster frame). Marks the grid `data-previews="ready"` when done."""
     wanted = [a for a in items if not a.missing]
-    blobs = await read_previews(vault, wanted)
+    blobs = await vault.read_previews(wanted)
     if scope.disposed:
         return
     for asset in wanted:
@@ -142,25 +141,6 @@ def _media_preview(thumb, asset):
                format_duration(asset.duration_ms) or None)
     replace_children(thumb, img, badge)
     return img
-
-
-async def read_previews(vault, assets) -> dict[str, object]:
-    """{asset id: preview Blob} for `assets`, read in ONE readonly transaction by the sha256
-    their records already give. Sixty `vault.get_preview` calls take 150-600 ms in Pyodide,
-    one transaction about 20 ms. (A stand-in until the vault offers a batch read; it touches
-    only the `previews` store, keyed as app/schema.py says.)"""
-    if vault.closed_reason:
-        raise VaultError(vault.closed_reason)
-    tx = idb.Transaction(vault.db, ["previews"])
-    found: dict[str, object] = {}
-
-    def keep(asset_id: str):
-        return lambda entry: None if entry is None else found.__setitem__(asset_id, entry.blob)
-
-    for asset in assets:
-        tx.then(tx.store("previews").get(asset.sha256), keep(asset.id))
-    await tx.done()
-    return found
 
 
 async def _preview(vault, asset_id: str):
