@@ -68,7 +68,16 @@ class Scope:
         self._proxies: list = []
         self._urls: list[str] = []
         self._cleanups: list[Callable[[], None]] = []
+        self._children: list[Scope] = []
+        self._parent: Scope | None = None
         self.disposed = False
+
+    def child(self) -> Scope:
+        """A scope disposed with this one (or before it, on its own, e.g. a page of cards)."""
+        child = Scope()
+        child._parent = self
+        self._children.append(child)
+        return child
 
     def defer(self, cleanup: Callable[[], None]) -> None:
         """Run `cleanup()` on dispose (e.g. a child component's own dispose)."""
@@ -96,6 +105,10 @@ class Scope:
         return url
 
     def dispose(self) -> None:
+        for child in list(self._children):
+            child.dispose()
+        if self._parent is not None and self in self._parent._children:
+            self._parent._children.remove(self)
         for cleanup in self._cleanups:
             cleanup()
         self._cleanups.clear()

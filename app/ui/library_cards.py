@@ -31,33 +31,19 @@ KIND_ICONS = {"audio": "♪", "clip": "▶", "video": "▶"}
 
 class ChildScopes:
     """Named child scopes of a view's scope: `renew(name)` disposes that child and returns a
-    fresh one, and every child is disposed with the parent. (Uses `Scope.child()` when
-    app/ui/dom.py offers it; until then it chains the parent's `dispose`.)"""
+    fresh one, and every child is disposed with the parent."""
 
     def __init__(self, parent: Scope):
         self._children: dict[str, Scope] = {}
         self._parent = parent
-        if not hasattr(parent, "child"):
-            dispose_parent = parent.dispose
-
-            def dispose() -> None:
-                self.dispose_all()
-                dispose_parent()
-
-            parent.dispose = dispose
 
     def renew(self, name: str) -> Scope:
         old = self._children.pop(name, None)
         if old is not None:
             old.dispose()
-        child = self._parent.child() if hasattr(self._parent, "child") else Scope()
+        child = self._parent.child()
         self._children[name] = child
         return child
-
-    def dispose_all(self) -> None:
-        for child in self._children.values():
-            child.dispose()
-        self._children.clear()
 
 
 def names(asset, project_title: str) -> dict[str, str]:

@@ -19,14 +19,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import js
-
-from app import media, sniff
-from app.errors import InvalidAsset, MissingBlob, SceneVaultError
+from app.errors import MissingBlob, SceneVaultError
+from app.slot_import import import_into_slot
 from app.ui import history
 from app.ui.dialogs import Field, form_dialog
 from app.ui.dom import Scope, el, format_bytes, replace_children
-from app.model import validate_media_type
+from app.zipio import save
 
 SIZE_BY_ASPECT = {"16:9": (1024, 576), "9:16": (576, 1024), "1:1": (768, 768),
                   "4:3": (1024, 768), "21:9": (1344, 576)}
@@ -243,14 +241,8 @@ class SlotCard:
 
     async def download(self, asset) -> None:
         blob = await self.app.vault.get_blob(asset.id)
-        url = js.URL.createObjectURL(blob)
-        name = f"{_slug(self.project.title)}-{asset.slot.replace(':', '-')}-v{asset.version}." \
-               f"{EXTENSIONS.get(asset.mime_type, 'bin')}"
-        link = el(self.app.document, "a", {"href": url, "download": name, "hidden": True})
-        self.app.document.body.append(link)
-        link.click()
-        link.remove()
-        js.setTimeout(js.Function.new("url", "return () => URL.revokeObjectURL(url)")(url), 1000)
+        save(blob, f"{_slug(self.project.title)}-{asset.slot.replace(':', '-')}-v{asset.version}."
+                   f"{EXTENSIONS.get(asset.mime_type, 'bin')}")
 
     # --- import -----------------------------------------------------------------------------
     async def _import_picked(self, picker) -> None:
@@ -271,26 +263,16 @@ class SlotCard:
         self.scope.on(self.node, "drop", dropped)
 
     async def import_file(self, file) -> None:
-        """Store a user's file in this slot after checking what it really is; a refusal (by its
-        bytes, or by the vault: undecodable, no room) is shown as an alert and stores nothing."""
-        head = (await file.slice(0, sniff.SNIFF_BYTES).arrayBuffer()).to_bytes()
+        """Store a user's file in this slot (app/slot_import.py); a refusal (by its bytes, or
+        by the vault: undecodable, no room) is shown as an alert and stores nothing."""
         try:
-            mime_type = sniff.sniff(head)
-            validate_media_type(self.spec.kind, mime_type)
-        except InvalidAsset as exc:
-            self.app.alert(f"“{file.name}” was refused: {exc}")
-            return
-        recipe = None
-        if mime_type == "image/png":
-            recipe = sniff.recipe_from_png(await media.blob_bytes(file))
-        try:
-            await self.app.vault.put_asset(self.project.id, self.spec.kind, self.spec.slot, file,
-                                           mime_type, recipe=recipe, source="imported")
-        except SceneVaultError as exc:  # undecodable media, no room, ...: nothing was stored
+            imported = await import_into_slot(self.app.vault, self.project.id, self.spec.kind,
+                                              self.spec.slot, file)
+        except SceneVaultError as exc:
             self.app.alert(f"“{file.name}” was refused: {exc}")
             return
         self.app.info(f"Imported “{file.name}” into {self.spec.label}"
-                      + (" with its recipe." if recipe else "."))
+                      + (" with its recipe." if imported.has_recipe else "."))
         await self.app.stored_something()
         await self.render()
 
