@@ -11,7 +11,7 @@ PRECACHE := static/precache.js
 # The shell files the service worker precaches (tools/precache.py decides what is listed; this
 # only tells make when to list them again): a change to any of them gives a new cache version.
 SHELL_FILES := index.html pyscript.toml $(shell find app static -type f -not -name '.*' \
-    -not -path 'app/providers/*' -not -path '*/__pycache__/*' -not -path 'static/vendor/*' \
+    -not -path '*/__pycache__/*' -not -path 'static/vendor/*' \
     -not -path '$(PRECACHE)')
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

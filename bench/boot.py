@@ -26,7 +26,8 @@ from pathlib import Path
 
 from harness import ROOT, median
 
-import server  # harness put ROOT on sys.path
+from proxy.config import ServerConfig  # harness put ROOT on sys.path
+from proxy.connections import SceneVaultServer
 from tools.precache import write_precache
 
 APP_READY = "window.SceneVaultBoot && window.SceneVaultBoot.readyAt"
@@ -58,10 +59,10 @@ def copy_shell(destination: Path) -> Path:
     return destination
 
 
-class ClosingServer(server.SceneVaultServer):
+class ClosingServer(SceneVaultServer):
     """server.py's server that can also drop its open keep-alive connections when it stops."""
 
-    def __init__(self, config: server.ServerConfig):
+    def __init__(self, config: ServerConfig):
         super().__init__(config)
         self.connections: set[socket.socket] = set()
 
@@ -93,7 +94,7 @@ class StoppableServer:
         self.url = self.httpd.url.rstrip("/")
 
     def start(self) -> None:
-        config = server.ServerConfig(root=self.root, port=self.port, quiet=True,
+        config = ServerConfig(root=self.root, port=self.port, quiet=True,
                                      extra_static_dirs=(PAGES,))
         self.httpd = ClosingServer(config)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()

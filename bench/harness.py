@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import server  # noqa: E402  (needs ROOT on sys.path)
+from proxy.config import ServerConfig  # noqa: E402  (needs ROOT on sys.path)
+from proxy.connections import SceneVaultServer  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
 CHROMIUM = "/usr/bin/chromium"
@@ -44,8 +45,8 @@ class BenchSession:
     def start(cls):
         from playwright.sync_api import sync_playwright
 
-        config = server.ServerConfig(port=0, quiet=True, extra_static_dirs=("bench/pages",))
-        httpd = server.SceneVaultServer(config)
+        config = ServerConfig(port=0, quiet=True, extra_static_dirs=("bench/pages",))
+        httpd = SceneVaultServer(config)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(

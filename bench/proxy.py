@@ -34,8 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.providers.local import LocalProvider  # noqa: E402
-from app.providers.transport import Deadline  # noqa: E402
+from proxy.providers.local import LocalProvider  # noqa: E402
+from proxy.providers.transport import Deadline  # noqa: E402
 from app.recipe import Catalog, validate_request  # noqa: E402
 
 RENDER_S = 0.2  # a fast real provider takes seconds; 200 ms keeps the ratio conservative

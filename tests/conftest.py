@@ -83,7 +83,8 @@ def unvendored_server(tmp_path) -> RunningServer:
     """server.py in a copy of the app that lacks static/vendor/ (as before `make setup`)."""
     for name in ("server.py", "index.html", "pyscript.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("app", "proxy"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "static", tmp_path / "static", ignore=shutil.ignore_patterns("vendor"))
     running = start_server(tmp_path, tmp_path / "server.log")
     yield running

@@ -30,7 +30,7 @@ OUTPUT = "static/precache.js"
 WORKER = "static/sw.js"
 CACHE_PREFIX = "scenevault-shell-"
 TOP_FILES = ("index.html", "pyscript.toml")
-SERVER_ONLY = ("app/providers/",)
+SERVED_FOLDERS = ("app/", "static/")  # server code (server.py, proxy/) is outside them
 SKIPPED_SUFFIXES = (".map",)
 
 
@@ -56,9 +56,9 @@ def shell_paths(root: Path) -> list[str]:
     config = tomllib.loads((root / "pyscript.toml").read_text())
     listed = [source.removeprefix("./") for source in config.get("files", {})]
     paths = {*TOP_FILES, *listed, *_static_paths(root)}
-    refused = sorted(p for p in paths if p.startswith(SERVER_ONLY))
+    refused = sorted(p for p in paths if p not in TOP_FILES and not p.startswith(SERVED_FOLDERS))
     if refused:
-        raise ValueError(f"server-only files cannot be precached: {', '.join(refused)}")
+        raise ValueError(f"only the served app can be precached, not: {', '.join(refused)}")
     missing = sorted(p for p in paths if not (root / p).is_file())
     if missing:
         raise FileNotFoundError(f"missing shell files (run `make setup`?): {', '.join(missing)}")

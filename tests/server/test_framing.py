@@ -163,7 +163,7 @@ def test_content_length_zero_on_a_get_is_fine(server):
 # --- fuzz: raw request bytes built from the pieces real and hostile clients send ------------------
 _LINES = st.sampled_from([
     b"GET /api/health HTTP/1.1", b"POST /api/generate HTTP/1.1", b"HEAD / HTTP/1.1",
-    b"GET /index.html HTTP/1.0", b"GET /../server.py HTTP/1.1", b"GET /app/providers/ HTTP/1.1",
+    b"GET /index.html HTTP/1.0", b"GET /../server.py HTTP/1.1", b"GET /proxy/providers/ HTTP/1.1",
     b"BREW /api/health HTTP/1.1", b"GET /api/health HTTP/9.9", b"GET", b"",
 ])
 _HEADERS = st.sampled_from([

@@ -202,8 +202,9 @@ def test_a_key_echoed_in_every_spelling_reaches_no_message_and_no_log(standins, 
         proxy.stop()
 
 
-def test_the_provider_package_is_never_served_but_the_pure_core_is(server):
-    for path in ("/app/providers/__init__.py", "/app/providers/openai.py", "/app/providers/service.py"):
+def test_server_code_is_never_served_but_the_pure_core_is(server):
+    for path in ("/proxy/providers/__init__.py", "/proxy/providers/openai.py", "/proxy/config.py",
+                 "/proxy/guards.py", "/app/providers/service.py", "/app/../proxy/routes.py"):
         assert request(server, "GET", path)[0] == 404
     for path in ("/app/recipe.py", "/app/pngmeta.py"):
         assert request(server, "GET", path)[0] == 200

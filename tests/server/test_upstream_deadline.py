@@ -1,4 +1,4 @@
-"""One wall-clock deadline bounds a whole upstream exchange (app/providers/transport.py), against
+"""One wall-clock deadline bounds a whole upstream exchange (proxy/providers/transport.py), against
 a loopback upstream that drips its answer one byte a second: the call fails with ProviderTimeout
 naming the origin within the timeout plus a second, and (through the real server.py) the
 concurrency slots come back, so later generations are not refused with 429."""
@@ -13,7 +13,7 @@ import pytest
 from proxies import (error_of, fresh, post_generate, provider_env, standins)  # noqa: F401
 
 from app.errors import ProviderTimeout
-from app.providers.transport import Deadline, request
+from proxy.providers.transport import Deadline, request
 from conftest import ROOT, start_server
 
 DRIP_S = 1.0  # one byte a second: each recv succeeds, so a per-read timeout never fires

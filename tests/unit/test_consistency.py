@@ -24,9 +24,8 @@ def pyscript_files() -> dict[str, str]:
 
 
 def browser_modules() -> set[str]:
-    """app/**/*.py except app/providers/, which only server.py imports."""
-    return {f"./{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "app").rglob("*.py")
-            if "providers" not in p.relative_to(ROOT / "app").parts}
+    """app/**/*.py: everything the page may import (server code lives in proxy/)."""
+    return {f"./{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "app").rglob("*.py")}
 
 
 def test_every_app_module_is_listed_in_pyscript_toml():
@@ -58,7 +57,7 @@ def test_interpreter_is_the_vendored_pyodide():
 def browser_loaded_sources():
     yield ROOT / "index.html"
     yield ROOT / "pyscript.toml"
-    yield from (ROOT / module for module in sorted(browser_modules()))  # not the server-only providers
+    yield from (ROOT / module for module in sorted(browser_modules()))
     yield from (p for p in (ROOT / "static").rglob("*") if p.is_file() and "vendor" not in p.parts
                 and p.suffix not in BINARY_SUFFIXES)
 
@@ -101,7 +100,7 @@ def test_readme_commands_are_make_targets_and_ci_runs_the_same_one():
 
 
 def test_every_module_says_what_it_owns():
-    for path in [*(ROOT / "app").rglob("*.py"), ROOT / "server.py"]:
+    for path in [*(ROOT / "app").rglob("*.py"), *(ROOT / "proxy").rglob("*.py"), ROOT / "server.py"]:
         assert ast.get_docstring(ast.parse(path.read_text())), path
 
 

@@ -11,8 +11,8 @@ import zlib
 
 import pytest
 
-from app.providers.local import LocalProvider
-from app.providers.transport import Deadline
+from proxy.providers.local import LocalProvider
+from proxy.providers.transport import Deadline
 from app.recipe import Catalog, validate_request, with_chosen_seed
 
 PROVIDER = LocalProvider()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import server
+from proxy import static as server_static
 from tools import precache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,14 +19,15 @@ PYODIDE = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.
 
 def make_app(root: Path) -> Path:
     """A minimal app tree: the two top files, two modules, a static file and a worker."""
-    (root / "app" / "providers").mkdir(parents=True)
+    (root / "app").mkdir()
+    (root / "proxy").mkdir()
     (root / "static" / "vendor").mkdir(parents=True)
     (root / "index.html").write_text("<!doctype html>")
     (root / "pyscript.toml").write_text('[files]\n"./app/main.py" = "./app/main.py"\n'
                                         '"./app/util.py" = "./app/util.py"\n')
     (root / "app" / "main.py").write_text("print('hi')\n")
     (root / "app" / "util.py").write_text("X = 1\n")
-    (root / "app" / "providers" / "secret.py").write_text("KEY = 'server only'\n")
+    (root / "proxy" / "secret.py").write_text("KEY = 'server only'\n")
     (root / "static" / "app.css").write_text("body {}")
     (root / "static" / "vendor" / "lib.js").write_text("export {}")
     (root / "static" / "vendor" / "lib.js.map").write_text("{}")
@@ -50,7 +51,7 @@ def test_the_real_list_holds_the_whole_shell_and_nothing_server_only():
             "static/vendor/jszip/jszip.min.js", "static/vendor/wheels/pyodide_http.whl",
             *(f"static/vendor/pyodide/{name}" for name in PYODIDE)} <= paths
     assert listed <= paths
-    assert not [p for p in paths if p.startswith("app/providers/") or p.endswith(".map")]
+    assert not [p for p in paths if p.startswith(("proxy/", "server.py")) or p.endswith(".map")]
     assert not {"static/sw.js", "static/precache.js"} & paths
     assert not [p for p in paths if any(part.startswith(".") for part in p.split("/"))]
 
@@ -77,7 +78,7 @@ def test_any_shell_change_gives_a_new_cache_name(app_tree, changed):
 
 def test_files_outside_the_list_do_not_change_the_cache_name(app_tree):
     before = precache.build_precache(app_tree).cache
-    (app_tree / "app" / "providers" / "secret.py").write_text("KEY = 'rotated'\n")
+    (app_tree / "proxy" / "secret.py").write_text("KEY = 'rotated'\n")
     (app_tree / "static" / "vendor" / "lib.js.map").write_text('{"changed": 1}')
     assert precache.build_precache(app_tree).cache == before
 
@@ -90,8 +91,8 @@ def test_a_listed_file_that_is_missing_is_named(app_tree):
 
 def test_a_server_only_file_is_refused(app_tree):
     toml = app_tree / "pyscript.toml"
-    toml.write_text(toml.read_text() + '"./app/providers/secret.py" = "./x.py"\n')
-    with pytest.raises(ValueError, match=r"app/providers/secret\.py"):
+    toml.write_text(toml.read_text() + '"./proxy/secret.py" = "./x.py"\n')
+    with pytest.raises(ValueError, match=r"proxy/secret\.py"):
         precache.build_precache(app_tree)
 
 
@@ -110,19 +111,19 @@ def test_the_worker_and_the_generator_agree_on_names():
     worker = (ROOT / "static" / "sw.js").read_text()
     assert 'importScripts("precache.js")' in worker
     assert f'const CACHE_PREFIX = "{precache.CACHE_PREFIX}";' in worker
-    assert precache.OUTPUT == server.PRECACHE_FILE
+    assert precache.OUTPUT == server_static.PRECACHE_FILE
 
 
 def test_server_warns_when_the_list_is_missing_or_older_than_a_shell_file(app_tree):
-    assert server.stale_precache(app_tree) == "static/precache.js is missing"
+    assert server_static.stale_precache(app_tree) == "static/precache.js is missing"
     precache.write_precache(app_tree)
-    assert server.stale_precache(app_tree) is None
+    assert server_static.stale_precache(app_tree) is None
     later = (app_tree / "static" / "precache.js").stat().st_mtime + 10
-    for ignored in ("app/providers/secret.py", "static/vendor/.complete"):
+    for ignored in ("proxy/secret.py", "static/vendor/.complete"):
         os.utime(app_tree / ignored, (later, later))
-    assert server.stale_precache(app_tree) is None
+    assert server_static.stale_precache(app_tree) is None
     os.utime(app_tree / "app" / "util.py", (later, later))
-    assert server.stale_precache(app_tree) == "app/util.py changed after static/precache.js was written"
+    assert server_static.stale_precache(app_tree) == "app/util.py changed after static/precache.js was written"
 
 
 def test_main_reports_what_it_wrote(app_tree, capsys):

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-import server
+from proxy.config import ServerConfig, config_from
 from app.errors import ProviderError, ProviderTimeout, RecipeError
 from app.pngmeta import read_recipe, tiny_png
-from app.providers import DEFAULT_FAL_DOWNLOAD_HOSTS, ProviderSettings, build_providers, settings_from_env
-from app.providers.base import GeneratedMedia, Provider
-from app.providers.service import GRACE_S, GenerationService
+from proxy.providers import DEFAULT_FAL_DOWNLOAD_HOSTS, ProviderSettings, build_providers, settings_from_env
+from proxy.providers.base import GeneratedMedia, Provider
+from proxy.providers.service import GRACE_S, GenerationService
 
-ROOT = Path(server.__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-live-SECRET-0123456789abcdef"
 
 
@@ -62,7 +62,7 @@ def test_bad_settings_are_refused_naming_the_variable_never_the_key(environ, fra
 
 def test_the_server_turns_a_bad_setting_into_an_exit_message():
     with pytest.raises(SystemExit, match="SCENEVAULT_MAX_CONCURRENT"):
-        server.config_from([], {"SCENEVAULT_MAX_CONCURRENT": "many"})
+        config_from([], {"SCENEVAULT_MAX_CONCURRENT": "many"})
 
 
 @pytest.mark.parametrize("variable", ["SCENEVAULT_OPENAI_API_KEY", "SCENEVAULT_FAL_KEY"])
@@ -88,14 +88,14 @@ def test_a_base_url_is_parsed_strictly_naming_the_variable(url, fragment):
 
 def test_keys_stay_out_of_reprs():
     settings = settings_from_env({"SCENEVAULT_OPENAI_API_KEY": KEY, "SCENEVAULT_FAL_KEY": KEY})
-    config = server.ServerConfig(providers=settings)
+    config = ServerConfig(providers=settings)
     assert KEY not in repr(settings) and KEY not in repr(config)
     assert settings.secrets == (KEY, KEY)
 
 
 def test_every_variable_the_code_reads_is_in_readmes_configuration_table():
     readme = (ROOT / "README.md").read_text()
-    sources = [ROOT / "server.py", *(ROOT / "app" / "providers").glob("*.py")]
+    sources = [ROOT / "server.py", *(ROOT / "proxy").rglob("*.py")]
     names = {name for path in sources for name in re.findall(r"SCENEVAULT_[A-Z0-9_]+", path.read_text())}
     assert len(names) >= 10
     missing = sorted(name for name in names if not re.search(rf"`{name}[`=]", readme))

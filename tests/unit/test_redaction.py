@@ -1,4 +1,4 @@
-"""Keys stay out of messages and the log (app/providers/redaction.py): every spelling of a key is
+"""Keys stay out of messages and the log (proxy/providers/redaction.py): every spelling of a key is
 masked before an upstream's text is cut, the result is one line, and the service's traceback log
 holds no spelling either."""
 
@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, strategies as st
 
 from app.errors import ProviderError
-from app.providers import ProviderSettings
-from app.providers.base import Provider
-from app.providers.redaction import QUOTE_CHARS, quote_upstream, redact, scrub, single_line
-from app.providers.service import GenerationService
-from app.providers.transport import HttpReply, Target, failure
+from proxy.providers import ProviderSettings
+from proxy.providers.base import Provider
+from proxy.providers.redaction import QUOTE_CHARS, quote_upstream, redact, scrub, single_line
+from proxy.providers.service import GenerationService
+from proxy.providers.transport import HttpReply, Target, failure
 
 KEY = 'sk-live/AbC+dEf GhI&jKl"mNo\\pQr~0123456789'  # "/", "+", " ", "&", '"' and "\" spell apart
 NEWLINE_KEY = "sk-live-0123456789\nabcdefghijklmnop"

@@ -1,4 +1,4 @@
-"""The SSRF rules for provider result URLs (app/providers/download.py) and the transport's strict
+"""The SSRF rules for provider result URLs (proxy/providers/download.py) and the transport's strict
 URL and media checks, without sockets except loopback name resolution. Nothing here connects to
 the addresses it classifies."""
 
@@ -8,9 +8,9 @@ import time
 import pytest
 
 from app.errors import ProviderError, ProviderTimeout
-from app.providers.base import decode_base64, sniff_media
-from app.providers.download import DownloadPolicy, is_public, vetted_address
-from app.providers.transport import Deadline, parse_target
+from proxy.providers.base import decode_base64, sniff_media
+from proxy.providers.download import DownloadPolicy, is_public, vetted_address
+from proxy.providers.transport import Deadline, parse_target
 
 
 @pytest.mark.parametrize("text, hosts", [
@@ -168,7 +168,7 @@ def test_https_to_a_plain_http_server_fails_as_a_provider_error():
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from app.providers.transport import request
+    from proxy.providers.transport import request
 
     plain = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     threading.Thread(target=plain.serve_forever, daemon=True).start()

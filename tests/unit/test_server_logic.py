@@ -1,13 +1,14 @@
-"""server.py's pure logic without sockets: the path allowlist, Host parsing and config."""
+"""The server's pure logic without sockets (proxy/): the path allowlist, Host parsing, config."""
 
 from pathlib import Path
 
 import pytest
 
-import server
-from server import config_from, parse_host, resolve_static_path
+from proxy.config import config_from
+from proxy.guards import parse_host
+from proxy.static import missing_vendor_files, resolve_static_path
 
-ROOT = Path(server.__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("url_path, expected", [
@@ -29,7 +30,7 @@ def test_allowlisted_paths_resolve_inside_the_app(url_path, expected):
     "/static/..%2fserver.py", "//etc/passwd", "/C:/x", "/static/%00", "/static/%ff",
     "/.git/config", "/static/.hidden", "/app/", "/app/__init__.pyc", "/tests/conftest.py",
     "static/css/app.css", "/static//css/app.css", "/static/./css/app.css", "",
-    "/app/providers/__init__.py",
+    "/proxy/providers/__init__.py", "/proxy/guards.py", "/app/../proxy/config.py",
 ])
 def test_everything_else_resolves_to_nothing(url_path):
     assert resolve_static_path(ROOT, url_path) is None
@@ -116,6 +117,6 @@ def test_port_out_of_range_is_refused(capsys):
 
 
 def test_missing_vendor_files_lists_what_setup_provides(tmp_path):
-    missing = server.missing_vendor_files(tmp_path)
+    missing = missing_vendor_files(tmp_path)
     assert "static/vendor/pyodide/pyodide.asm.wasm" in missing
-    assert server.missing_vendor_files(ROOT) == []
+    assert missing_vendor_files(ROOT) == []

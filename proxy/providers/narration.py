@@ -20,7 +20,7 @@ import wave
 from array import array
 from functools import lru_cache
 
-from app.providers.canvas import Rand
+from proxy.providers.canvas import Rand
 
 RATE = 16_000
 WORD_MS, GAP_MS, PAUSE_MS, EDGE_MS = 400, 80, 250, 200

@@ -22,9 +22,9 @@ from dataclasses import replace
 from typing import Any
 
 from app.errors import ProviderError
-from app.providers.base import GeneratedMedia, Provider
-from app.providers.download import DownloadPolicy, fetch_result
-from app.providers.transport import Deadline, failure, json_answer, parse_target, request
+from proxy.providers.base import GeneratedMedia, Provider
+from proxy.providers.download import DownloadPolicy, fetch_result
+from proxy.providers.transport import Deadline, failure, json_answer, parse_target, request
 from app.recipe import SEED_MAX, Recipe
 
 MODELS = ("fal-ai/flux/schnell", "fal-ai/flux/dev", "fal-ai/fast-sdxl")

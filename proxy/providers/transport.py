@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.errors import ProviderError, ProviderTimeout
-from app.providers.redaction import quote_upstream
+from proxy.providers.redaction import quote_upstream
 
 READ_SLICE = 256 * 1024
 DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 
-from app.providers.base import GeneratedMedia, Provider
-from app.providers.narration import VOICES, narrate
-from app.providers.scene import render_png
-from app.providers.transport import Deadline
+from proxy.providers.base import GeneratedMedia, Provider
+from proxy.providers.narration import VOICES, narrate
+from proxy.providers.scene import render_png
+from proxy.providers.transport import Deadline
 from app.recipe import Recipe
 
 IMAGE_MODEL = "scenevault-sketch-1"

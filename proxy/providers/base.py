@@ -19,7 +19,7 @@ import binascii
 from dataclasses import dataclass
 
 from app.errors import ProviderError
-from app.providers.transport import Deadline
+from proxy.providers.transport import Deadline
 from app.recipe import Recipe, ProviderSpec
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from app.errors import ProviderError
-from app.providers.transport import (DEFAULT_PORTS, Deadline, HttpReply, Target, is_ip, parse_target,
+from proxy.providers.transport import (DEFAULT_PORTS, Deadline, HttpReply, Target, is_ip, parse_target,
                                       request, resolve, split_host_port)
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})

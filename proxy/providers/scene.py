@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.providers.canvas import Canvas, Colour, Rand, Shade, fade, mix, rgb, solid
-from app.providers.palette import NIGHT_SHADOW, Look, read_prompt
-from app.providers.pngwrite import RunEncoder, png_bytes
+from proxy.providers.canvas import Canvas, Colour, Rand, Shade, fade, mix, rgb, solid
+from proxy.providers.palette import NIGHT_SHADOW, Look, read_prompt
+from proxy.providers.pngwrite import RunEncoder, png_bytes
 
 WHITE, BLACK = rgb(255, 255, 255), rgb(0, 0, 0)
 SKIN = (rgb(240, 200, 170), rgb(205, 150, 110), rgb(150, 100, 70), rgb(95, 65, 45))

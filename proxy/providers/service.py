@@ -35,10 +35,10 @@ from typing import Iterable
 from app.errors import (PngError, ProviderBusy, ProviderError, ProviderTimeout, RecipeError,
                         SceneVaultError)
 from app.pngmeta import embed_recipe
-from app.providers import ProviderSettings, build_providers
-from app.providers.base import GeneratedMedia, Provider, sniff_media
-from app.providers.redaction import redact, scrub
-from app.providers.transport import Deadline
+from proxy.providers import ProviderSettings, build_providers
+from proxy.providers.base import GeneratedMedia, Provider, sniff_media
+from proxy.providers.redaction import redact, scrub
+from proxy.providers.transport import Deadline
 from app.recipe import Catalog, Recipe, validate_request, with_chosen_seed
 
 GRACE_S = 0.5

@@ -15,7 +15,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from app.providers.canvas import Colour, mix, rgb
+from proxy.providers.canvas import Colour, mix, rgb
 
 TIME_WORDS = {
     "night": "night", "midnight": "night", "moon": "night", "moonlit": "night", "stars": "night",

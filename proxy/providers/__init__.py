@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from app.errors import ProviderError
-from app.providers.a1111 import A1111Provider
-from app.providers.base import Provider
-from app.providers.download import DownloadPolicy
-from app.providers.fal import FalProvider
-from app.providers.local import LocalProvider
-from app.providers.openai import OpenAIProvider
-from app.providers.transport import parse_target
+from proxy.providers.a1111 import A1111Provider
+from proxy.providers.base import Provider
+from proxy.providers.download import DownloadPolicy
+from proxy.providers.fal import FalProvider
+from proxy.providers.local import LocalProvider
+from proxy.providers.openai import OpenAIProvider
+from proxy.providers.transport import parse_target
 
 PROVIDER_NAMES = ("local", "openai", "a1111", "fal")
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com"

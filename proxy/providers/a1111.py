@@ -18,8 +18,8 @@ import json
 from dataclasses import replace
 
 from app.errors import ProviderError
-from app.providers.base import GeneratedMedia, Provider, decode_base64
-from app.providers.transport import Deadline, json_answer, request
+from proxy.providers.base import GeneratedMedia, Provider, decode_base64
+from proxy.providers.transport import Deadline, json_answer, request
 from app.recipe import SEED_MAX, Recipe
 
 CURRENT_MODEL = "current"  # whatever checkpoint the web UI has loaded
