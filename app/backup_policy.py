@@ -29,6 +29,7 @@ class Limits:
 
     max_archive_bytes: int = 4 * GiB - 1   # what a zip without zip64 can address
     max_entries: int = 20_000              # files in one archive (a huge project has ~2,000)
+    max_projects: int = 10_000             # projects in one manifest (a big vault has hundreds)
     max_entry_bytes: int = 2 * GiB         # one file, as it really inflates
     max_total_bytes: int = 4 * GiB         # all files together, as they really inflate
     max_ratio: int = 100                   # inflated / compressed, for files over ratio_floor

@@ -3,9 +3,12 @@ and `Asset` records, or refuses it with a message naming the offending item and 
 
 Known fields are type-checked and copied; unknown fields are dropped, never stored. Slots,
 kinds and MIME types go through app/model.py's own rules, paths through
-app/backup_policy.py. Across records: ids are unique, every asset's project is in the
-manifest, a slot's versions are unique with exactly one current, and one path holds one
-SHA-256.
+app/backup_policy.py. Texts (titles, descriptions, storyboards, every string of a recipe) are
+put in app/textrules.py's normal form, the rules the page and the server use: a lone
+surrogate, NUL or other control character is refused naming the record and field, and so
+are NaN and infinities in a recipe. Across records: the counts are capped, ids are unique,
+every asset's project is in the manifest, a slot's versions are unique with exactly one
+current, and one path holds one SHA-256.
 
     manifest = validate_manifest(json.loads(text))
     manifest.projects[0].title, manifest.assets[0].path
@@ -13,17 +16,18 @@ SHA-256.
 
 from __future__ import annotations
 
-import calendar
+import datetime
 import re
 import time
 from dataclasses import dataclass
 from typing import Callable
 
+from app import textrules
 from app.backup_policy import DEFAULT_LIMITS, Limits, check_path, entry_too_large, path_problem
 from app.errors import BackupError, InvalidAsset
-from app.model import (ASPECT_RATIOS, KINDS, MAX_TEXT, MAX_TITLE, SOURCES, Asset, Project,
-                       validate_media_type, validate_slot)
-from app.storyboard import MAX_CHARACTERS, MAX_SCENES
+from app.model import (ASPECT_RATIOS, KINDS, MAX_TEXT, MAX_TITLE, PROJECT_TEXT_RULES, SOURCES,
+                       Asset, Project, validate_media_type, validate_slot)
+from app.storyboard import ITEM_TEXT_RULES, MAX_CHARACTERS, MAX_SCENES
 
 FORMAT = "scenevault-backup"
 VERSION = 1
@@ -31,6 +35,7 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?Z")
 _MAX_TIME = 2**53
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,14 @@ class Manifest:
 
 @dataclass(frozen=True)
 class Field:
+    """A known field. `clean(value, where)`, when given, runs before `test`: it puts text in
+    normal form and refuses what no text may hold; values of another type pass to `test`."""
+
     name: str
     expected: str
     test: Callable[[object], bool]
     required: bool = True
+    clean: Callable[[object, str], object] | None = None
 
 
 def _whole(low: int, high: int = _MAX_TIME) -> Callable[[object], bool]:
@@ -72,6 +81,44 @@ def _text(low: int, high: int) -> Callable[[object], bool]:
 
 def _is_id(value) -> bool:
     return isinstance(value, str) and bool(_ID.fullmatch(value))
+
+
+def _project_text(name: str) -> Callable[[object, str], object]:
+    """The cleaner of a project's text field, by app/model.py's rule for `name`."""
+    def clean(value, where: str):
+        if not isinstance(value, str):
+            return value
+        return textrules.checked(value, where, PROJECT_TEXT_RULES[name], invalid)
+    return clean
+
+
+def _clean_items(value, where: str):
+    """A storyboard list with its texts in normal form, by app/storyboard.py's rules (a key
+    it does not know is prose); ids are left to `_items`, keys are checked."""
+    if not isinstance(value, list):
+        return value
+    return [_clean_item(item, f"{where}[{i}]") if isinstance(item, dict) else item
+            for i, item in enumerate(value)]
+
+
+def _clean_item(item: dict, where: str) -> dict:
+    clean = {}
+    for key, text in item.items():
+        found = textrules.problem(key)
+        if found:
+            raise invalid(f"{where} has a key that contains {found}")
+        if key != "id" and isinstance(text, str):
+            text = textrules.checked(text, f"{where}.{key}",
+                                     ITEM_TEXT_RULES.get(key, textrules.PROSE), invalid)
+        clean[key] = text
+    return clean
+
+
+def _clean_recipe(value, where: str):
+    """Every string of a recipe in normal form; NaN and infinities refused."""
+    if not isinstance(value, dict):
+        return value
+    return textrules.checked_json(value, where, invalid)
 
 
 def _items(most: int) -> Callable[[object], bool]:
@@ -88,17 +135,17 @@ _FLAG = ("true or false", lambda v: type(v) is bool)
 _TIME = ("a time in milliseconds", _whole(0))
 _IDENT = ("an id of letters, digits, '_' or '-'", _is_id)
 PROJECT_FIELDS = [
-    Field("id", *_IDENT), Field("title", f"text of 1-{MAX_TITLE} characters", _text(1, MAX_TITLE)),
+    Field("id", *_IDENT), Field("title", f"text of 1-{MAX_TITLE} characters", _text(1, MAX_TITLE),
+                                clean=_project_text("title")),
     Field("createdAt", *_TIME), Field("updatedAt", *_TIME),
-    Field("description", f"text of at most {MAX_TEXT} characters", _text(0, MAX_TEXT), False),
-    Field("style", f"text of at most {MAX_TEXT} characters", _text(0, MAX_TEXT), False),
-    Field("mood", f"text of at most {MAX_TEXT} characters", _text(0, MAX_TEXT), False),
+    *(Field(name, f"text of at most {MAX_TEXT} characters", _text(0, MAX_TEXT), False,
+            _project_text(name)) for name in ("description", "style", "mood")),
     Field("aspectRatio", f"one of {', '.join(ASPECT_RATIOS)}", lambda v: v in ASPECT_RATIOS, False),
     Field("backedUpAt", *_TIME, False),
     Field("characters", f"a list of at most {MAX_CHARACTERS} {{id, name, description}} objects",
-          _items(MAX_CHARACTERS), False),
+          _items(MAX_CHARACTERS), False, _clean_items),
     Field("scenes", f"a list of at most {MAX_SCENES} {{id, story, prompt}} objects",
-          _items(MAX_SCENES), False),
+          _items(MAX_SCENES), False, _clean_items),
 ]
 ASSET_FIELDS = [
     Field("id", *_IDENT), Field("projectId", *_IDENT),
@@ -114,7 +161,7 @@ ASSET_FIELDS = [
     Field("width", "a whole number of pixels", _whole(1, 1 << 20), False),
     Field("height", "a whole number of pixels", _whole(1, 1 << 20), False),
     Field("durationMs", "a whole number of milliseconds", _whole(0), False),
-    Field("recipe", "an object", lambda v: isinstance(v, dict), False),
+    Field("recipe", "an object", lambda v: isinstance(v, dict), False, _clean_recipe),
     Field("backedUpAt", *_TIME, False), Field("replaces", *_IDENT, False),
     Field("path", "a relative path", lambda v: isinstance(v, str), False),
 ]
@@ -131,14 +178,25 @@ def iso_time(ms: int) -> str:
 
 
 def parse_iso(text) -> int:
-    """The pair of `iso_time`: an ISO 8601 UTC time ('...Z') -> milliseconds."""
+    """The pair of `iso_time`: an ISO 8601 UTC time ('...Z') from 1970 on -> milliseconds.
+    Anything else (month 13, hour 24, February 30, ...) is BackupError naming the value."""
     match = _ISO.fullmatch(text) if isinstance(text, str) else None
     if not match:
-        raise invalid(f"'exportedAt' must be a UTC time like 2025-01-31T12:00:00.000Z, not "
-                      f"{_shown(text)}")
+        raise _bad_time(text)
     *parts, fraction = match.groups()
-    seconds = calendar.timegm(tuple(int(p) for p in parts))
+    try:
+        moment = datetime.datetime(*map(int, parts), tzinfo=datetime.timezone.utc)
+    except ValueError:
+        raise _bad_time(text) from None
+    if moment < _EPOCH:
+        raise invalid(f"'exportedAt' is {_shown(text)}, before 1970")
+    seconds = (moment - _EPOCH) // datetime.timedelta(seconds=1)
     return seconds * 1000 + int((fraction or "0").ljust(3, "0")[:3])
+
+
+def _bad_time(text) -> BackupError:
+    return invalid(f"'exportedAt' must be a UTC time like 2025-01-31T12:00:00.000Z, not "
+                   f"{_shown(text)}")
 
 
 def validate_manifest(data, limits: Limits = DEFAULT_LIMITS) -> Manifest:
@@ -148,14 +206,19 @@ def validate_manifest(data, limits: Limits = DEFAULT_LIMITS) -> Manifest:
     recipe_only = data.get("recipeOnly", False)
     if type(recipe_only) is not bool:
         raise invalid(f"'recipeOnly' must be true or false, not {_shown(recipe_only)}")
-    projects = [_project(r, i) for i, r in enumerate(_list(data, "projects"))]
+    exported_at = parse_iso(data.get("exportedAt"))
+    project_records, asset_records = _list(data, "projects"), _list(data, "assets")
+    if len(project_records) > limits.max_projects:
+        raise BackupError(f"The manifest lists {len(project_records):,} projects; a backup may "
+                          f"list at most {limits.max_projects:,}.", "too_many_projects")
+    if len(asset_records) > limits.max_entries:
+        raise BackupError(f"The manifest lists {len(asset_records):,} assets; a backup may list "
+                          f"at most {limits.max_entries:,}.", "too_many_entries")
+    projects = [_project(r, i) for i, r in enumerate(project_records)]
     _unique([p.id for p in projects], "project id")
-    assets = [_asset(r, i, recipe_only, limits) for i, r in enumerate(_list(data, "assets"))]
-    if len(assets) > limits.max_entries:
-        raise BackupError(f"The manifest lists {len(assets)} assets; a backup may list at most "
-                          f"{limits.max_entries}.", "too_many_entries")
+    assets = [_asset(r, i, recipe_only, limits) for i, r in enumerate(asset_records)]
     _check_relations(projects, assets, limits)
-    return Manifest(parse_iso(data.get("exportedAt")), recipe_only, tuple(projects), tuple(assets))
+    return Manifest(exported_at, recipe_only, tuple(projects), tuple(assets))
 
 
 def _list(data: dict, key: str) -> list:
@@ -175,6 +238,8 @@ def _read(record, fields: list[Field], where: str) -> dict:
             if field.required:
                 raise invalid(f"{where} has no {field.name!r}")
             continue
+        if field.clean is not None:
+            value = field.clean(value, f"{where}.{field.name}")
         if not field.test(value):
             raise invalid(f"{where}: {field.name!r} must be {field.expected}, not {_shown(value)}")
         clean[field.name] = value
@@ -182,9 +247,7 @@ def _read(record, fields: list[Field], where: str) -> dict:
 
 
 def _project(record, index: int) -> Project:
-    clean = _read(record, PROJECT_FIELDS, f"projects[{index}]")
-    return Project.from_record({key: value.strip() if isinstance(value, str) and key != "id"
-                                else value for key, value in clean.items()})
+    return Project.from_record(_read(record, PROJECT_FIELDS, f"projects[{index}]"))
 
 
 def _asset(record, index: int, recipe_only: bool, limits: Limits) -> ManifestAsset:

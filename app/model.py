@@ -2,6 +2,7 @@
 stored in IndexedDB (camelCase keys, as in DESIGN.md).
 
 Serializing is pure; app/vault.py does the I/O. `from_record(to_record(x)) == x` always holds.
+A project's texts are kept in app/textrules.py's normal form (`PROJECT_TEXT_RULES`).
 
     >>> project = Project.create("Moon heist")
     >>> Project.from_record(project.to_record()) == project
@@ -18,6 +19,7 @@ import secrets
 import time
 from dataclasses import dataclass, field, fields, replace
 
+from app import textrules
 from app.errors import InvalidAsset
 
 KINDS = ("thumbnail", "character", "scene", "clip", "audio", "video")
@@ -39,8 +41,14 @@ SLOT_ROOTS_BY_KIND = {
 }
 PROJECT_FIELDS = ("title", "description", "style", "mood", "aspect_ratio")
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "21:9")
-MAX_TITLE = 200
-MAX_TEXT = 4000
+MAX_TITLE = textrules.LINE.max_chars
+MAX_TEXT = textrules.PROSE.max_chars
+# How each project text is kept (app/textrules.py): only the description has several lines;
+# style and mood are one line each, but as long as a description.
+PROJECT_TEXT_RULES = {"title": textrules.LINE, "description": textrules.PROSE,
+                      "style": textrules.TextRule(single_line=True, max_chars=MAX_TEXT),
+                      "mood": textrules.TextRule(single_line=True, max_chars=MAX_TEXT),
+                      "aspect_ratio": textrules.LINE}
 
 
 def new_id(prefix: str) -> str:
@@ -153,13 +161,10 @@ class Project:
 
 
 def _clean_text(name: str, value) -> str:
+    """A project field in app/textrules.py's normal form, or InvalidAsset naming it."""
     if not isinstance(value, str):
         raise InvalidAsset(f"Project {name} must be text, not {type(value).__name__}")
-    text = value.strip()
-    limit = MAX_TITLE if name == "title" else MAX_TEXT
-    if len(text) > limit:
-        raise InvalidAsset(f"Project {name} is {len(text)} characters; the limit is {limit}")
-    return text
+    return textrules.checked(value, f"Project {name}", PROJECT_TEXT_RULES[name], InvalidAsset)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 Owns `Recipe` (the typed, versioned record of what made a piece of media), the provider
 `Catalog` a request is checked against (what `GET /api/providers` returns), and
 `validate_request`, which turns an untrusted JSON body into a `Recipe` or raises `RecipeError`
-naming the field. server.py and the page's client both use it, so the rules exist once. Stdlib
-only: it imports under CPython 3.11+ and in Pyodide.
+naming the field. server.py and the page's client both use it, so the rules exist once: a
+prompt is kept in app/textrules.py's normal form (NUL, other controls and lone surrogates are
+refused; invisible and bidi characters dropped). Stdlib only: it imports under CPython 3.11+
+and in Pyodide.
 
     >>> catalog = Catalog("local", (ProviderSpec("local", ("image",), True,
     ...                                          {"image": ("sketch",)}),))
@@ -22,6 +24,7 @@ import secrets
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from app import textrules
 from app.errors import RecipeError
 
 __all__ = [
@@ -40,7 +43,7 @@ IMAGE_ONLY = ("negative_prompt", "width", "height", "steps")
 AUDIO_ONLY = ("voice",)
 REQUEST_FIELDS = frozenset({"kind", "prompt", "provider", "model", "seed", "version",
                             *IMAGE_ONLY, *AUDIO_ONLY})
-_ALLOWED_CONTROLS = frozenset("\n\r\t")
+PROMPT_RULE = textrules.TextRule(single_line=False, max_chars=PROMPT_MAX_CHARS)
 
 
 @dataclass(frozen=True)
@@ -211,28 +214,17 @@ def _choice(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
 
 
 def _text(body: dict[str, Any], name: str, required: bool = False) -> str | None:
+    """A prompt in app/textrules.py's normal form (multi-line), or RecipeError naming the field
+    and the character that cannot be stored, or the length over the limit."""
     value = body.get(name)
     if value is None and not required:
         return None
     if not isinstance(value, str):
         raise RecipeError(f"{name} must be text, not {_shown(value)}", name)
-    value = value.strip()
+    value = textrules.checked(value, name, PROMPT_RULE, lambda message: RecipeError(message, name))
     if required and not value:
         raise RecipeError(f"{name} must not be empty", name)
-    if len(value) > PROMPT_MAX_CHARS:
-        raise RecipeError(f"{name} has {len(value)} characters; the limit is {PROMPT_MAX_CHARS}",
-                          name)
-    bad = next((ch for ch in value if _forbidden_character(ch)), None)
-    if bad is not None:
-        raise RecipeError(f"{name} contains U+{ord(bad):04X}, a character that is not allowed",
-                          name)
     return value
-
-
-def _forbidden_character(ch: str) -> bool:
-    """Control characters (but newline, return, tab) and lone surrogates cannot be stored."""
-    code = ord(ch)
-    return (code < 0x20 and ch not in _ALLOWED_CONTROLS) or code == 0x7F or 0xD800 <= code <= 0xDFFF
 
 
 def _name(body: dict[str, Any], name: str, required: bool = False) -> str | None:

@@ -16,11 +16,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 
+from app import textrules
 from app.errors import InvalidAsset
-from app.model import MAX_TEXT, MAX_TITLE, Project, now_ms
+from app.model import Project, now_ms
 
 MAX_CHARACTERS = 50
 MAX_SCENES = 200
+# How each storyboard text is kept (app/textrules.py): a name is one line, the rest prose.
+ITEM_TEXT_RULES = {"name": textrules.LINE, "description": textrules.PROSE,
+                   "story": textrules.PROSE, "prompt": textrules.PROSE}
 
 
 def _short_id(prefix: str, taken: set[str]) -> str:
@@ -30,14 +34,13 @@ def _short_id(prefix: str, taken: set[str]) -> str:
             return candidate
 
 
-def _text(name: str, value, limit: int, required: bool = False) -> str:
+def _text(label: str, key: str, value, required: bool = False) -> str:
+    """An item's text under `key` in normal form, or InvalidAsset naming it by `label`."""
     if not isinstance(value, str):
-        raise InvalidAsset(f"{name} must be text, not {type(value).__name__}")
-    text = value.strip()
+        raise InvalidAsset(f"{label} must be text, not {type(value).__name__}")
+    text = textrules.checked(value, label, ITEM_TEXT_RULES[key], InvalidAsset)
     if required and not text:
-        raise InvalidAsset(f"{name} is required")
-    if len(text) > limit:
-        raise InvalidAsset(f"{name} is {len(text)} characters; the limit is {limit}")
+        raise InvalidAsset(f"{label} is required")
     return text
 
 
@@ -56,8 +59,8 @@ def add_character(project: Project, name: str, description: str = "") -> Project
     if len(project.characters) >= MAX_CHARACTERS:
         raise InvalidAsset(f"A project holds at most {MAX_CHARACTERS} characters")
     character = {"id": _short_id("c", {c["id"] for c in project.characters}),
-                 "name": _text("Character name", name, MAX_TITLE, required=True),
-                 "description": _text("Character description", description, MAX_TEXT)}
+                 "name": _text("Character name", "name", name, required=True),
+                 "description": _text("Character description", "description", description)}
     return _touched(project, characters=[*project.characters, character])
 
 
@@ -66,9 +69,9 @@ def edit_character(project: Project, character_id: str, *, name: str | None = No
     characters = [dict(c) for c in project.characters]
     character = characters[_index(characters, character_id, "character")]
     if name is not None:
-        character["name"] = _text("Character name", name, MAX_TITLE, required=True)
+        character["name"] = _text("Character name", "name", name, required=True)
     if description is not None:
-        character["description"] = _text("Character description", description, MAX_TEXT)
+        character["description"] = _text("Character description", "description", description)
     return _touched(project, characters=characters)
 
 
@@ -81,8 +84,8 @@ def add_scene(project: Project, story: str = "", prompt: str = "") -> Project:
     if len(project.scenes) >= MAX_SCENES:
         raise InvalidAsset(f"A project holds at most {MAX_SCENES} scenes")
     scene = {"id": _short_id("s", {s["id"] for s in project.scenes}),
-             "story": _text("Scene story", story, MAX_TEXT),
-             "prompt": _text("Frame prompt", prompt, MAX_TEXT)}
+             "story": _text("Scene story", "story", story),
+             "prompt": _text("Frame prompt", "prompt", prompt)}
     return _touched(project, scenes=[*project.scenes, scene])
 
 
@@ -91,9 +94,9 @@ def edit_scene(project: Project, scene_id: str, *, story: str | None = None,
     scenes = [dict(s) for s in project.scenes]
     scene = scenes[_index(scenes, scene_id, "scene")]
     if story is not None:
-        scene["story"] = _text("Scene story", story, MAX_TEXT)
+        scene["story"] = _text("Scene story", "story", story)
     if prompt is not None:
-        scene["prompt"] = _text("Frame prompt", prompt, MAX_TEXT)
+        scene["prompt"] = _text("Frame prompt", "prompt", prompt)
     return _touched(project, scenes=scenes)
 
 

@@ -6,10 +6,13 @@ import ast
 import datetime
 import itertools
 import json
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from test_textrules import DROPPED, FORBIDDEN, TEXT
 
 from app.backup import (archive_name, asset_path, build_manifest, check_depth, encode_manifest,
                         parse_manifest, plan_layout, slugify, unique_slugs)
@@ -18,6 +21,7 @@ from app.backup_policy import Limits
 from app.backup_schema import iso_time, parse_iso
 from app.errors import BackupCancelled, BackupError
 from app.model import Asset, Project
+from app.textrules import normal_form
 
 ROOT = Path(__file__).resolve().parents[2]
 PURE = ["app/backup.py", "app/backup_schema.py", "app/backup_policy.py", "app/backup_merge.py",
@@ -242,6 +246,135 @@ def test_depth_counting_ignores_brackets_inside_strings_and_spots_malformed_json
 def test_a_manifest_that_is_not_utf8_or_not_json_is_invalid():
     assert "not UTF-8" in str(pytest.raises(BackupError, parse_manifest, b"\xff\xfe{}").value)
     assert "not JSON" in str(pytest.raises(BackupError, parse_manifest, b"{'a': 1}").value)
+
+
+# --- text hygiene (app/textrules.py) and counts ------------------------------------------------
+# json.dumps writes a lone surrogate as a \\udXXXX escape, as a hand-edited manifest would.
+@pytest.mark.parametrize("path, value, fragment", [
+    ("projects.0.title", "Moon\x00", "projects[0].title contains U+0000 (a control character)"),
+    ("projects.0.title", "\ud800 Heist", "projects[0].title contains U+D800 (a lone surrogate)"),
+    ("projects.0.description", "a\x1bb", "projects[0].description contains U+001B"),
+    ("projects.0.mood", "\udfff", "projects[0].mood contains U+DFFF"),
+    ("projects.0.scenes", [{"id": "s1", "story": "ok"}, {"id": "s2", "prompt": "a\x00"}],
+     "projects[0].scenes[1].prompt contains U+0000"),
+    ("projects.0.characters", [{"id": "c1", "name": "\udc00"}],
+     "projects[0].characters[0].name contains U+DC00"),
+    ("projects.0.characters", [{"id": "c1", "\ud800": "x"}],
+     "projects[0].characters[0] has a key that contains U+D800"),
+    ("assets.1.recipe", {"prompt": "fox\x00", "seed": 1}, "assets[1].recipe.prompt contains U+0000"),
+    ("assets.0.recipe", {"scenes": [{"sceneId": "\ud83e"}]},
+     "assets[0].recipe.scenes[0].sceneId contains U+D83E (a lone surrogate)"),
+    ("assets.0.recipe", {"\x00": 1}, "assets[0].recipe has a key that contains U+0000"),
+])
+def test_text_no_export_could_hold_is_refused_naming_record_and_field(path, value, fragment):
+    error = error_of(changed(path, value))
+    assert error.code == "invalid_manifest" and fragment in str(error), str(error)
+
+
+@pytest.mark.parametrize("number, shown", [(float("nan"), "nan"), (float("inf"), "inf"),
+                                           (float("-inf"), "-inf")])
+def test_nan_and_infinities_in_a_recipe_are_refused(number, shown):
+    for recipe in ({"prompt": "x", "seed": number}, {"settings": {"fps": [24, number]}}):
+        data = changed("assets.0.recipe", recipe)
+        text = json.dumps(data)  # NaN, Infinity, -Infinity: what json.loads accepts by default
+        assert shown.replace("inf", "Infinity").replace("nan", "NaN") in text
+        error = pytest.raises(BackupError, parse_manifest, text.encode()).value
+        assert error.code == "invalid_manifest" and "numbers must be finite" in str(error)
+        assert f"is {shown};" in str(error) and "assets[0].recipe." in str(error)
+
+
+def test_imported_texts_are_put_in_the_normal_form_the_page_and_server_use():
+    data = valid()
+    data["projects"][0].update(title="\u202eMoon\u200b Heist\r\n2\x85", description="a\r\nb\ufeff",
+                               style="noir\tneon", scenes=[{"id": "s1", "prompt": "Cafe\u0301\u2066"}],
+                               characters=[{"id": "c1", "name": "Ada\nL\x9b", "description": "x\ry"}])
+    data["assets"][0]["recipe"] = {"prompt": " fox\u200b\r\n", "seed": 1, "steps": 1.5}
+    parsed = parse(data)
+    imported = parsed.projects[0]
+    assert (imported.title, imported.description, imported.style) == \
+        ("Moon Heist 2", "a\nb", "noir neon")
+    assert imported.scenes == [{"id": "s1", "prompt": "Café"}]
+    assert imported.characters == [{"id": "c1", "name": "Ada L", "description": "x\ny"}]
+    assert parsed.assets[0].asset.recipe == {"prompt": "fox", "seed": 1, "steps": 1.5}
+
+
+def test_a_title_of_invisible_characters_only_is_no_title():
+    error = error_of(changed("projects.0.title", "\u200b\u202e\ufeff "))
+    assert "'title' must be text of 1-200 characters" in str(error)
+
+
+@pytest.mark.parametrize("text", [
+    "2025-13-01T00:00:00Z", "2025-00-10T00:00:00Z", "2025-02-30T00:00:00Z", "2025-01-32T00:00:00Z",
+    "2025-01-31T24:00:00Z", "2025-01-31T12:60:00Z", "2016-12-31T23:59:60Z", "0000-01-01T00:00:00Z",
+    "2025-01-31T12:00:00.000", "2025-01-31 12:00:00Z", 1738326896789, None,
+])
+def test_a_malformed_exported_at_is_a_backup_error_naming_it(text):
+    with pytest.raises(BackupError) as caught:
+        parse_iso(text)
+    assert caught.value.code == "invalid_manifest" and "'exportedAt'" in str(caught.value)
+    assert error_of(changed("exportedAt", text)).code == "invalid_manifest"
+
+
+def test_an_exported_at_before_1970_is_refused_and_the_last_moment_of_9999_read():
+    assert "before 1970" in str(pytest.raises(BackupError, parse_iso, "1969-12-31T23:59:59Z").value)
+    assert parse_iso("9999-12-31T23:59:59.999Z") == 253_402_300_799_999
+    assert parse_iso("2024-02-29T00:00:00.5Z") == 1_709_164_800_500  # leap day; .5 s
+
+
+def test_the_project_and_asset_counts_are_capped_before_any_record_is_read():
+    data = manifest_dict([project("prj_1"), project("prj_2", "Sun Heist")], [asset("ast_1")])
+    error = error_of(data, Limits(max_projects=1))
+    assert error.code == "too_many_projects" and "2 projects" in str(error) and "at most 1" in str(error)
+    junk = {**valid(), "projects": [7] * 3}  # records that would be refused one by one
+    assert error_of(junk, Limits(max_projects=2)).code == "too_many_projects"
+    assert error_of({**valid(), "assets": [7] * 3}, Limits(max_entries=2)).code == "too_many_entries"
+    assert error_of({**valid(), "projects": [0] * 10_001}).code == "too_many_projects"  # default
+
+
+def hygiene_manifest(title: str, prompt: str) -> dict:
+    """A project, storyboard and recipe whose every text is `title` or `prompt`, as records that
+    skipped the model's rules would be (an older vault, or a hand-edited backup)."""
+    record = Project(id="prj_1", title=title, created_at=1000, updated_at=2000, description=prompt,
+                     style=title, mood=prompt.replace("\n", " "),
+                     characters=[{"id": "c1", "name": title, "description": prompt}],
+                     scenes=[{"id": "s1", "story": prompt, "prompt": prompt}])
+    recipe = {"kind": "image", "prompt": prompt, "negative_prompt": title, "seed": 1}
+    return manifest_dict([record], [replace(asset("ast_1"), recipe=recipe)])
+
+
+def texts_of(manifest) -> list[tuple[str, bool]]:
+    """(text, single_line) for every text the manifest's records hold."""
+    (record,), (item,) = manifest.projects, manifest.assets
+    lines = [record.title, record.style, record.mood, *(c["name"] for c in record.characters)]
+    prose = [record.description, *(c["description"] for c in record.characters),
+             *(text for scene in record.scenes for key, text in scene.items() if key != "id"),
+             item.asset.recipe["prompt"], item.asset.recipe["negative_prompt"]]
+    return [(text, True) for text in lines] + [(text, False) for text in prose]
+
+
+@settings(max_examples=200, deadline=None)
+@given(title=TEXT, prompt=TEXT)
+def test_any_unicode_text_imports_in_normal_form_and_round_trips_unchanged(title, prompt):
+    data = json.dumps(hygiene_manifest(title, prompt)).encode()
+    forbidden = FORBIDDEN & set(title + prompt)
+    try:
+        first = parse_manifest(data)
+    except BackupError as error:
+        assert error.code == "invalid_manifest"
+        if " contains U+" in str(error):
+            assert forbidden
+        else:  # a title with nothing visible in it is no title
+            assert "'title' must be text of 1-200" in str(error)
+            assert not any(unicodedata.category(ch)[0] in "LMNPS" for ch in title)
+        return
+    assert not forbidden
+    for text, single_line in texts_of(first):
+        assert unicodedata.is_normalized("NFC", text) and not DROPPED & set(text)
+        assert normal_form(text, single_line) == text and "\r" not in text
+        assert not single_line or not {"\n", "\t"} & set(text)
+    exported = build_manifest(list(first.projects), [item.asset for item in first.assets],
+                              first.paths(), EXPORTED)
+    assert parse_manifest(encode_manifest(exported)) == first
 
 
 # --- merge planning -----------------------------------------------------------------------------

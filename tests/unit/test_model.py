@@ -7,6 +7,7 @@ import pytest
 from app.errors import InvalidAsset
 from app.model import (Asset, Project, new_id, validate_kind, validate_media_type, validate_slot,
                        validate_source)
+from app.storyboard import add_character, add_scene, edit_character, edit_scene
 
 
 def test_ids_are_prefixed_unique_and_sort_by_creation_time():
@@ -98,3 +99,41 @@ def test_unknown_kind_and_source_name_the_value():
         validate_kind("poster")
     with pytest.raises(InvalidAsset, match="'stolen'"):
         validate_source("stolen")
+
+
+# --- text hygiene (app/textrules.py) ------------------------------------------------------------
+def test_project_texts_are_kept_in_normal_form():
+    project = Project.create("\u202eMoon\u200b Heist\r\nPart 2\t", description=" one\r\ntwo\x85",
+                             style="noir\nneon", mood="Cafe\u0301\ufeff")
+    assert (project.title, project.description, project.style, project.mood) == \
+        ("Moon Heist Part 2", "one\ntwo", "noir neon", "Café")
+
+
+@pytest.mark.parametrize("field, value, shown", [
+    ("title", "Moon\x00", "Project title contains U+0000 (a control character) at character 5"),
+    ("title", "\ud800", "Project title contains U+D800 (a lone surrogate) at character 1"),
+    ("description", "a\x1bb", "Project description contains U+001B (a control character)"),
+    ("style", "\udc00noir", "Project style contains U+DC00 (a lone surrogate)"),
+])
+def test_project_texts_refuse_nul_controls_and_lone_surrogates_naming_the_field(field, value, shown):
+    with pytest.raises(InvalidAsset, match=re.escape(shown)):
+        Project.create("Ok").updated(**{field: value})
+
+
+def test_a_title_of_invisible_characters_only_is_no_title():
+    with pytest.raises(InvalidAsset, match="needs a title"):
+        Project.create("\u200b\u2066\ufeff")
+
+
+def test_storyboard_texts_are_kept_in_normal_form_and_refuse_what_cannot_be_stored():
+    project = add_character(Project.create("Heist"), "Ada\nLovelace\u200b", "line one\r\nline two")
+    project = add_scene(project, story="The vault\u202e", prompt="a steel door\r\n")
+    character, scene = project.characters[0], project.scenes[0]
+    assert (character["name"], character["description"]) == ("Ada Lovelace", "line one\nline two")
+    assert (scene["story"], scene["prompt"]) == ("The vault", "a steel door")
+    with pytest.raises(InvalidAsset, match=re.escape("Character name contains U+0000")):
+        edit_character(project, character["id"], name="Ada\x00")
+    with pytest.raises(InvalidAsset, match=re.escape("Frame prompt contains U+D800")):
+        edit_scene(project, scene["id"], prompt="\ud800")
+    with pytest.raises(InvalidAsset, match="Character name is required"):
+        edit_character(project, character["id"], name="\u200b")

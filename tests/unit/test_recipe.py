@@ -67,6 +67,13 @@ BAD_REQUESTS = [
     ("prompt with NUL", {**IMAGE, "prompt": "a\x00b"}, "prompt", "invalid_prompt"),
     ("prompt with ESC", {**IMAGE, "prompt": "a\x1bb"}, "prompt", "invalid_prompt"),
     ("prompt lone surrogate", {**IMAGE, "prompt": "a\ud800b"}, "prompt", "invalid_prompt"),
+    ("prompt DEL", {**IMAGE, "prompt": "a\x7fb"}, "prompt", "invalid_prompt"),
+    ("prompt only invisible", {**IMAGE, "prompt": "\u200b\u202e\ufeff"}, "prompt",
+     "invalid_prompt"),
+    ("negative with NUL", {**IMAGE, "negative_prompt": "\x00"}, "negative_prompt",
+     "invalid_negative_prompt"),
+    ("negative lone surrogate", {**IMAGE, "negative_prompt": "\udfff"}, "negative_prompt",
+     "invalid_negative_prompt"),
     ("negative too long", {**IMAGE, "negative_prompt": "n" * 4001}, "negative_prompt",
      "invalid_negative_prompt"),
     ("negative not text", {**IMAGE, "negative_prompt": ["blur"]}, "negative_prompt",
@@ -119,6 +126,32 @@ def test_every_rule_refuses_with_an_error_naming_the_field(body, field, code):
     assert (error.field, error.code) == (field, code)
     named = "sampler" if code == "unknown_field" else field
     assert named in str(error)
+
+
+@pytest.mark.parametrize("prompt, shown", [
+    ("a fox\x00", "prompt contains U+0000 (a control character) at character 6"),
+    ("a \ud800 fox", "prompt contains U+D800 (a lone surrogate) at character 3"),
+])
+def test_a_character_that_cannot_be_stored_is_named_with_its_place(prompt, shown):
+    with pytest.raises(RecipeError) as caught:
+        validate_request({**IMAGE, "prompt": prompt}, CATALOG)
+    assert str(caught.value) == shown
+
+
+def test_prompts_are_kept_in_the_normal_form_of_app_textrules():
+    body = {**IMAGE, "prompt": "\u202ea fox\u200b\r\nin the sno\u0301w\x85", "negative_prompt":
+            "\ufeffblur\u2066\x9b"}
+    recipe = validate_request(body, CATALOG)
+    assert (recipe.prompt, recipe.negative_prompt) == ("a fox\nin the snów", "blur")
+    stored = {**with_chosen_seed(recipe).to_dict(), "prompt": "fox\u200d\u200b"}
+    assert Recipe.from_dict(stored).prompt == "fox"
+
+
+def test_the_prompt_limit_counts_the_normal_form():
+    assert validate_request({**IMAGE, "prompt": "x" * 4000 + "\u200b" * 10}, CATALOG).prompt == \
+        "x" * 4000
+    with pytest.raises(RecipeError, match="prompt is 4001 characters; the limit is 4000"):
+        validate_request({**IMAGE, "prompt": "e\u0301" * 4001}, CATALOG)
 
 
 @pytest.mark.parametrize("body", [[1, 2], "text", None, 3])
