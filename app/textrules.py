@@ -17,7 +17,7 @@ Normalized, because they are invisible and only ever arrive by pasting:
   U+2028 and U+2029 into LF; a single line (`LINE`) turns each of them, and tabs, into a
   space; the edges are stripped. The normal form is idempotent.
 
-Capped: a `TextRule` counts the normal form's characters (`LINE` 200, `PROSE` 4000); callers
+Capped: a `TextRule` counts the normal form's characters (`LINE` 200, `PROSE` 4000); `checked`
 refuse text over it. The code points are listed here, not read from the Unicode database, so
 CPython 3.11 (the server) and 3.14 (the page) agree; only NFC and which characters are
 whitespace depend on the database.
