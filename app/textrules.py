@@ -18,7 +18,7 @@ Normalized, because they are invisible and only ever arrive by pasting:
   space; the edges are stripped. The normal form is idempotent.
 
 Capped: a `TextRule` counts the normal form's characters (`LINE` 200, `PROSE` 4000); `checked`
-refuse text over it. The code points are listed here, not read from the Unicode database, so
+refuses text over it. The code points are listed here, not read from the Unicode database, so
 CPython 3.11 (the server) and 3.14 (the page) agree; only NFC and which characters are
 whitespace depend on the database.
 
