@@ -48,9 +48,12 @@ EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "im
               "video/mp4": "mp4", "video/webm": "webm"}
 MAX_SLUG = 48
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
-_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+# A JSON string, to its closing quote or, when it never closes, to the end (json.loads then
+# refuses it). The quantifiers are possessive (Python 3.11+): none gives back what it took, so
+# no attempt backtracks, and none restarts inside a string that never closes. Linear.
+_STRINGS = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
+_OPENER = {"]": "[", "}": "{"}
 
 
 @dataclass(frozen=True)
@@ -72,17 +75,28 @@ def slugify(title: str, fallback: str = "project") -> str:
 
 def unique_slugs(projects: list[Project]) -> dict[str, str]:
     """project id -> slug; a repeated slug gets -2, -3 ..."""
-    taken: set[str] = set()
-    slugs = {}
-    for project in projects:
-        base = slug = slugify(project.title)
-        n = 1
-        while slug in taken:
+    slugs = _DistinctNames()
+    return {project.id: slugs.claim(slugify(project.title)) for project in projects}
+
+
+class _DistinctNames:
+    """Hands out distinct names: a name already taken gets -2, -3 ... Each base remembers the
+    last number it tried, so n claims cost O(n) however many repeat (no rescan from -2)."""
+
+    def __init__(self):
+        self.taken: set[str] = set()
+        self.last: dict[str, int] = {}
+
+    def claim(self, base: str) -> str:
+        """`base` if free, else the first free `base-N`; it is taken from then on."""
+        n = self.last.get(base, 1)
+        name = base if n == 1 else f"{base}-{n}"
+        while name in self.taken:
             n += 1
-            slug = f"{base}-{n}"
-        taken.add(slug)
-        slugs[project.id] = slug
-    return slugs
+            name = f"{base}-{n}"
+        self.last[base] = n
+        self.taken.add(name)
+        return name
 
 
 def place_label(root: str, key: str, numbers: dict | None = None,
@@ -102,15 +116,9 @@ def place_labels(project: Project, slots: list[str]) -> dict[tuple[str, str], st
     storyboard: a scene id becomes its position, a character id its name."""
     numbers = {scene.get("id"): n for n, scene in enumerate(project.scenes, 1)}
     names = {character.get("id"): character.get("name") for character in project.characters}
-    labels: dict[tuple[str, str], str] = {}
-    for root, key in sorted({tuple(slot.split(":")[:2]) for slot in slots if ":" in slot}):
-        label = candidate = place_label(root, key, numbers, names)
-        n = 1
-        while candidate in labels.values():
-            n += 1
-            candidate = f"{label}-{n}"
-        labels[(root, key)] = candidate
-    return labels
+    labels = _DistinctNames()
+    return {(root, key): labels.claim(place_label(root, key, numbers, names))
+            for root, key in sorted({tuple(slot.split(":")[:2]) for slot in slots if ":" in slot})}
 
 
 def asset_path(slug: str, asset: Asset, labels: dict[tuple[str, str], str] | None = None) -> str:
@@ -136,20 +144,24 @@ def archive_name(slugs: list[str], day: datetime.date, recipe_only: bool = False
 def plan_layout(projects: list[Project], assets: list[Asset], stored: set[str]) -> Layout:
     """Paths for every asset; bytes are included for assets whose sha256 is in `stored`."""
     slugs = unique_slugs(projects)
-    labels = {p.id: place_labels(p, [a.slot for a in assets if a.project_id == p.id])
-              for p in projects}
+    slots: dict[str, list[str]] = {project.id: [] for project in projects}
+    for asset in assets:
+        slots.setdefault(asset.project_id, []).append(asset.slot)
+    labels = {project.id: place_labels(project, slots[project.id]) for project in projects}
     paths: dict[str, str | None] = {}
     by_sha: dict[str, str] = {}
+    used: set[str] = set()
     for asset in assets:
         if asset.sha256 not in stored:
             paths[asset.id] = None
             continue
         if asset.sha256 not in by_sha:
             path = asset_path(slugs[asset.project_id], asset, labels[asset.project_id])
-            if path in by_sha.values():  # a character named like a scene could do it
+            if path in used:  # a character named like a scene could do it
                 stem, extension = path.rsplit(".", 1)
                 path = f"{stem}-{asset.id}.{extension}"
             by_sha[asset.sha256] = path
+            used.add(path)
         paths[asset.id] = by_sha[asset.sha256]
     return Layout(paths, {path: sha for sha, path in by_sha.items()})
 
@@ -200,20 +212,35 @@ def manifest_too_large(limits: Limits) -> BackupError:
 
 
 def check_depth(text: str, max_depth: int) -> None:
-    """Refuse JSON nested deeper than `max_depth` before any parser recurses into it: strip
-    strings, keep brackets, and peel the innermost pairs once per level (one C-speed regex
-    pass each). Valid JSON peels away completely; brackets that never pair are malformed."""
+    """Refuse JSON nested deeper than `max_depth` before any parser recurses into it, in linear
+    time: strip strings and all but brackets (C-speed passes), then match the brackets on a
+    stack that stops at the cap; a tally of the rest then tells a document that is too deep
+    from brackets that never pair."""
     shape = _NOT_BRACKET.sub("", _STRINGS.sub("", text))
-    for _ in range(max_depth):
-        if not shape:
-            return
-        peeled = _EMPTY_PAIR.sub("", shape)
-        if peeled == shape:
-            raise invalid("it is not JSON (its brackets do not pair up)")
-        shape = peeled
-    if shape:
-        raise BackupError(f"The manifest nests deeper than {max_depth} levels; a real one nests "
-                          "about 5. This file is not a usable backup.", "json_too_deep")
+    stack: list[str] = []
+    for index, char in enumerate(shape):
+        if char in "[{":
+            if len(stack) == max_depth:
+                raise _too_deep_or_unpaired(shape[index:], max_depth)
+            stack.append(char)
+        elif not stack or stack.pop() != _OPENER[char]:
+            raise _brackets_unpaired()
+    if stack:
+        raise _brackets_unpaired()
+
+
+def _too_deep_or_unpaired(rest: str, max_depth: int) -> BackupError:
+    """`rest` starts with a bracket opened past the cap, `max_depth` being open: the document
+    is too deep when the rest closes as many brackets as are open, else they do not pair."""
+    opened = rest.count("[") + rest.count("{")
+    if len(rest) - opened != opened + max_depth:
+        return _brackets_unpaired()
+    return BackupError(f"The manifest nests deeper than {max_depth} levels; a real one nests "
+                       "about 5. This file is not a usable backup.", "json_too_deep")
+
+
+def _brackets_unpaired() -> BackupError:
+    return invalid("it is not JSON (its brackets do not pair up)")
 
 
 def check_format(decoded) -> None:
