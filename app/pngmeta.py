@@ -4,7 +4,9 @@ Owns the PNG chunk walk (signature, lengths and every CRC checked; anything else
 `PngError`), the A1111 "parameters" text (written by `format_parameters`, read back by
 `parse_parameters`, including the Stable Diffusion web UI's own files), and `embed_recipe`,
 which gives every PNG leaving the proxy both that text and the full recipe JSON in an iTXt
-chunk keyed `scenevault:recipe`. Stdlib only (zlib, struct, json, re).
+chunk keyed `scenevault:recipe`. Every reader is linear in its input and every count and size
+is capped (MAX_*): a hostile file is refused with PngError, fast. Stdlib only (zlib, struct,
+json, re).
 
     >>> png = embed_recipe(tiny_png(), {"kind": "image", "prompt": "a red fox", "seed": 7,
     ...                                 "width": 8, "height": 8, "steps": 20, "model": "m",
@@ -37,10 +39,22 @@ PARAMETERS_KEY = "parameters"
 RECIPE_KEY = "scenevault:recipe"
 TEXT_TYPES = (b"tEXt", b"zTXt", b"iTXt")
 MAX_CHUNK_BYTES = 2**31 - 1
-MAX_INFLATED_TEXT = 1 << 20  # a compressed text chunk may not inflate past 1 MiB
-# A1111's own "key: value" pattern for the settings line (modules/infotext_utils.py).
-_SETTING = re.compile(r'\s*([\w ]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+MAX_CHUNKS = 1 << 16         # a 512 MiB image in libpng's 8 KiB IDAT chunks
+MAX_TEXT_CHUNKS = 256        # a real image carries a handful
+MAX_INFLATED_TEXT = 1 << 20  # all compressed text in one PNG may not inflate past 1 MiB
+MAX_PARAMETERS_CHARS = 1 << 16  # A1111 infotext: prompts of a few KB, a settings line
+MAX_SETTINGS = 256              # A1111 writes about 20 `key: value` pairs, extensions more
+MAX_NUMBER_DIGITS = 20          # Steps and Seed: a 64-bit seed has 20 digits
+MAX_RECIPE_CHARS = 1 << 16   # SceneVault's recipe JSON: two prompts of 4,000 characters at most
+MAX_RECIPE_DEPTH = 8         # it is one flat object; json.loads must never recurse deep
 NEGATIVE_PREFIX = "Negative prompt:"
+# A quoted value, backslash escaping any character. Possessive (Python 3.11+): no backtracking.
+_QUOTED = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"')
+# A JSON string, to its closing quote or the end; possessive, so linear even when it never closes.
+_JSON_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_NUMBER = re.compile(rf"\s*(\d{{1,{MAX_NUMBER_DIGITS}}})\s*")
+_SIZE = re.compile(rf"\s*(\d{{1,{MAX_NUMBER_DIGITS}}})x(\d{{1,{MAX_NUMBER_DIGITS}}})\s*")
 
 
 @dataclass(frozen=True)
@@ -65,9 +79,10 @@ class Parameters:
         """The recipe fields the settings line carries (Steps, Seed, Size, Model)."""
         fields: dict[str, Any] = {"prompt": self.prompt, "negative_prompt": self.negative_prompt}
         for key, name in (("Steps", "steps"), ("Seed", "seed")):
-            if self.settings.get(key, "").strip().isdigit():
-                fields[name] = int(self.settings[key])
-        size = re.fullmatch(r"\s*(\d+)x(\d+)\s*", self.settings.get("Size", ""))
+            number = _NUMBER.fullmatch(self.settings.get(key, ""))
+            if number:
+                fields[name] = int(number[1])
+        size = _SIZE.fullmatch(self.settings.get("Size", ""))
         if size:
             fields["width"], fields["height"] = int(size[1]), int(size[2])
         if self.settings.get("Model"):
@@ -77,19 +92,21 @@ class Parameters:
 
 # --- reading ------------------------------------------------------------------------------------
 def iter_chunks(png: bytes) -> Iterator[Chunk]:
-    """Every chunk up to and including IEND, each CRC checked. Raises PngError on anything odd."""
+    """Every chunk up to and including IEND, each CRC checked, at most MAX_CHUNKS of them.
+    Raises PngError on anything odd."""
     view = memoryview(png)
     if bytes(view[:8]) != PNG_SIGNATURE:
         raise PngError("not a PNG: the file does not start with the PNG signature")
     offset = 8
-    while True:
+    for count in range(MAX_CHUNKS):
         chunk = _chunk_at(view, offset)
-        if offset == 8 and chunk.type != b"IHDR":
+        if count == 0 and chunk.type != b"IHDR":
             raise PngError(f"the first PNG chunk must be IHDR, not {chunk.type!r}")
         yield chunk
         if chunk.type == b"IEND":
             return
         offset = chunk.end
+    raise PngError(f"the PNG has more than {MAX_CHUNKS:,} chunks before IEND")
 
 
 def _chunk_at(view: memoryview, offset: int) -> Chunk:
@@ -108,11 +125,27 @@ def _chunk_at(view: memoryview, offset: int) -> Chunk:
 
 
 def read_text(png: bytes) -> dict[str, str]:
-    """Every text chunk's keyword and text (tEXt and zTXt are Latin-1, iTXt is UTF-8)."""
-    return dict(_decode_text(chunk) for chunk in iter_chunks(png) if chunk.type in TEXT_TYPES)
+    """Every text chunk's keyword and text (tEXt and zTXt are Latin-1, iTXt is UTF-8): at most
+    MAX_TEXT_CHUNKS of them, their compressed text inflating to MAX_INFLATED_TEXT in all."""
+    texts: dict[str, str] = {}
+    budget = _InflateBudget()
+    chunks = (chunk for chunk in iter_chunks(png) if chunk.type in TEXT_TYPES)
+    for count, chunk in enumerate(chunks, 1):
+        if count > MAX_TEXT_CHUNKS:
+            raise PngError(f"the PNG has more than {MAX_TEXT_CHUNKS} text chunks")
+        keyword, text = _decode_text(chunk, budget)
+        texts[keyword] = text
+    return texts
 
 
-def _decode_text(chunk: Chunk) -> tuple[str, str]:
+@dataclass
+class _InflateBudget:
+    """What compressed text in one PNG may still inflate to."""
+
+    left: int = MAX_INFLATED_TEXT
+
+
+def _decode_text(chunk: Chunk, budget: _InflateBudget) -> tuple[str, str]:
     data = bytes(chunk.data)
     keyword, sep, rest = data.partition(b"\0")
     if not sep or not 1 <= len(keyword) <= 79:
@@ -120,32 +153,36 @@ def _decode_text(chunk: Chunk) -> tuple[str, str]:
     if chunk.type == b"tEXt":
         return keyword.decode("latin-1"), rest.decode("latin-1")
     if chunk.type == b"zTXt":
-        return keyword.decode("latin-1"), _inflate(rest[1:], chunk).decode("latin-1")
-    return keyword.decode("latin-1"), _decode_itxt(rest, chunk)
+        return keyword.decode("latin-1"), _inflate(rest[1:], chunk, budget).decode("latin-1")
+    return keyword.decode("latin-1"), _decode_itxt(rest, chunk, budget)
 
 
-def _decode_itxt(rest: bytes, chunk: Chunk) -> str:
+def _decode_itxt(rest: bytes, chunk: Chunk, budget: _InflateBudget) -> str:
     if len(rest) < 2:
         raise PngError(f"the iTXt chunk at byte {chunk.start} is truncated")
     compressed = rest[0] == 1
     _language, _, rest = rest[2:].partition(b"\0")
     _translated, _, text = rest.partition(b"\0")
-    raw = _inflate(text, chunk) if compressed else text
+    raw = _inflate(text, chunk, budget) if compressed else text
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PngError(f"the iTXt chunk at byte {chunk.start} is not UTF-8") from None
 
 
-def _inflate(data: bytes, chunk: Chunk) -> bytes:
+def _inflate(data: bytes, chunk: Chunk, budget: _InflateBudget) -> bytes:
+    """The chunk's zlib stream inflated, never past what the budget has left."""
     inflater = zlib.decompressobj()
     try:
-        out = inflater.decompress(data, MAX_INFLATED_TEXT)
+        out = inflater.decompress(data, budget.left + 1)
     except zlib.error as exc:
         raise PngError(f"the compressed text at byte {chunk.start} does not inflate: {exc}") from None
-    if inflater.unconsumed_tail:
+    if len(out) > budget.left:
         raise PngError(f"the compressed text at byte {chunk.start} inflates past "
-                       f"{MAX_INFLATED_TEXT} bytes")
+                       f"{MAX_INFLATED_TEXT} bytes (all text chunks together)")
+    if not inflater.eof:
+        raise PngError(f"the compressed text at byte {chunk.start} is truncated")
+    budget.left -= len(out)
     return out
 
 
@@ -212,6 +249,11 @@ def read_recipe(png: bytes) -> dict[str, Any] | None:
     text = read_text(png).get(RECIPE_KEY)
     if text is None:
         return None
+    if len(text) > MAX_RECIPE_CHARS:
+        raise PngError(f"the {RECIPE_KEY} chunk has {len(text):,} characters; the limit is "
+                       f"{MAX_RECIPE_CHARS:,}")
+    if _json_nesting(text) > MAX_RECIPE_DEPTH:
+        raise PngError(f"the {RECIPE_KEY} chunk nests deeper than {MAX_RECIPE_DEPTH} levels")
     try:
         value = json.loads(text)
     except ValueError:
@@ -219,6 +261,16 @@ def read_recipe(png: bytes) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise PngError(f"the {RECIPE_KEY} chunk is not a JSON object")
     return value
+
+
+def _json_nesting(text: str) -> int:
+    """How many brackets JSON `text` holds open at most, strings left out: what bounds how deep
+    json.loads recurses (Pyodide's stack gives out long before Python's recursion limit)."""
+    depth = deepest = 0
+    for char in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        depth += 1 if char in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 # --- A1111 "parameters" text --------------------------------------------------------------------
@@ -257,11 +309,16 @@ def _unquote(value: str) -> str:
 
 def parse_parameters(text: str) -> Parameters:
     """Split A1111's infotext the way A1111 does: the last line holds the settings when it has
-    at least three `key: value` pairs; `Negative prompt:` starts the negative prompt."""
+    at least three `key: value` pairs; `Negative prompt:` starts the negative prompt. Text
+    over MAX_PARAMETERS_CHARS, or a line of more than MAX_SETTINGS pairs, raises PngError."""
+    if len(text) > MAX_PARAMETERS_CHARS:
+        raise PngError(f"the {PARAMETERS_KEY} text has {len(text):,} characters; the limit is "
+                       f"{MAX_PARAMETERS_CHARS:,}")
     *lines, last = text.strip().split("\n")
-    if len(_SETTING.findall(last)) < 3:
+    settings = read_settings(last)
+    if len(settings) < 3:
         lines.append(last)
-        last = ""
+        settings = []
     prompt: list[str] = []
     negative: list[str] = []
     for raw in lines:
@@ -272,8 +329,57 @@ def parse_parameters(text: str) -> Parameters:
             negative.append(line)
         else:
             prompt.append(line)
-    settings = {key.strip(): _unquote(value.strip()) for key, value in _SETTING.findall(last)}
-    return Parameters("\n".join(prompt), "\n".join(negative), settings)
+    return Parameters("\n".join(prompt), "\n".join(negative),
+                      {key.strip(): _unquote(value.strip()) for key, value in settings})
+
+
+def read_settings(line: str) -> list[tuple[str, str]]:
+    r"""The `key: value` pairs of a settings line, exactly those A1111's pattern finds with
+    `findall` (`\s*([\w ]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)`, modules/infotext_utils.py),
+    in one forward pass instead of that regex's cubic backtracking.
+
+    A key is the run of word characters and spaces right before a colon, leading spaces left
+    out; a value is a quoted string that a comma or the end follows, else everything up to the
+    next comma. Raises PngError past MAX_SETTINGS pairs."""
+    pairs: list[tuple[str, str]] = []
+    cursor = 0
+    while (colon := line.find(":", cursor)) >= 0:
+        key = _key_before(line, cursor, colon)
+        if key is None:
+            cursor = colon + 1
+            continue
+        if len(pairs) == MAX_SETTINGS:
+            raise PngError(f"the {PARAMETERS_KEY} settings line has more than {MAX_SETTINGS} "
+                           "`key: value` pairs")
+        value, cursor = _value_after(line, colon + 1)
+        pairs.append((key, value))
+    return pairs
+
+
+def _key_before(line: str, start: int, colon: int) -> str | None:
+    """The key ending at `colon`, at or after `start`: at least one word character or space,
+    whitespace before it left out; None when the colon has no key."""
+    pos = colon
+    while pos > start and (line[pos - 1].isalnum() or line[pos - 1] in "_ "):
+        pos -= 1
+    if pos == colon:
+        return None
+    return line[pos:colon].lstrip() or " "  # all spaces: the pattern keeps the last one
+
+
+def _value_after(line: str, start: int) -> tuple[str, int]:
+    """The value after a key's colon, and where the next pair may start (past the comma)."""
+    pos = start
+    while pos < len(line) and line[pos].isspace():
+        pos += 1
+    quoted = _QUOTED.match(line, pos)
+    if quoted and quoted.end() > pos + 2:  # A1111's quoted values are not empty
+        end = quoted.end()
+        if end == len(line) or line[end] == ",":
+            return line[pos:end], end + 1
+    comma = line.find(",", pos)
+    end = len(line) if comma < 0 else comma
+    return line[pos:end], end + 1
 
 
 def tiny_png(width: int = 8, height: int = 8, rgb: tuple[int, int, int] = (40, 90, 160)) -> bytes:

@@ -21,7 +21,9 @@ _MARKUP = {b"<svg": "an SVG image", b"<?xml": "an XML/SVG document", b"<!doctype
 
 
 def sniff(head: bytes) -> str:
-    """The media type the leading bytes prove, or InvalidAsset saying what the file is."""
+    """The media type the leading bytes prove, or InvalidAsset saying what the file is. Only
+    the first SNIFF_BYTES count, however many it is given."""
+    head = head[:SNIFF_BYTES]
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if head.startswith(b"\xff\xd8\xff"):
@@ -61,15 +63,16 @@ def _refuse(head: bytes):
 
 
 def recipe_from_png(png: bytes) -> dict | None:
-    """The recipe inside a PNG: SceneVault's own, else A1111's `parameters` fields, else None."""
+    """The recipe inside a PNG: SceneVault's own, else A1111's `parameters` fields, else None
+    (also when the PNG or its text breaks a pngmeta rule or cap)."""
     try:
         own = pngmeta.read_recipe(png)
         if own:
             return own
         text = pngmeta.read_text(png).get(pngmeta.PARAMETERS_KEY)
+        if not text:
+            return None
+        fields = pngmeta.parse_parameters(text).to_recipe_fields()
     except PngError:
         return None
-    if not text:
-        return None
-    fields = pngmeta.parse_parameters(text).to_recipe_fields()
     return {"kind": "image", "provider": "a1111", **{k: v for k, v in fields.items() if v != ""}}

@@ -1,14 +1,20 @@
-"""app/pngmeta.py: text chunks round-trip, A1111's infotext reads back, broken PNGs are refused."""
+"""app/pngmeta.py: text chunks round-trip, A1111's infotext reads back, broken PNGs are refused,
+and every reader stays linear under its caps."""
 
 import json
+import re
 import struct
 import zlib
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from app.errors import PngError
-from app.pngmeta import (PARAMETERS_KEY, RECIPE_KEY, embed_recipe, format_parameters, iter_chunks,
-                         parse_parameters, read_recipe, read_text, tiny_png, with_text)
+from app.pngmeta import (MAX_CHUNKS, MAX_INFLATED_TEXT, MAX_PARAMETERS_CHARS, MAX_RECIPE_CHARS,
+                         MAX_SETTINGS, MAX_TEXT_CHUNKS, PARAMETERS_KEY, RECIPE_KEY, embed_recipe,
+                         format_parameters, iter_chunks, parse_parameters, read_recipe,
+                         read_settings, read_text, tiny_png, with_text)
+from app.sniff import recipe_from_png
 
 RECIPE = {"kind": "image", "prompt": "a red fox, in the snow", "negative_prompt": "blurry",
           "seed": 1234, "width": 1024, "height": 576, "steps": 30, "model": "scenevault-sketch-1",
@@ -169,3 +175,81 @@ def test_a_recipe_chunk_that_is_not_a_json_object_is_refused():
     broken = raw_chunk(b"iTXt", RECIPE_KEY.encode() + b"\0\0\0\0\0{not json")
     with pytest.raises(PngError, match="not JSON"):
         read_recipe(insert_after_ihdr(tiny_png(), broken))
+
+
+# --- linear parsers, capped counts (issue 13, item 4; tests/unit/test_hostile_corpus.py) --------
+# A1111's own pattern (modules/infotext_utils.py): the oracle for read_settings on short lines,
+# where its cubic backtracking costs nothing.
+A1111_SETTING = re.compile(r'\s*([\w ]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet='ab _:,"\\\t\x1f\u00a0é²٣-.', max_size=40))
+def test_settings_are_the_pairs_a1111s_own_pattern_finds(line):
+    assert read_settings(line) == A1111_SETTING.findall(line)
+
+
+def test_a_settings_line_may_hold_max_settings_pairs_and_no_more():
+    line = ", ".join(f"Key{n}: {n}" for n in range(MAX_SETTINGS))
+    assert len(parse_parameters(f"a cat\n{line}").settings) == MAX_SETTINGS
+    with pytest.raises(PngError, match=f"more than {MAX_SETTINGS}"):
+        parse_parameters(f"a cat\n{line}, One more: 1")
+
+
+def test_parameters_text_over_the_cap_is_refused_and_an_import_keeps_no_recipe():
+    text = "a cat\nSteps: 1, Seed: 2, Size: 8x8" + " " * MAX_PARAMETERS_CHARS
+    with pytest.raises(PngError, match="characters"):
+        parse_parameters(text)
+    png = insert_after_ihdr(tiny_png(), raw_chunk(b"tEXt", b"parameters\0" + text.encode()))
+    assert recipe_from_png(png) is None
+
+
+@pytest.mark.parametrize("steps, seed, fields", [
+    ("20", " 7 ", {"steps": 20, "seed": 7}),
+    ("²", "٣", {"seed": 3}),            # a superscript is a digit, not a decimal; int() refuses it
+    ("9" * 5000, "1" * 21, {}),        # int() refuses 4,300 digits and more; seeds have 20 at most
+])
+def test_steps_and_seed_are_short_decimal_numbers(steps, seed, fields):
+    parsed = parse_parameters(f"a cat\nSteps: {steps}, Seed: {seed}, Size: 8x8")
+    numbers = {k: v for k, v in parsed.to_recipe_fields().items() if k in ("steps", "seed")}
+    assert numbers == fields
+
+
+def test_all_compressed_text_in_one_png_shares_the_inflation_cap():
+    half = zlib.compress(bytes(MAX_INFLATED_TEXT // 2 + 1))
+    one = insert_after_ihdr(tiny_png(), raw_chunk(b"zTXt", b"A\0\0" + half))
+    assert len(read_text(one)["A"]) == MAX_INFLATED_TEXT // 2 + 1
+    with pytest.raises(PngError, match="all text chunks together"):
+        read_text(insert_after_ihdr(one, raw_chunk(b"zTXt", b"B\0\0" + half)))
+
+
+def test_a_truncated_compressed_text_is_refused():
+    cut = zlib.compress(b"a red fox in the snow" * 50)[:-6]
+    with pytest.raises(PngError, match="truncated"):
+        read_text(insert_after_ihdr(tiny_png(), raw_chunk(b"zTXt", b"Comment\0\0" + cut)))
+
+
+def test_text_and_chunk_counts_are_capped():
+    texts = [raw_chunk(b"tEXt", b"k%d\0v" % n) for n in range(MAX_TEXT_CHUNKS + 1)]
+    assert len(read_text(insert_after_ihdr(tiny_png(), *texts[:-1]))) == MAX_TEXT_CHUNKS
+    with pytest.raises(PngError, match=f"more than {MAX_TEXT_CHUNKS} text chunks"):
+        read_text(insert_after_ihdr(tiny_png(), *texts))
+    filler = [raw_chunk(b"prVt", b"")] * (MAX_CHUNKS - 3)  # with IHDR, IDAT and IEND: the cap
+    assert [c.type for c in iter_chunks(insert_after_ihdr(tiny_png(), *filler))][-1] == b"IEND"
+    with pytest.raises(PngError, match="chunks before IEND"):
+        read_text(insert_after_ihdr(tiny_png(), *filler, raw_chunk(b"prVt", b"")))
+
+
+@pytest.mark.parametrize("recipe, fragment", [
+    (b"[" * 40 + b"]" * 40, "nests deeper"),
+    (b'{"prompt": "' + b"x" * MAX_RECIPE_CHARS + b'"}', "characters"),
+])
+def test_a_recipe_chunk_too_deep_or_too_long_is_refused_before_json_reads_it(recipe, fragment):
+    itxt = raw_chunk(b"iTXt", RECIPE_KEY.encode() + b"\0\0\0\0\0" + recipe)
+    with pytest.raises(PngError, match=fragment):
+        read_recipe(insert_after_ihdr(tiny_png(), itxt))
+
+
+def test_brackets_inside_recipe_strings_do_not_count_as_nesting():
+    recipe = {**RECIPE, "prompt": "[[[[[[[[[[ (red dress:1.2) ]]]]]]]]]] {{{{{{{{{{ \\\" [[["}
+    assert read_recipe(embed_recipe(tiny_png(), recipe)) == recipe
