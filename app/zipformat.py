@@ -169,7 +169,12 @@ def _checked_end(fields: tuple, end_offset: int) -> EndRecord:
 
 
 def parse_central_directory(data: bytes, end: EndRecord) -> list[ZipEntry]:
-    """The entries the central directory (`data`, exactly end.cd_size bytes) claims."""
+    """The entries the central directory (`data`, exactly end.cd_size bytes) claims: at most
+    as many as its bytes can hold (a record is at least CENTRAL.size bytes), which refuses a
+    lying count before the first record is read."""
+    if end.count * CENTRAL.size > len(data):
+        raise corrupt(f"its end record claims {end.count:,} files, more than its "
+                      f"{len(data):,}-byte table of contents can hold")
     entries, pos = [], 0
     for index in range(end.count):
         if data[pos:pos + 4] != CENTRAL_SIG or pos + CENTRAL.size > len(data):

@@ -6,6 +6,7 @@ import io
 import struct
 import zipfile
 import zlib
+from dataclasses import replace
 
 import pytest
 
@@ -127,6 +128,14 @@ def test_a_damaged_central_record_is_reported_with_its_number():
     archive[end.cd_offset] = 0  # the signature
     with pytest.raises(BackupError, match="record 1 of 2"):
         parse_central_directory(bytes(archive[end.cd_offset:end.cd_offset + end.cd_size]), end)
+
+
+def test_an_end_record_claiming_more_records_than_its_directory_holds_is_refused_at_once():
+    archive = compose({"a.png": PNG})
+    end = find_end_record(archive[-zipformat.TAIL_BYTES:], len(archive))
+    directory = archive[end.cd_offset:end.cd_offset + end.cd_size]
+    error = error_of(parse_central_directory, directory, replace(end, count=1_000))
+    assert error.code == "corrupt_zip" and "claims 1,000 files" in str(error)
 
 
 # --- the import policy --------------------------------------------------------------------------
