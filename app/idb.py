@@ -21,49 +21,16 @@ from typing import Callable
 
 import js
 from pyodide.ffi import JsException, create_proxy, jsnull, to_js
+from pyscript.js_modules import sv_idb
 
 from app import schema
 from app.errors import DatabaseBlocked, QuotaExceeded, VaultError
 
-# Promise wrappers live in JS so that handlers attach synchronously, before any await, and so
-# that odd rejection values (Chromium's QuotaExceededError class) reach Python as DOMExceptions.
-_HELPERS = js.Function.new(r"""
-const isQuota = (e) => !!e && (e.name === "QuotaExceededError" ||
-  (e.cause && e.cause.name === "QuotaExceededError") || /quota/i.test(String(e.message || "")));
-const normalize = (e, fallback) => {
-  if (e == null) return new DOMException(fallback, "AbortError");
-  if (isQuota(e)) return new DOMException(String(e.message || "The storage quota is full"),
-                                          "QuotaExceededError");
-  const tag = Object.prototype.toString.call(e);
-  if (tag === "[object Error]" || tag === "[object DOMException]") return e;
-  return new DOMException(String(e.message), String(e.name));
-};
-return {
-  request: (req) => new Promise((resolve, reject) => {
-    req.addEventListener("success", () => resolve(req.result));
-    req.addEventListener("error", () => reject(normalize(req.error, "The request failed")));
-  }),
-  listen: (req, dispatch, index) => {
-    req.addEventListener("success", () => dispatch(index, req.result));
-  },
-  transaction: (tx) => new Promise((resolve, reject) => {
-    tx.addEventListener("complete", () => resolve());
-    tx.addEventListener("abort", () => reject(normalize(tx.error, "The transaction was aborted")));
-  }),
-  open: (name, version, upgrade) => new Promise((resolve, reject) => {
-    let gaveUp = false;
-    const req = indexedDB.open(name, version);
-    req.onupgradeneeded = (ev) => upgrade(req.result, req.transaction, ev.oldVersion, ev.newVersion);
-    req.onblocked = (ev) => {
-      gaveUp = true;
-      reject(new DOMException(`Another tab keeps ${name} open at version ${ev.oldVersion}`,
-                              "BlockedError"));
-    };
-    req.onsuccess = () => gaveUp ? req.result.close() : resolve(req.result);
-    req.onerror = () => reject(normalize(req.error, "The database could not be opened"));
-  }),
-};
-""")()
+# The promise wrappers are JS (static/js/bridge/idb.mjs, loaded by pyscript.toml as `sv_idb`), so
+# that handlers attach synchronously, before any await, and so that odd rejection values
+# (Chromium's QuotaExceededError class) reach Python as DOMExceptions. Every call below is
+# synchronous: it issues the request or attaches the handlers and returns a promise.
+_HELPERS = sv_idb
 
 _connections: dict[str, object] = {}
 

@@ -2,11 +2,12 @@
 a visible error instead of a spinner."""
 
 import json
+import tomllib
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import run_python, wait_for_app_state
+from conftest import ROOT, run_python, wait_for_app_state
 
 
 def test_boot_reaches_ready_offline_with_no_page_errors(app_page):
@@ -70,6 +71,22 @@ def test_a_missing_runtime_file_ends_in_a_visible_error(app_page, missing):
     assert alert.is_visible()
     # The file's name may arrive a moment after the state: the 404 reaches the resource timeline
     # after the loader reports its own, vaguer error.
+    expect(alert).to_contain_text(missing.rsplit("/", 1)[1], timeout=5_000)
+    assert not page.get_by_role("status").is_visible()
+
+
+def bridge_modules() -> list[str]:
+    """The ES modules pyscript.toml's [js_modules.main] imports before Python starts."""
+    config = tomllib.loads((ROOT / "pyscript.toml").read_text())
+    return [source.removeprefix("./") for source in config.get("js_modules", {}).get("main", {})]
+
+
+@pytest.mark.parametrize("missing", bridge_modules())
+def test_a_missing_bridge_module_ends_in_a_visible_error_naming_it(app_page, missing):
+    app_page.context.route(f"**/{missing}", lambda route: route.fulfill(status=404, body="gone"))
+    page = app_page.open()
+    assert wait_for_app_state(page) == "error"
+    alert = page.get_by_role("alert")
     expect(alert).to_contain_text(missing.rsplit("/", 1)[1], timeout=5_000)
     assert not page.get_by_role("status").is_visible()
 

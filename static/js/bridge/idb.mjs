@@ -1,0 +1,49 @@
+/* IndexedDB as promises, for app/idb.py (its only caller; loaded as `sv_idb` by pyscript.toml).
+ *
+ * The handlers live in JS so that they attach synchronously, before Python awaits anything (in
+ * Pyodide any await ends an IndexedDB transaction), and so that odd rejection values
+ * (Chromium's QuotaExceededError class) reach Python as DOMExceptions. Nothing here awaits.
+ */
+
+const isQuota = (e) => !!e && (e.name === "QuotaExceededError" ||
+  (e.cause && e.cause.name === "QuotaExceededError") || /quota/i.test(String(e.message || "")));
+
+const normalize = (e, fallback) => {
+  if (e == null) return new DOMException(fallback, "AbortError");
+  if (isQuota(e)) return new DOMException(String(e.message || "The storage quota is full"),
+                                          "QuotaExceededError");
+  const tag = Object.prototype.toString.call(e);
+  if (tag === "[object Error]" || tag === "[object DOMException]") return e;
+  return new DOMException(String(e.message), String(e.name));
+};
+
+/** A promise of one IDBRequest's result (rejects with a normalized DOMException). */
+export const request = (req) => new Promise((resolve, reject) => {
+  req.addEventListener("success", () => resolve(req.result));
+  req.addEventListener("error", () => reject(normalize(req.error, "The request failed")));
+});
+
+/** Call `dispatch(index, req.result)` inside the request's success event (still in the tx). */
+export const listen = (req, dispatch, index) => {
+  req.addEventListener("success", () => dispatch(index, req.result));
+};
+
+/** A promise that resolves when `tx` commits and rejects when it aborts. */
+export const transaction = (tx) => new Promise((resolve, reject) => {
+  tx.addEventListener("complete", () => resolve());
+  tx.addEventListener("abort", () => reject(normalize(tx.error, "The transaction was aborted")));
+});
+
+/** Open `name` at `version`; `upgrade(db, tx, oldVersion, newVersion)` runs in onupgradeneeded. */
+export const open = (name, version, upgrade) => new Promise((resolve, reject) => {
+  let gaveUp = false;
+  const req = indexedDB.open(name, version);
+  req.onupgradeneeded = (ev) => upgrade(req.result, req.transaction, ev.oldVersion, ev.newVersion);
+  req.onblocked = (ev) => {
+    gaveUp = true;
+    reject(new DOMException(`Another tab keeps ${name} open at version ${ev.oldVersion}`,
+                            "BlockedError"));
+  };
+  req.onsuccess = () => gaveUp ? req.result.close() : resolve(req.result);
+  req.onerror = () => reject(normalize(req.error, "The database could not be opened"));
+});
