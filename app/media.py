@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import js
 from pyodide.ffi import JsException, JsProxy, to_js
+from pyscript.js_modules import sv_media
 
 from app.errors import InvalidAsset
 from app.model import AUDIO_TYPES, IMAGE_TYPES, VIDEO_TYPES
@@ -45,150 +46,15 @@ WAVEFORM_COLORS = {"background": "#171a23", "axis": "#2b3040", "wave": "#a78bfa"
 # small (a 16 kHz narration halves, nothing grows) and is plenty for 320 columns of peaks.
 AUDIO_DECODE_RATE = 8_000
 
-_JS = js.Function.new("options", r"""
-const { previewMaxPx, previewType, previewQuality, timeoutMs, posterAtS, decodeRate,
-        waveWidth, waveHeight, colors } = options;
-const hex = (buffer) => Array.from(new Uint8Array(buffer),
-                                   (b) => b.toString(16).padStart(2, "0")).join("");
-const sha256 = async (blob) => hex(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
-const refuse = (message) => new DOMException(message, "EncodingError");
-const fail = (where, e) => { throw refuse(`${where}: ${(e && e.message) || e}`); };
-const encode = (canvas) => canvas.convertToBlob({ type: previewType, quality: previewQuality });
-
-function fitted(width, height) {
-  const scale = Math.min(1, previewMaxPx / Math.max(width, height));
-  const canvas = new OffscreenCanvas(Math.max(1, Math.round(width * scale)),
-                                     Math.max(1, Math.round(height * scale)));
-  const context = canvas.getContext("2d");
-  context.imageSmoothingQuality = "high";
-  return { canvas, context };
-}
-
-function deadline(promise, what) {
-  let timer;
-  const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new DOMException(
-      `${what}: decoding took longer than ${timeoutMs / 1000} s`, "TimeoutError")), timeoutMs); });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
-async function image(blob) {
-  let bitmap;
-  try { bitmap = await createImageBitmap(blob); } catch (e) { fail("image", e); }
-  try {
-    const { width, height } = bitmap;
-    const { canvas, context } = fitted(width, height);
-    context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-    return { width, height, preview: await encode(canvas) };
-  } finally { bitmap.close(); }
-}
-
-// --- audio: decode once, then peaks -> waveform -------------------------------------------
-function peaks(buffer, columns) {
-  const low = new Float32Array(columns), high = new Float32Array(columns);
-  const per = buffer.length / columns;
-  for (let c = 0; c < buffer.numberOfChannels; c++) {
-    const samples = buffer.getChannelData(c);
-    for (let x = 0; x < columns; x++) {
-      const end = Math.min(samples.length, Math.ceil((x + 1) * per));
-      for (let i = Math.floor(x * per); i < end; i++) {
-        const s = samples[i];
-        if (s < low[x]) low[x] = s;
-        if (s > high[x]) high[x] = s;
-      }
-    }
-  }
-  return { low, high };
-}
-
-function waveform({ low, high }) {
-  const canvas = new OffscreenCanvas(waveWidth, waveHeight);
-  const context = canvas.getContext("2d");
-  const middle = waveHeight / 2;
-  const loudest = Math.max(0.01, ...high, ...low.map(Math.abs));
-  const gain = (middle - 2) / loudest;  // normalised, with a 2 px margin
-  context.fillStyle = colors.background;
-  context.fillRect(0, 0, waveWidth, waveHeight);
-  context.fillStyle = colors.axis;
-  context.fillRect(0, Math.floor(middle), waveWidth, 1);
-  context.fillStyle = colors.wave;
-  for (let x = 0; x < waveWidth; x++) {
-    const top = middle - high[x] * gain, bottom = middle - low[x] * gain;
-    context.fillRect(x, Math.floor(top), 1, Math.max(1, Math.ceil(bottom - top)));
-  }
-  return encode(canvas);
-}
-
-async function audio(blob) {
-  let decoded;
-  try {
-    const context = new OfflineAudioContext(1, 1, decodeRate);
-    decoded = await context.decodeAudioData(await blob.arrayBuffer());
-  } catch (e) { fail("audio", e); }
-  if (!decoded.length) throw refuse("audio: it holds no samples");
-  return { durationMs: Math.round(decoded.duration * 1000),
-           preview: await waveform(peaks(decoded, waveWidth)) };
-}
-
-// --- video: metadata, a seek, one frame ------------------------------------------------------
-function next(el, event) {
-  return new Promise((resolve, reject) => {
-    const done = () => { el.removeEventListener(event, ok); el.removeEventListener("error", bad); };
-    const ok = () => { done(); resolve(); };
-    const bad = () => { done(); reject(refuse(
-        `video: ${(el.error && el.error.message) || "the browser cannot decode this media"}`)); };
-    el.addEventListener(event, ok);
-    el.addEventListener("error", bad);
-  });
-}
-
-async function seek(el, seconds) {
-  const seeked = next(el, "seeked");
-  el.currentTime = seconds;
-  await seeked;
-}
-
-async function poster(el) {
-  await next(el, "loadeddata");
-  if (!el.videoWidth || !el.videoHeight) throw refuse("video: it has no picture to show");
-  if (!Number.isFinite(el.duration)) await seek(el, 1e9);  // e.g. recorder WebM: find the end
-  const seconds = Number.isFinite(el.duration) ? el.duration : 0;
-  const at = Math.min(posterAtS, seconds / 3);
-  if (el.currentTime !== at) await seek(el, at);
-  if (el.readyState < HTMLMediaElement.HAVE_CURRENT_DATA) {
-    throw refuse(`video: no frame could be decoded at ${at.toFixed(2)} s`);
-  }
-  const { videoWidth: width, videoHeight: height } = el;
-  const { canvas, context } = fitted(width, height);
-  context.drawImage(el, 0, 0, canvas.width, canvas.height);
-  return { width, height, preview: await encode(canvas),
-           durationMs: Number.isFinite(el.duration) ? Math.round(el.duration * 1000) : undefined };
-}
-
-async function video(blob) {
-  const url = URL.createObjectURL(blob);
-  const el = document.createElement("video");
-  el.muted = true;
-  el.preload = "auto";
-  const work = poster(el);
-  el.src = url;
-  try { return await deadline(work, "video"); }
-  finally { el.removeAttribute("src"); el.load(); URL.revokeObjectURL(url); }
-}
-
-const probes = { image, audio: (blob) => deadline(audio(blob), "audio"), video };
-
-return {
-  sha256,
-  inspect: async (blob, family) => {
-    const [digest, info] = await Promise.all([sha256(blob), probes[family](blob)]);
-    return { sha256: digest, ...info };
-  },
-};
-""")(to_js({"previewMaxPx": PREVIEW_MAX_PX, "previewType": PREVIEW_TYPE,
-            "previewQuality": PREVIEW_QUALITY, "timeoutMs": DECODE_TIMEOUT_MS,
-            "posterAtS": POSTER_AT_S, "decodeRate": AUDIO_DECODE_RATE,
-            "waveWidth": WAVEFORM_SIZE[0], "waveHeight": WAVEFORM_SIZE[1],
-            "colors": WAVEFORM_COLORS}, dict_converter=js.Object.fromEntries))
+# The JS half is static/js/bridge/media.mjs (pyscript.toml loads it as `sv_media`), configured
+# once with the constants above.
+_sha256 = sv_media.sha256
+_inspect = sv_media.inspector(to_js(
+    {"previewMaxPx": PREVIEW_MAX_PX, "previewType": PREVIEW_TYPE,
+     "previewQuality": PREVIEW_QUALITY, "timeoutMs": DECODE_TIMEOUT_MS,
+     "posterAtS": POSTER_AT_S, "decodeRate": AUDIO_DECODE_RATE,
+     "waveWidth": WAVEFORM_SIZE[0], "waveHeight": WAVEFORM_SIZE[1],
+     "colors": WAVEFORM_COLORS}, dict_converter=js.Object.fromEntries))
 
 
 @dataclass(frozen=True)
@@ -216,7 +82,7 @@ def to_blob(media, mime_type: str):
 
 async def sha256_hex(blob) -> str:
     """SHA-256 of a Blob, computed by the browser; only the hex digest enters Python."""
-    return str(await _JS.sha256(blob))
+    return str(await _sha256(blob))
 
 
 async def inspect(blob, mime_type: str) -> MediaInfo:
@@ -224,7 +90,7 @@ async def inspect(blob, mime_type: str) -> MediaInfo:
     docstring). Media the browser cannot decode, or a video with no frame, raises InvalidAsset."""
     family = _family(mime_type)
     try:
-        info = await _JS.inspect(blob, family)
+        info = await _inspect(blob, family)
     except JsException as exc:
         raise InvalidAsset(f"The {family} cannot be decoded ({exc.message}); the file may be "
                            f"corrupt, or not really {mime_type}") from None

@@ -1,0 +1,151 @@
+/* Media inspection in the page, for app/media.py (its only caller; loaded as `sv_media` by
+ * pyscript.toml): a Blob's SHA-256, its width, height or duration, and a small preview (an image
+ * scaled down, an audio waveform, a video poster frame). The media stays a Blob: hashing runs
+ * in crypto.subtle, decoding in createImageBitmap, Web Audio or a detached <video>. Failures
+ * reject with DOMExceptions (EncodingError, TimeoutError) that app/media.py turns into
+ * InvalidAsset. The sizes, types and timeouts come from app/media.py's constants.
+ */
+
+const hex = (buffer) => Array.from(new Uint8Array(buffer),
+                                   (b) => b.toString(16).padStart(2, "0")).join("");
+/** The SHA-256 of a Blob, as lowercase hex. */
+export const sha256 = async (blob) => hex(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+const refuse = (message) => new DOMException(message, "EncodingError");
+const fail = (where, e) => { throw refuse(`${where}: ${(e && e.message) || e}`); };
+
+/** `inspect(blob, family)` for family "image" | "audio" | "video", configured by `options`:
+ * {previewMaxPx, previewType, previewQuality, timeoutMs, posterAtS, decodeRate, waveWidth,
+ * waveHeight, colors: {background, axis, wave}}. It resolves to
+ * {sha256, width?, height?, durationMs?, preview}, hashing and decoding concurrently. */
+export function inspector(options) {
+  const { previewMaxPx, previewType, previewQuality, timeoutMs, posterAtS, decodeRate,
+          waveWidth, waveHeight, colors } = options;
+  const encode = (canvas) => canvas.convertToBlob({ type: previewType, quality: previewQuality });
+
+  function fitted(width, height) {
+    const scale = Math.min(1, previewMaxPx / Math.max(width, height));
+    const canvas = new OffscreenCanvas(Math.max(1, Math.round(width * scale)),
+                                       Math.max(1, Math.round(height * scale)));
+    const context = canvas.getContext("2d");
+    context.imageSmoothingQuality = "high";
+    return { canvas, context };
+  }
+
+  function deadline(promise, what) {
+    let timer;
+    const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new DOMException(
+        `${what}: decoding took longer than ${timeoutMs / 1000} s`, "TimeoutError")), timeoutMs); });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  }
+
+  async function image(blob) {
+    let bitmap;
+    try { bitmap = await createImageBitmap(blob); } catch (e) { fail("image", e); }
+    try {
+      const { width, height } = bitmap;
+      const { canvas, context } = fitted(width, height);
+      context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      return { width, height, preview: await encode(canvas) };
+    } finally { bitmap.close(); }
+  }
+
+  // --- audio: decode once, then peaks -> waveform -------------------------------------------
+  function peaks(buffer, columns) {
+    const low = new Float32Array(columns), high = new Float32Array(columns);
+    const per = buffer.length / columns;
+    for (let c = 0; c < buffer.numberOfChannels; c++) {
+      const samples = buffer.getChannelData(c);
+      for (let x = 0; x < columns; x++) {
+        const end = Math.min(samples.length, Math.ceil((x + 1) * per));
+        for (let i = Math.floor(x * per); i < end; i++) {
+          const s = samples[i];
+          if (s < low[x]) low[x] = s;
+          if (s > high[x]) high[x] = s;
+        }
+      }
+    }
+    return { low, high };
+  }
+
+  function waveform({ low, high }) {
+    const canvas = new OffscreenCanvas(waveWidth, waveHeight);
+    const context = canvas.getContext("2d");
+    const middle = waveHeight / 2;
+    const loudest = Math.max(0.01, ...high, ...low.map(Math.abs));
+    const gain = (middle - 2) / loudest;  // normalised, with a 2 px margin
+    context.fillStyle = colors.background;
+    context.fillRect(0, 0, waveWidth, waveHeight);
+    context.fillStyle = colors.axis;
+    context.fillRect(0, Math.floor(middle), waveWidth, 1);
+    context.fillStyle = colors.wave;
+    for (let x = 0; x < waveWidth; x++) {
+      const top = middle - high[x] * gain, bottom = middle - low[x] * gain;
+      context.fillRect(x, Math.floor(top), 1, Math.max(1, Math.ceil(bottom - top)));
+    }
+    return encode(canvas);
+  }
+
+  async function audio(blob) {
+    let decoded;
+    try {
+      const context = new OfflineAudioContext(1, 1, decodeRate);
+      decoded = await context.decodeAudioData(await blob.arrayBuffer());
+    } catch (e) { fail("audio", e); }
+    if (!decoded.length) throw refuse("audio: it holds no samples");
+    return { durationMs: Math.round(decoded.duration * 1000),
+             preview: await waveform(peaks(decoded, waveWidth)) };
+  }
+
+  // --- video: metadata, a seek, one frame ------------------------------------------------------
+  function next(el, event) {
+    return new Promise((resolve, reject) => {
+      const done = () => { el.removeEventListener(event, ok); el.removeEventListener("error", bad); };
+      const ok = () => { done(); resolve(); };
+      const bad = () => { done(); reject(refuse(
+          `video: ${(el.error && el.error.message) || "the browser cannot decode this media"}`)); };
+      el.addEventListener(event, ok);
+      el.addEventListener("error", bad);
+    });
+  }
+
+  async function seek(el, seconds) {
+    const seeked = next(el, "seeked");
+    el.currentTime = seconds;
+    await seeked;
+  }
+
+  async function poster(el) {
+    await next(el, "loadeddata");
+    if (!el.videoWidth || !el.videoHeight) throw refuse("video: it has no picture to show");
+    if (!Number.isFinite(el.duration)) await seek(el, 1e9);  // e.g. recorder WebM: find the end
+    const seconds = Number.isFinite(el.duration) ? el.duration : 0;
+    const at = Math.min(posterAtS, seconds / 3);
+    if (el.currentTime !== at) await seek(el, at);
+    if (el.readyState < HTMLMediaElement.HAVE_CURRENT_DATA) {
+      throw refuse(`video: no frame could be decoded at ${at.toFixed(2)} s`);
+    }
+    const { videoWidth: width, videoHeight: height } = el;
+    const { canvas, context } = fitted(width, height);
+    context.drawImage(el, 0, 0, canvas.width, canvas.height);
+    return { width, height, preview: await encode(canvas),
+             durationMs: Number.isFinite(el.duration) ? Math.round(el.duration * 1000) : undefined };
+  }
+
+  async function video(blob) {
+    const url = URL.createObjectURL(blob);
+    const el = document.createElement("video");
+    el.muted = true;
+    el.preload = "auto";
+    const work = poster(el);
+    el.src = url;
+    try { return await deadline(work, "video"); }
+    finally { el.removeAttribute("src"); el.load(); URL.revokeObjectURL(url); }
+  }
+
+  const probes = { image, audio: (blob) => deadline(audio(blob), "audio"), video };
+
+  return async (blob, family) => {
+    const [digest, info] = await Promise.all([sha256(blob), probes[family](blob)]);
+    return { sha256: digest, ...info };
+  };
+}
