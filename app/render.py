@@ -22,6 +22,7 @@ from typing import Callable
 
 import js
 from pyodide.ffi import JsException, to_js
+from pyscript.js_modules import sv_render
 
 from app import storyboard
 from app.errors import RecipeError, RenderCancelled, RenderError
@@ -31,117 +32,8 @@ from app.timeline import (AUDIO_SAMPLE_RATE, OUTPUT_TYPE, NarrationInput, Render
 MEDIABUNNY = "static/vendor/mediabunny/mediabunny.min.mjs"
 PROGRESS_EVERY = 5  # frames between progress reports
 OnProgress = Callable[[int, int], None]
-
-_JS_SOURCE = r"""
-const fail = (name, message) => { throw new DOMException(message, name); };
-let library = null;
-const load = () => library || (library = import(new URL(modulePath, document.baseURI).href));
-
-async function mix(cues, totalSeconds, sampleRate) {
-  const context = new OfflineAudioContext(2, Math.max(1, Math.ceil(totalSeconds * sampleRate)), sampleRate);
-  const buffers = await Promise.all(cues.map(async ([blob], i) => {
-    try { return await context.decodeAudioData(await blob.arrayBuffer()); }
-    catch (e) { fail("EncodingError", `narration ${i + 1} cannot be decoded: ${(e && e.message) || e}`); }
-  }));
-  buffers.forEach((buffer, i) => {
-    const source = context.createBufferSource();
-    source.buffer = buffer;
-    source.connect(context.destination);
-    source.start(cues[i][1]);
-  });
-  return context.startRendering();
-}
-
-function draw(context, bitmaps, layers, width, height) {
-  context.globalAlpha = 1;
-  context.fillStyle = "#000";
-  context.fillRect(0, 0, width, height);
-  for (let i = 0; i < layers.length; i += 5) {
-    const bitmap = bitmaps[i / 5];
-    const cover = Math.max(width / bitmap.width, height / bitmap.height) * layers[i + 2];
-    const w = bitmap.width * cover, h = bitmap.height * cover;
-    context.globalAlpha = layers[i + 1];
-    context.drawImage(bitmap, (width - w) / 2 + layers[i + 3] * width,
-                      (height - h) / 2 + layers[i + 4] * height, w, h);
-  }
-}
-
-// Scenes come in order, so only the images on screen are decoded: a bitmap is made when its
-// scene first shows and closed once a frame no longer needs anything before it.
-function bitmapCache(images) {
-  const made = new Map();
-  return {
-    get: async (index) => {
-      if (!made.has(index)) {
-        made.set(index, createImageBitmap(images[index]).catch((e) => fail(
-          "EncodingError", `the image of scene ${index + 1} cannot be decoded: ${(e && e.message) || e}`)));
-      }
-      return made.get(index);
-    },
-    release: async (before) => {
-      for (const [index, promise] of made) {
-        if (index < before) { made.delete(index); (await promise).close(); }
-      }
-    },
-    close: async () => { await Promise.allSettled([...made.values()].map((p) => p.then((b) => b.close()))); made.clear(); },
-  };
-}
-
-async function open(s, images, cues, totalSeconds) {
-  const mb = await load();
-  if (!(await mb.canEncodeVideo(s.videoCodec, { width: s.width, height: s.height, bitrate: s.videoBitrate })))
-    fail("NotSupportedError", `this browser cannot encode ${s.videoCodec} video at ${s.width}x${s.height}`);
-  if (cues.length && !(await mb.canEncodeAudio(s.audioCodec, { numberOfChannels: 2, sampleRate: s.sampleRate })))
-    fail("NotSupportedError", `this browser cannot encode ${s.audioCodec} audio`);
-  const bitmaps = bitmapCache(images);
-  await bitmaps.get(0);
-  let audio = null;
-  try { if (cues.length) audio = await mix(cues, totalSeconds, s.sampleRate); }
-  catch (e) { await bitmaps.close(); throw e; }
-  const canvas = new OffscreenCanvas(s.width, s.height);
-  const context = canvas.getContext("2d", { alpha: false });
-  context.imageSmoothingQuality = "high";
-  const output = new mb.Output({ format: new mb.WebMOutputFormat(), target: new mb.BufferTarget() });
-  const video = new mb.CanvasSource(canvas, { codec: s.videoCodec, bitrate: s.videoBitrate,
-                                              keyFrameInterval: 2, latencyMode: "quality" });
-  output.addVideoTrack(video, { frameRate: s.fps });
-  let sound = null;
-  if (audio) {
-    sound = new mb.AudioBufferSource({ codec: s.audioCodec, bitrate: s.audioBitrate });
-    output.addAudioTrack(sound);
-  }
-  try {
-    await output.start();
-    if (sound) { await sound.add(audio); sound.close(); }
-  } catch (e) { await bitmaps.close(); await output.cancel(); throw e; }
-  return {
-    frame: async (index, layers) => {
-      const shown = [];
-      for (let i = 0; i < layers.length; i += 5) shown.push(await bitmaps.get(layers[i]));
-      await bitmaps.release(layers[0]);
-      draw(context, shown, layers, s.width, s.height);
-      await video.add(index / s.fps, 1 / s.fps);
-    },
-    finish: async () => {
-      video.close();
-      await output.finalize();
-      await bitmaps.close();
-      return new Blob([output.target.buffer], { type: outputType });
-    },
-    cancel: async () => { await bitmaps.close(); await output.cancel(); },
-  };
-}
-return { open };
-"""
-_helpers = None
-
-
-def _js():
-    """The JS half, built on the first render (start-up never pays for it)."""
-    global _helpers
-    if _helpers is None:
-        _helpers = js.Function.new("modulePath", "outputType", _JS_SOURCE)(MEDIABUNNY, OUTPUT_TYPE)
-    return _helpers
+# The JS half is static/js/bridge/render.mjs (pyscript.toml loads it as `sv_render`); it imports
+# MEDIABUNNY on the first render, so start-up never pays for the encoder.
 
 
 class Renderer:
@@ -239,8 +131,9 @@ class Renderer:
         images = [blobs[scene.image_sha256] for scene in plan.scenes]
         cues = [[blobs[sha], start / 1000] for sha, start in plan.audio_cues()]
         try:
-            return await _js().open(to_js(settings, dict_converter=js.Object.fromEntries),
-                                    to_js(images), to_js(cues), plan.total_ms / 1000)
+            return await sv_render.open(to_js(settings, dict_converter=js.Object.fromEntries),
+                                        to_js(images), to_js(cues), plan.total_ms / 1000,
+                                        MEDIABUNNY, OUTPUT_TYPE)
         except JsException as exc:
             reason = {"NotSupportedError": "This browser cannot encode the video",
                       "EncodingError": "An image or narration of this video cannot be decoded"}
