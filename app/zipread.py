@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import js
 from pyodide.ffi import JsException, to_js
+from pyscript.js_modules import sv_zipread
 
 from app.backup_policy import (Limits, check_archive_size, check_entries, check_entry_count,
                                entry_too_large)
@@ -32,50 +33,7 @@ from app.zipio import REPORT_EVERY, CancelToken, JsCallbacks
 
 JSZIP_SRC = "static/vendor/jszip/jszip.min.js"
 
-_JS = js.Function.new("reportEvery", r"""
-const limit = (code, size) => new DOMException(`${code}:${size}`, "ZipLimitError");
-let jszip = null;
-return {
-  loadJSZip: (src) => jszip || (jszip = new Promise((resolve, reject) => {
-    if (window.JSZip) return resolve(window.JSZip);
-    const script = Object.assign(document.createElement("script"), { src, async: true });
-    script.onload = () => window.JSZip ? resolve(window.JSZip)
-      : reject(new DOMException(`${src} did not define JSZip`, "NotFoundError"));
-    script.onerror = () => { jszip = null;
-      reject(new DOMException(`${src} could not be loaded`, "NetworkError")); };
-    document.head.append(script);
-  })),
-  readRange: async (blob, start, end) => new Uint8Array(await blob.slice(start, end).arrayBuffer()),
-  loadZip: (JSZip, blob) => JSZip.loadAsync(blob),
-  readEntry: (zip, name, type, caps, isCancelled) => new Promise((resolve, reject) => {
-    const file = zip.file(name);
-    if (!file) return reject(limit("absent", 0));
-    const chunks = [];
-    let size = 0, unchecked = 0, stopped = false, helper = null;
-    const stop = (error) => { if (!stopped) { stopped = true; helper.pause(); reject(error); } };
-    const check = () => caps.expected >= 0 && size > caps.expected ? "oversize"
-      : size > caps.entry ? "entry" : size > caps.total ? "total"
-      : size > caps.floor && size > caps.ratio * caps.compressed ? "ratio" : null;
-    helper = file.internalStream("uint8array");
-    helper.on("data", (chunk) => {
-      if (stopped) return;
-      size += chunk.length;
-      unchecked += chunk.length;
-      const code = check();
-      if (code) return stop(limit(code, size));
-      chunks.push(chunk);
-      if (unchecked >= reportEvery) {
-        unchecked = 0;
-        if (isCancelled()) stop(new DOMException("cancelled", "AbortError"));
-      }
-    }).on("error", (e) => stop(e)).on("end", () => {
-      if (stopped) return;
-      stopped = true;
-      resolve({ blob: new Blob(chunks, { type }), size });
-    }).resume();
-  }),
-};
-""")(REPORT_EVERY)
+_JS = sv_zipread  # static/js/bridge/zipread.mjs, loaded by pyscript.toml
 
 
 @dataclass
@@ -180,7 +138,7 @@ class ZipReader:
         with JsCallbacks(None, token) as callbacks:
             try:
                 result = await _JS.readEntry(await self._jszip(), entry.name, mime_type, caps,
-                                             callbacks.is_cancelled)
+                                             callbacks.is_cancelled, REPORT_EVERY)
             except JsException as exc:
                 raise self._refusal(entry.name, exc, expected) from None
         return result.blob, int(result.size)

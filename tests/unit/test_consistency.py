@@ -54,6 +54,76 @@ def test_interpreter_is_the_vendored_pyodide():
     assert "packages" not in config  # would pull micropip from a CDN
 
 
+def pyscript_js_modules() -> dict[str, str]:
+    """pyscript.toml's [js_modules.main]: ES module path -> the name Python imports it by."""
+    return tomllib.loads((ROOT / "pyscript.toml").read_text()).get("js_modules", {}).get("main", {})
+
+
+def test_every_js_module_in_pyscript_toml_exists_and_every_bridge_module_is_listed():
+    modules = pyscript_js_modules()
+    for source, name in modules.items():
+        assert source.startswith("./static/js/bridge/") and source.endswith(".mjs"), source
+        assert (ROOT / source).is_file(), f"pyscript.toml loads {source}, which does not exist"
+        assert name.isidentifier() and name.startswith("sv_"), name
+    assert len(set(modules.values())) == len(modules)
+    on_disk = {f"./{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "static/js/bridge").glob("*.mjs")}
+    assert on_disk == set(modules)
+
+
+def test_every_js_module_the_app_imports_is_loaded_by_pyscript_toml():
+    loaded = set(pyscript_js_modules().values())
+    for path in (ROOT / "app").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "pyscript.js_modules":
+                assert {alias.name for alias in node.names} <= loaded, path
+
+
+def test_pyscript_exposes_no_js_module_to_workers():
+    # Worker modules would load in a second interpreter the app does not start.
+    assert set(tomllib.loads((ROOT / "pyscript.toml").read_text()).get("js_modules", {})) <= {"main"}
+
+
+# JavaScript belongs in static/js/ (ES modules), not in Python strings. A string counts as
+# JavaScript when it is passed to Function.new / eval / run_js, or reads like JavaScript.
+MAX_JS_LINES_PER_PYTHON_FILE = 5
+JS_SIGNS = re.compile(r"=>|\bfunction\s*\w*\s*\(|\b(?:const|let|var)\s+[\w{\[]+\s*=|\breturn\b[^\n]*;")
+JS_EVALUATORS = {"Function", "eval", "run_js", "runJS"}
+
+
+def javascript_lines(source: str) -> int:
+    """Non-blank lines of JavaScript in the string literals of a Python source (not docstrings)."""
+    tree = ast.parse(source)
+    scopes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree) if isinstance(node, scopes)
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    evaluated = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            names = {node.func.attr}
+            if isinstance(node.func.value, ast.Attribute):
+                names.add(node.func.value.attr)
+            if names & JS_EVALUATORS:
+                evaluated |= {id(arg) for arg in node.args if isinstance(arg, ast.Constant)}
+    return sum(sum(1 for line in node.value.splitlines() if line.strip())
+               for node in ast.walk(tree)
+               if isinstance(node, ast.Constant) and isinstance(node.value, str)
+               and id(node) not in docstrings
+               and (id(node) in evaluated or JS_SIGNS.search(node.value)))
+
+
+def test_the_javascript_line_counter_sees_javascript_and_only_javascript():
+    assert javascript_lines('f = js.Function.new("a", """\nconst b = a;\nreturn b;\n""")') == 3
+    assert javascript_lines('S = r"""\nlet x = 1\nconst f = (y) => y\n"""') == 2
+    assert javascript_lines('"""A function (docstring) => not code; return x;"""\nx = "; ".join([])') == 0
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "app").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_python_file_carries_more_than_5_lines_of_javascript(path):
+    assert javascript_lines(path.read_text()) <= MAX_JS_LINES_PER_PYTHON_FILE, (
+        "move the JavaScript into an ES module under static/js/bridge/ ([js_modules.main])")
+
+
 def browser_loaded_sources():
     yield ROOT / "index.html"
     yield ROOT / "pyscript.toml"
