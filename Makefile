@@ -8,11 +8,9 @@ VENDOR := static/vendor
 VENDOR_STAMP := $(VENDOR)/.complete
 VENV_STAMP := $(VENV)/.complete
 PRECACHE := static/precache.js
-# The shell files the service worker precaches (tools/precache.py decides what is listed; this
-# only tells make when to list them again): a change to any of them gives a new cache version.
-SHELL_FILES := index.html pyscript.toml $(shell find app static -type f -not -name '.*' \
-    -not -path '*/__pycache__/*' -not -path 'static/vendor/*' \
-    -not -path '$(PRECACHE)')
+# The shell's sources, from the one shell list (tools/shell.py): a change to any of them
+# regenerates pyscript.toml's [files] and static/precache.js (a new cache version).
+SHELL_FILES := $(shell $(PYTHON) tools/shell.py --list)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
@@ -23,8 +21,8 @@ PYTEST_ARGS ?=
 ## shell in static/precache.js; a no-op when current
 setup: $(VENDOR_STAMP) $(PRECACHE)
 
-$(PRECACHE): $(VENDOR_STAMP) tools/precache.py $(SHELL_FILES)
-	$(PYTHON) tools/precache.py
+$(PRECACHE): $(VENDOR_STAMP) tools/shell.py tools/precache.py $(SHELL_FILES)
+	$(PYTHON) tools/shell.py
 
 $(VENDOR_STAMP): package.json package-lock.json requirements-browser.txt Makefile
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error

@@ -1,7 +1,7 @@
 """What the server may send (server-only): the static allowlist, built from real paths.
 
-`servable_files` walks the tree once: index.html, pyscript.toml, app/**/*.py and static/** (no
-dotfiles). A request is served only when its resolved real path is on that list, matched
+`servable_files` takes the one shell list (tools/shell.py: index.html, pyscript.toml, app/**/*.py
+and static/**, no dotfiles) and resolves each to its real path. A request is served only when its resolved real path is on that list, matched
 case-sensitively (`resolve_static_path`), so no spelling, case trick or symlink reaches server
 code, which lives outside the served folders (server.py, proxy/). Also: which vendored files the
 page cannot boot without, and whether the service worker's precache list is stale.
@@ -19,8 +19,10 @@ import time
 from pathlib import Path
 from urllib.parse import unquote
 
-STATIC_FILES = frozenset({"index.html", "pyscript.toml"})
-STATIC_DIRS = ("app", "static")
+from tools.shell import SERVED_FOLDERS, TOP_FILES, make_prerequisites, served_paths
+
+STATIC_FILES = frozenset(TOP_FILES)
+STATIC_DIRS = SERVED_FOLDERS
 VENDOR_PREFIX = "static/vendor/"
 # What the page cannot boot without; `make setup` puts them there.
 REQUIRED_VENDOR_FILES = (
@@ -73,33 +75,30 @@ def _allowed_shape(relative: str, dirs: tuple[str, ...]) -> bool:
 
 
 def servable_files(root: Path, extra_dirs: tuple[str, ...] = ()) -> frozenset[str]:
-    """The real path (str, symlinks resolved) of every file the server may send: index.html,
-    pyscript.toml, app/**/*.py, static/** and each extra dir, no dotfiles. A file whose real
-    path leaves its folder (a symlink into server.py or proxy/, say) or is hidden is not on it.
+    """The real path (str, symlinks resolved) of every file the server may send: tools/shell.py's
+    `served_paths` (index.html, pyscript.toml, app/**/*.py, static/**) and each extra dir's
+    files, no dotfiles. A file whose real path leaves its folder (a symlink into server.py or
+    proxy/, say) or is hidden is not on it.
     """
     real_root = root.resolve()
-    found = {real for name in STATIC_FILES
-             if (real := (real_root / name).resolve()).parent == real_root}
-    for top in (*STATIC_DIRS, *extra_dirs):
-        area = (real_root / top).resolve()
-        for path in _walk_files(real_root / top):
-            real = path.resolve()
-            if _servable(real, area, ".py" if top == "app" else ""):
-                found.add(real)
-    return frozenset(str(p) for p in found if p.is_file())
-
-
-def _servable(real: Path, area: Path, suffix: str) -> bool:
-    """Whether a file's real path lies in its area and is not hidden."""
-    return (real.is_relative_to(area)
-            and not _hidden(real.relative_to(area)) and real.name.endswith(suffix))
+    extra = (f"{folder}/{name}" for folder in extra_dirs
+             for name in _walk_files(real_root / folder))
+    found = set()
+    for relative in (*served_paths(real_root), *extra):
+        top, _, rest = relative.partition("/")
+        area = real_root if not rest else (real_root / top).resolve()
+        real = (real_root / relative).resolve()
+        if real.is_file() and real.is_relative_to(area) and not _hidden(real.relative_to(area)):
+            found.add(str(real))
+    return frozenset(found)
 
 
 def _walk_files(top: Path):
-    """Every file under `top`, without following symlinked folders or entering dot folders."""
+    """Every file under `top` (relative to it), without following symlinked folders or entering
+    dot folders."""
     for folder, dirs, files in os.walk(top):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
-        yield from (Path(folder) / name for name in files)
+        yield from ((Path(folder) / name).relative_to(top).as_posix() for name in files)
 
 
 def _hidden(relative: Path) -> bool:
@@ -143,9 +142,5 @@ def stale_precache(root: Path) -> str | None:
 
 
 def _precache_sources(root: Path):
-    """The files tools/precache.py lists, roughly: the top files, browser app/*.py, static/."""
-    yield from (root / name for name in STATIC_FILES if (root / name).is_file())
-    yield from (root / "app").rglob("*.py")
-    for path in (root / "static").rglob("*"):
-        if path.is_file() and path.name != Path(PRECACHE_FILE).name and not path.name.startswith("."):
-            yield path
+    """The files static/precache.js is made from (tools/shell.py's `make_prerequisites`)."""
+    return (root / name for name in make_prerequisites(root) if (root / name).is_file())

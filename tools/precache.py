@@ -1,15 +1,12 @@
 """The service worker's precache list and versioned cache name (build step, stdlib only).
 
-It owns `static/precache.js`, which `make setup` regenerates whenever a shell file changes
-(git-ignored; never edit it by hand). static/sw.js imports it. The list holds every file the
-app needs to boot with no server: index.html, pyscript.toml, every file pyscript.toml's [files]
-names (app/*.py and the vendored wheels), and everything under static/ (css, icons, scripts,
-the manifest, the vendored PyScript, Pyodide and JSZip) except source maps, dotfiles, the
-worker itself and this generated file. Each entry carries its SHA-256, so the worker refuses a
+It owns `static/precache.js`, which `make setup` regenerates (through tools/shell.py) whenever
+a shell file changes (git-ignored; never edit it by hand). static/sw.js imports it. The list is
+tools/shell.py's `shell_paths`: every file the app needs to boot with no server. Each entry carries its SHA-256, so the worker refuses a
 file that does not match the list. The cache name is a hash of the whole list plus sw.js: any
 change to any shell file gives a new cache, which is filled completely before it is used.
 
-    $ python3 tools/precache.py               # writes static/precache.js for this checkout
+    $ python3 tools/shell.py                  # pyscript.toml's [files], then this file
     $ python3 tools/precache.py --root /tmp/copy
     >>> build_precache(Path(".")).cache      # 'scenevault-shell-3f1c9a0b2d4e6f81'
 """
@@ -21,17 +18,16 @@ import hashlib
 import json
 import os
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT = "static/precache.js"
-WORKER = "static/sw.js"
+if str(ROOT) not in sys.path:  # run as a script: make `tools` importable
+    sys.path.insert(0, str(ROOT))
+
+from tools.shell import PRECACHE as OUTPUT, WORKER, shell_paths  # noqa: E402
+
 CACHE_PREFIX = "scenevault-shell-"
-TOP_FILES = ("index.html", "pyscript.toml")
-SERVED_FOLDERS = ("app/", "static/")  # server code (server.py, proxy/) is outside them
-SKIPPED_SUFFIXES = (".map",)
 
 
 @dataclass(frozen=True)
@@ -49,29 +45,6 @@ class Precache:
         return {"version": self.version, "cache": self.cache,
                 "files": [{"url": path, "sha256": sha, "size": size}
                           for path, sha, size in self.files]}
-
-
-def shell_paths(root: Path) -> list[str]:
-    """Every path (relative, POSIX) the app boots from, sorted; raises if one is missing."""
-    config = tomllib.loads((root / "pyscript.toml").read_text())
-    listed = [source.removeprefix("./") for source in config.get("files", {})]
-    paths = {*TOP_FILES, *listed, *_static_paths(root)}
-    refused = sorted(p for p in paths if p not in TOP_FILES and not p.startswith(SERVED_FOLDERS))
-    if refused:
-        raise ValueError(f"only the served app can be precached, not: {', '.join(refused)}")
-    missing = sorted(p for p in paths if not (root / p).is_file())
-    if missing:
-        raise FileNotFoundError(f"missing shell files (run `make setup`?): {', '.join(missing)}")
-    return sorted(paths)
-
-
-def _static_paths(root: Path):
-    for path in (root / "static").rglob("*"):
-        relative = path.relative_to(root).as_posix()
-        hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-        if (path.is_file() and not hidden and relative not in (OUTPUT, WORKER)
-                and not relative.endswith(SKIPPED_SUFFIXES)):
-            yield relative
 
 
 def file_digest(path: Path) -> tuple[str, int]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from proxy import static as server_static
-from tools import precache
+from tools import precache, shell
 
 ROOT = Path(__file__).resolve().parents[2]
 PYODIDE = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip",
@@ -23,8 +23,8 @@ def make_app(root: Path) -> Path:
     (root / "proxy").mkdir()
     (root / "static" / "vendor").mkdir(parents=True)
     (root / "index.html").write_text("<!doctype html>")
-    (root / "pyscript.toml").write_text('[files]\n"./app/main.py" = "./app/main.py"\n'
-                                        '"./app/util.py" = "./app/util.py"\n')
+    (root / "requirements-browser.txt").write_text("# no wheels\n")
+    (root / "pyscript.toml").write_text(f'[files]\n{shell.BEGIN}\n{shell.END}\n')
     (root / "app" / "main.py").write_text("print('hi')\n")
     (root / "app" / "util.py").write_text("X = 1\n")
     (root / "proxy" / "secret.py").write_text("KEY = 'server only'\n")
@@ -83,17 +83,18 @@ def test_files_outside_the_list_do_not_change_the_cache_name(app_tree):
     assert precache.build_precache(app_tree).cache == before
 
 
-def test_a_listed_file_that_is_missing_is_named(app_tree):
-    (app_tree / "app" / "util.py").unlink()
-    with pytest.raises(FileNotFoundError, match=r"app/util\.py"):
+def test_a_browser_wheel_that_is_not_vendored_is_named(app_tree):
+    """requirements-browser.txt names a wheel that `make setup` has not put in static/vendor/."""
+    (app_tree / "requirements-browser.txt").write_text("pyodide-http==0.2.2\n")
+    with pytest.raises(FileNotFoundError, match=r"static/vendor/wheels/pyodide_http\.whl"):
         precache.build_precache(app_tree)
 
 
-def test_a_server_only_file_is_refused(app_tree):
+def test_server_code_is_never_on_the_list_even_when_pyscript_toml_names_it(app_tree):
     toml = app_tree / "pyscript.toml"
     toml.write_text(toml.read_text() + '"./proxy/secret.py" = "./x.py"\n')
-    with pytest.raises(ValueError, match=r"proxy/secret\.py"):
-        precache.build_precache(app_tree)
+    paths = [path for path, _, _ in precache.build_precache(app_tree).files]
+    assert "proxy/secret.py" not in paths and "app/main.py" in paths
 
 
 def test_written_file_is_the_list_as_javascript(app_tree):

@@ -1,0 +1,75 @@
+"""The one shell list (tools/shell.py): pyscript.toml's [files] is generated from app/ and
+requirements-browser.txt and the committed file never drifts; the server and the service worker
+take their lists from it; server code and packaging are never on any of them."""
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from proxy.static import servable_files
+from tools import shell
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_committed_pyscript_toml_is_what_the_tool_generates():
+    """Fails when a module is added, moved or removed without `python3 tools/shell.py`."""
+    assert shell.render_files_table(ROOT) in (ROOT / "pyscript.toml").read_text()
+    assert tomllib.loads((ROOT / "pyscript.toml").read_text())["files"] == shell.pyscript_files(ROOT)
+    assert shell.main(["--check"]) == 0
+
+
+def test_the_table_lists_every_wheel_then_every_app_module():
+    table = shell.pyscript_files(ROOT)
+    modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "app").rglob("*.py")
+                     if "__pycache__" not in p.parts)
+    assert list(table)[0] == "./static/vendor/wheels/pyodide_http.whl" and table[list(table)[0]] == "./*"
+    assert [src.removeprefix("./") for src in list(table)[1:]] == modules
+
+
+def test_no_list_holds_server_code_or_packaging():
+    for paths in (shell.served_paths(ROOT), shell.make_prerequisites(ROOT),
+                  [src.removeprefix("./") for src in shell.pyscript_files(ROOT)]):
+        assert paths and not [p for p in paths if p.startswith(
+            ("proxy/", "server.py", "tools/", "tests/", "bench/", "node_modules/", "."))]
+        assert not [p for p in paths if "__pycache__" in p or "/." in p]
+
+
+def test_the_server_serves_exactly_the_served_list():
+    real = {str((ROOT / p).resolve()) for p in shell.served_paths(ROOT)}
+    assert servable_files(ROOT) == frozenset(real)
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    (tmp_path / "app" / "ui").mkdir(parents=True)
+    (tmp_path / "app" / "__pycache__").mkdir()
+    for name in ("app/__init__.py", "app/model.py", "app/ui/view.py", "app/__pycache__/x.py",
+                 "app/notes.txt", "index.html"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "requirements-browser.txt").write_text(
+        "# comment\nPyodide-HTTP==0.2.2 --hash=sha256:00\nsome.lib>=1 --hash=sha256:11\n")
+    (tmp_path / "pyscript.toml").write_text(
+        f'name = "x"\n\n[files]\n{shell.BEGIN}\n"./app/gone.py" = "./app/gone.py"\n{shell.END}\n\n'
+        '[js_modules.main]\n"./static/js/bridge/a.mjs" = "sv_a"\n')
+    return tmp_path
+
+
+def test_regenerating_replaces_only_the_generated_part(tree):
+    assert shell.main(["--root", str(tree), "--check"]) == 1  # app/gone.py is stale
+    assert shell.update_pyscript_toml(tree) is True
+    config = tomllib.loads((tree / "pyscript.toml").read_text())
+    assert config["files"] == {
+        "./static/vendor/wheels/pyodide_http.whl": "./*", "./static/vendor/wheels/some_lib.whl": "./*",
+        "./app/__init__.py": "./app/__init__.py", "./app/model.py": "./app/model.py",
+        "./app/ui/view.py": "./app/ui/view.py"}
+    assert config["name"] == "x" and config["js_modules"]["main"] == {"./static/js/bridge/a.mjs": "sv_a"}
+    assert shell.update_pyscript_toml(tree) is False  # idempotent
+    assert shell.main(["--root", str(tree), "--check"]) == 0
+
+
+def test_a_pyscript_toml_without_the_markers_is_refused_by_name(tree):
+    (tree / "pyscript.toml").write_text('[files]\n"./app/model.py" = "./app/model.py"\n')
+    with pytest.raises(ValueError, match="markers"):
+        shell.update_pyscript_toml(tree)
