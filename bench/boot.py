@@ -49,7 +49,7 @@ def time_to_ready(page, url: str, ready_expression: str) -> float:
 
 def copy_shell(destination: Path) -> Path:
     """The app's shell and the benchmark pages, with a precache list of exactly these files."""
-    for name in ("server.py", "index.html", "pyscript.toml"):
+    for name in ("server.py", "index.html", "pyscript.toml", "requirements-browser.txt"):
         shutil.copy2(ROOT / name, destination / name)
     shutil.copytree(ROOT / "app", destination / "app", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "static", destination / "static",

@@ -78,15 +78,30 @@ def server(tmp_path_factory) -> RunningServer:
     running.stop()
 
 
+# What a runnable copy of the app needs: the served tree, and the server with what it imports.
+APP_TOP_FILES = ("server.py", "index.html", "pyscript.toml", "requirements-browser.txt")
+APP_FOLDERS = ("app", "proxy", "tools")
+
+
+def copy_app_tree(destination: Path, static_ignore: tuple[str, ...] = ()) -> Path:
+    """A copy of the app under `destination` that `server.py` can serve: the top files, app/,
+    the server-only proxy/ and tools/ (the shell list), and static/ minus `static_ignore`."""
+    destination.mkdir(parents=True)
+    for name in APP_TOP_FILES:
+        shutil.copy2(ROOT / name, destination / name)
+    for folder in APP_FOLDERS:
+        shutil.copytree(ROOT / folder, destination / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "static", destination / "static",
+                    ignore=shutil.ignore_patterns(*static_ignore))
+    return destination
+
+
 @pytest.fixture
 def unvendored_server(tmp_path) -> RunningServer:
     """server.py in a copy of the app that lacks static/vendor/ (as before `make setup`)."""
-    for name in ("server.py", "index.html", "pyscript.toml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for folder in ("app", "proxy"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "static", tmp_path / "static", ignore=shutil.ignore_patterns("vendor"))
-    running = start_server(tmp_path, tmp_path / "server.log")
+    root = copy_app_tree(tmp_path / "app", static_ignore=("vendor",))
+    running = start_server(root, tmp_path / "server.log")
     yield running
     running.stop()
 

@@ -10,13 +10,12 @@ records off-machine requests and page errors (the fixture fails the test on eith
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, RunningServer, is_loopback, start_server, wait_for_app_state
+from conftest import RunningServer, copy_app_tree, is_loopback, start_server, wait_for_app_state
 from tools.precache import write_precache
 
 SW_TIMEOUT_MS = 60_000
@@ -24,12 +23,7 @@ SW_TIMEOUT_MS = 60_000
 
 def copy_app(destination: Path) -> Path:
     """A runnable copy of the app (vendored runtime included) with its own precache list."""
-    destination.mkdir()
-    for name in ("server.py", "index.html", "pyscript.toml"):
-        shutil.copy2(ROOT / name, destination / name)
-    shutil.copytree(ROOT / "app", destination / "app", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "static", destination / "static",
-                    ignore=shutil.ignore_patterns("precache.js", ".*"))
+    copy_app_tree(destination, static_ignore=("precache.js", ".*"))
     write_precache(destination)
     return destination
 
