@@ -79,6 +79,26 @@ def path_problem(path: str, limits: Limits = DEFAULT_LIMITS) -> str | None:
 
 
 # --- the entry list -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ArchiveRules:
+    """The backup policy as the zip reader takes it (app/zipread.py imports no policy): the caps
+    in `limits`, and the checks that refuse an archive's size, entry count and entries."""
+
+    limits: Limits = DEFAULT_LIMITS
+
+    def check_archive_size(self, size: int) -> None:
+        check_archive_size(size, self.limits)
+
+    def check_entry_count(self, count: int) -> None:
+        check_entry_count(count, self.limits)
+
+    def check_entries(self, entries: list[ZipEntry]) -> dict[str, ZipEntry]:
+        return check_entries(entries, self.limits)
+
+    def entry_too_large(self, name: str, size: int) -> BackupError:
+        return entry_too_large(name, size, self.limits)
+
+
 def check_archive_size(size: int, limits: Limits = DEFAULT_LIMITS) -> None:
     if size > limits.max_archive_bytes:
         raise BackupError(f"This file is {size / GiB:.2f} GiB; a backup may be at most "

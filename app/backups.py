@@ -10,7 +10,7 @@ readwrite transaction: it lands entirely or not at all.
 
     token = CancelToken()                      # the UI's Cancel button calls token.cancel()
     blob, filename = await export(vault, [project.id], on_progress=bar.update, cancel=token)
-    save(blob, filename)                       # <a download>; the URL is revoked afterwards
+    save(blob, filename)                       # app/ui/download.py: <a download>
     report = await import_archive(vault, file_blob, as_copy=False, on_progress=bar.update)
     report.assets_added, report.assets_skipped
 
@@ -29,17 +29,18 @@ from app import media
 from app.backup import (MANIFEST_NAME, archive_name, build_manifest, encode_manifest,
                         manifest_too_large, parse_manifest, plan_layout, unique_slugs)
 from app.backup_merge import Existing, ImportReport, plan_import, report_of
-from app.backup_policy import (DEFAULT_LIMITS, SNIFF_BYTES, Limits, check_magic,
+from app.backup_policy import (DEFAULT_LIMITS, SNIFF_BYTES, ArchiveRules, Limits, check_magic,
                                check_references)
 from app.backup_schema import Manifest
 from app.errors import BackupCancelled, BackupError, InvalidAsset
 from app.model import Asset, Project, now_ms
 from app.vault_transfer import StagedFile
 from app.zipformat import CENTRAL, LOCAL, check_fits
-from app.zipio import CancelToken, ZipWriter, crc32, save
+from app.cancel import CancelToken
+from app.zipio import ZipWriter, crc32
 from app.zipread import ZipReader, read_range
 
-__all__ = ["CancelToken", "ImportReport", "Limits", "export", "import_archive", "save"]
+__all__ = ["CancelToken", "ImportReport", "Limits", "export", "import_archive"]
 
 OnProgress = Callable[[int, int], None]
 
@@ -129,7 +130,7 @@ async def import_archive(vault, blob, as_copy: bool = False,
     """Check the whole archive, then merge it into the vault in one transaction (or, with
     `as_copy`, add it under new ids). Raises BackupError (nothing written) when any rule fails."""
     token = cancel or CancelToken()
-    reader = await ZipReader.open(blob, limits)
+    reader = await ZipReader.open(blob, ArchiveRules(limits))
     manifest = await _read_manifest(reader, limits)
     present = check_references(reader.files, manifest.paths(), manifest.recipe_only)
     existing = await vault.snapshot([p.id for p in manifest.projects],

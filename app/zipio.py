@@ -1,6 +1,6 @@
 """Writing zip archives in the page (browser): archives composed from stored Blobs without
-copying the media, CRC-32 computed in JS, the download, and the cancel token shared with
-app/zipread.py (which reads untrusted archives).
+copying the media, and CRC-32 computed in JS. (The download is app/ui/download.py; the cancel
+token, app/cancel.py.)
 
 Each stored entry is `local header + the vault's own Blob`; the final `new Blob([...parts,
 central directory])` refers to the stored Blobs instead of copying them, so exporting 1 GB
@@ -13,7 +13,6 @@ output, about 3x the project in memory (measured in bench/export.py), so it is n
     writer.add_bytes("scenevault.json", manifest_bytes)            # DEFLATEd
     writer.add_blob(path, blob, await crc32(blob, on_bytes, token))  # STOREd, not copied
     archive = writer.finish()                                      # a JS Blob
-    url = save(archive, "moon-heist-20250131.scenevault.zip")     # revoked after a delay
 """
 
 from __future__ import annotations
@@ -25,22 +24,13 @@ import js
 from pyodide.ffi import JsException, create_proxy
 from pyscript.js_modules import sv_zipwrite
 
+from app.cancel import CancelToken
 from app.errors import BackupCancelled, BackupError
 from app.zipformat import DEFLATED, ZipPlan
 
 REPORT_EVERY = 1 << 20  # bytes between progress and cancel callbacks
 
 _JS = sv_zipwrite  # static/js/bridge/zipwrite.mjs, loaded by pyscript.toml
-
-
-class CancelToken:
-    """Shared between the UI's Cancel button and a running export or import."""
-
-    def __init__(self):
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
 
 
 Progress = Callable[[int], None]
@@ -105,9 +95,3 @@ class ZipWriter:
     def finish(self):
         self.parts.push(_bytes_to_js(self.plan.finish()))
         return _JS.compose(self.parts, "application/zip")
-
-
-def save(blob, filename: str, revoke_after_ms: int = 60_000) -> str:
-    """Download `blob` as `filename` through a temporary <a download>. The object URL is
-    revoked after `revoke_after_ms` (the browser has resolved it by then); returns it."""
-    return str(_JS.save(blob, filename, revoke_after_ms))

@@ -2,7 +2,9 @@
 and without copying stored media.
 
 `ZipReader.open` reads two small slices, the end record and the central directory, and checks
-them (app/zipformat.py, app/backup_policy.py) before anything else is read. A STOREd entry is
+them (app/zipformat.py, then the caller's `ArchiveRules`) before anything else is read. The
+reader knows no backup policy: the caller passes its rules and caps (app/backup_policy.py's
+`ArchiveRules`). A STOREd entry is
 then a `Blob.slice` of the archive itself, after its local header agrees with the directory:
 its real size is the slice's length, and no byte of it is copied (for a file chosen in a file
 picker, it stays on disk until it is hashed or stored). DEFLATEd entries (the manifest, or
@@ -10,7 +12,7 @@ media repacked by another tool) are inflated by JSZip, loaded on first use from
 static/vendor/jszip/, from a small archive of just those entries; a counter aborts the moment
 the real inflated bytes pass a cap or a suspicious ratio.
 
-    reader = await ZipReader.open(archive_blob, Limits())
+    reader = await ZipReader.open(archive_blob, ArchiveRules(Limits()))
     manifest = await reader.read_bytes("scenevault.json", limit=32 << 20)
     blob = await reader.read_blob(path, "image/png", expected=size)   # BackupError if not
 """
@@ -18,29 +20,51 @@ the real inflated bytes pass a cap or a suspicious ratio.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import js
 from pyodide.ffi import JsException, to_js
 from pyscript.js_modules import sv_zipread
 
-from app.backup_policy import (Limits, check_archive_size, check_entries, check_entry_count,
-                               entry_too_large)
 from app.errors import BackupCancelled, BackupError
 from app.zipformat import (CENTRAL, DEFLATED, LOCAL, STORED, TAIL_BYTES, ZipEntry,
                            check_no_overlap, corrupt, directory, find_end_record,
                            local_data_offset, looks_like_zip, parse_central_directory)
-from app.zipio import REPORT_EVERY, CancelToken, JsCallbacks
+from app.cancel import CancelToken
+from app.zipio import REPORT_EVERY, JsCallbacks
 
 JSZIP_SRC = "static/vendor/jszip/jszip.min.js"
 
 _JS = sv_zipread  # static/js/bridge/zipread.mjs, loaded by pyscript.toml
 
 
+class ReadLimits(Protocol):
+    """The caps the reader enforces while it inflates (app/backup_policy.py's `Limits`)."""
+
+    max_entry_bytes: int
+    max_total_bytes: int
+    max_ratio: int
+    ratio_floor_bytes: int
+    max_path_chars: int
+
+
+class ArchiveRules(Protocol):
+    """What the caller decides about an archive (app/backup_policy.py's `ArchiveRules`): the
+    reader applies these rules, it does not know them."""
+
+    limits: ReadLimits
+
+    def check_archive_size(self, size: int) -> None: ...
+    def check_entry_count(self, count: int) -> None: ...
+    def check_entries(self, entries: list[ZipEntry]) -> dict[str, ZipEntry]: ...
+    def entry_too_large(self, name: str, size: int) -> BackupError: ...
+
+
 @dataclass
 class _Budget:
     """Real bytes read so far, against the total cap and the archive-wide ratio."""
 
-    limits: Limits
+    limits: ReadLimits
     archive_size: int
     inflated: int = 0
 
@@ -56,29 +80,31 @@ class _Budget:
 class ZipReader:
     """An untrusted archive whose structure passed the entry rules; entries read on demand."""
 
-    def __init__(self, blob, files: dict[str, ZipEntry], ends: dict[str, int], limits: Limits):
+    def __init__(self, blob, files: dict[str, ZipEntry], ends: dict[str, int],
+                 rules: ArchiveRules):
         self.blob = blob
         self.files = files
         self.ends = ends
-        self.limits = limits
-        self.budget = _Budget(limits, int(blob.size))
+        self.rules = rules
+        self.limits = rules.limits
+        self.budget = _Budget(rules.limits, int(blob.size))
         self._zip = None
 
     @classmethod
-    async def open(cls, blob, limits: Limits) -> ZipReader:
+    async def open(cls, blob, rules: ArchiveRules) -> ZipReader:
         size = int(blob.size)
-        check_archive_size(size, limits)
+        rules.check_archive_size(size)
         if not looks_like_zip(await read_range(blob, 0, 4)):
             raise BackupError("This file is not a zip archive, so it is not a SceneVault backup. "
                               "Choose a file ending in .scenevault.zip.", "not_a_zip")
         end = find_end_record(await read_range(blob, max(0, size - TAIL_BYTES), size), size)
-        check_entry_count(end.count, limits)
-        if end.cd_size > end.count * (CENTRAL.size + 4 * limits.max_path_chars + 1024):
+        rules.check_entry_count(end.count)
+        if end.cd_size > end.count * (CENTRAL.size + 4 * rules.limits.max_path_chars + 1024):
             raise corrupt(f"its table of contents is {end.cd_size:,} bytes for {end.count} files")
         entries = parse_central_directory(
             await read_range(blob, end.cd_offset, end.cd_offset + end.cd_size), end)
-        files = check_entries(entries, limits)
-        return cls(blob, files, check_no_overlap(entries, end.cd_offset), limits)
+        files = rules.check_entries(entries)
+        return cls(blob, files, check_no_overlap(entries, end.cd_offset), rules)
 
     def close(self) -> None:
         """Let go of JSZip's copy of the DEFLATEd entries (entry Blobs stay valid)."""
@@ -123,7 +149,7 @@ class ZipReader:
         if expected is not None and size > expected:
             raise size_mismatch(entry.name, size, expected)
         if size > cap:
-            raise entry_too_large(entry.name, size, self.limits)
+            raise self.rules.entry_too_large(entry.name, size)
         if size > self.budget.left:
             raise self._limit_error(entry.name, "total", size)
         return self.blob.slice(start, end, mime_type), size
@@ -173,7 +199,7 @@ class ZipReader:
         if code == "oversize":
             return size_mismatch(name, count, expected, at_least=True)
         if code == "entry":
-            return entry_too_large(name, count, self.limits)
+            return self.rules.entry_too_large(name, count)
         if code == "total" and self.budget.ratio_cap >= self.limits.max_total_bytes:
             return BackupError(f"The archive's files come to more than "
                                f"{self.limits.max_total_bytes:,} bytes in all; a backup may hold "

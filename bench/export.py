@@ -63,6 +63,7 @@ JSZIP_JS = """async (compression) => {
 PY_SETUP = """
 import js
 from app import backups, zipread
+from app.ui import download
 from app.startup import current_vault
 vault = current_vault()
 
@@ -82,7 +83,7 @@ async def export_once(project_id):
     start = js.performance.now()
     blob, name = await backups.export(vault, [project_id])
     elapsed = js.performance.now() - start
-    backups.save(blob, name, revoke_after_ms=30_000)
+    download.save(blob, name, revoke_after_ms=30_000)
     return [elapsed, blob.size]
 
 async def import_once(project_id):

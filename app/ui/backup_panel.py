@@ -26,7 +26,7 @@ class ProgressPanel:
 
     def __init__(self, app, title: str):
         self.app = app
-        from app.zipio import CancelToken
+        from app.cancel import CancelToken
 
         self.scope = Scope()
         self.token = CancelToken()
@@ -81,7 +81,7 @@ def accept_dropped_backups(app, scope, node) -> None:
 
 async def export_projects(app, project_ids: list[str] | None, recipe_only: bool = False) -> None:
     from app import backups
-    from app.zipio import save
+    from app.ui.download import save
 
     result = await _with_progress(
         app, "Exporting recipes" if recipe_only else "Exporting backup", "Export",

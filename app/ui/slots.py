@@ -24,7 +24,7 @@ from app.slot_import import import_into_slot
 from app.ui import history
 from app.ui.dialogs import Field, form_dialog
 from app.ui.dom import Scope, el, format_bytes, replace_children
-from app.zipio import save
+from app.ui.download import save
 
 SIZE_BY_ASPECT = {"16:9": (1024, 576), "9:16": (576, 1024), "1:1": (768, 768),
                   "4:3": (1024, 768), "21:9": (1344, 576)}

@@ -25,6 +25,7 @@ _COUNTER = itertools.count()
 PRELUDE = f"""
 import json, js, pagekit
 from app import backups, media
+from app.ui import download
 from app.backups import CancelToken, Limits
 from app.errors import BackupError
 from app.startup import current_vault

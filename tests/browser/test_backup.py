@@ -39,7 +39,7 @@ async def records(project_id):
 
 
 def download(page, code: str):
-    """Run `code` (which must call backups.save) and return (its JSON result, the file's bytes)."""
+    """Run `code` (which must call download.save) and return (its JSON result, the file's bytes)."""
     with page.expect_download() as info:
         result = py(page, code)
     return result, Path(info.value.path()).read_bytes(), info.value.suggested_filename
@@ -64,7 +64,7 @@ def test_round_trip_of_every_kind_and_version_is_exact_and_the_second_import_is_
         await vault.set_favorite(scene_versions[0].id, True)
         progress = []
         blob, name = await backups.export(vault, [project.id], on_progress=lambda d, t: progress.append([d, t]))
-        url = backups.save(blob, name, revoke_after_ms=300)
+        url = download.save(blob, name, revoke_after_ms=300)
         json.dumps({{"project": project.id, "name": name, "url": url, "progress": progress,
                     "records": await records(project.id)}})
     """))
@@ -127,7 +127,7 @@ def test_a_recipe_only_backup_regenerates_bit_for_bit_in_a_fresh_profile(vault_p
         await image(project, "scene", "scene:1", 14)
         await narration(project, "scene:1:narration", "Dawn over the harbour.")
         blob, name = await backups.export(vault, [project.id], recipe_only=True)
-        backups.save(blob, name)
+        download.save(blob, name)
         records = await records(project.id)
         await vault.delete_project(project.id)
         json.dumps({"name": name, "records": records})

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from app import zipformat
-from app.backup_policy import (Limits, check_archive_size, check_entries, check_magic,
+from app.backup_policy import (ArchiveRules, Limits, check_archive_size, check_entries, check_magic,
                                check_references, path_problem)
 from app.errors import BackupError
 from app.zipformat import (DEFLATED, STORED, ZipEntry, ZipPlan, check_fits, dos_stamp,
@@ -231,3 +231,14 @@ def test_local_headers_are_checked_against_the_directory_and_entries_can_be_rein
                                                     b.compressed_size, b.size, 0)], len(copied))
     with zipfile.ZipFile(io.BytesIO(copied + moved)) as opened:
         assert opened.read("b/c.png") == PNG * 2
+
+
+def test_archive_rules_hand_the_reader_the_policy_with_their_own_limits():
+    """The zip reader imports no policy: it applies the ArchiveRules its caller passes."""
+    rules = ArchiveRules(Limits(max_archive_bytes=100, max_entries=2, max_entry_bytes=10))
+    rules.check_archive_size(100)
+    assert error_of(rules.check_archive_size, 101).code == "archive_too_large"
+    rules.check_entry_count(2)
+    assert error_of(rules.check_entry_count, 3).code == "too_many_entries"
+    assert rules.entry_too_large("a.png", 11).code == "entry_too_large"
+    assert "10 bytes" in str(rules.entry_too_large("a.png", 11))

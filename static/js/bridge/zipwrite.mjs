@@ -1,6 +1,6 @@
 /* Writing zip archives in the page, for app/zipio.py (its only caller; loaded as `sv_zipwrite`
  * by pyscript.toml): CRC-32 (slice-by-8) of a Blob as it streams, composing the archive Blob
- * from header bytes and the stored Blobs (no copy), and the download through <a download>.
+ * from header bytes and the stored Blobs (no copy).
  */
 
 const TABLE = new Int32Array(8 * 256);
@@ -58,14 +58,3 @@ export const crc32Bytes = (bytes) => (update(-1, bytes) ^ -1) >>> 0;
 
 /** One Blob of `parts` (Uint8Arrays and Blobs, referenced rather than copied). */
 export const compose = (parts, type) => new Blob(parts, { type });
-
-/** Download `blob` as `filename`; the object URL is revoked after `revokeAfterMs`. */
-export function save(blob, filename, revokeAfterMs) {
-  const url = URL.createObjectURL(blob);
-  const a = Object.assign(document.createElement("a"), { href: url, download: filename, hidden: true });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), revokeAfterMs);
-  return url;
-}

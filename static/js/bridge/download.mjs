@@ -1,0 +1,15 @@
+/**
+ * Saving a Blob to the user's disk (app/ui/download.py): a temporary <a download> whose object
+ * URL is revoked after a delay, once the browser has resolved it.
+ */
+
+/** Download `blob` as `filename`; the object URL is revoked after `revokeAfterMs`. */
+export function save(blob, filename, revokeAfterMs) {
+  const url = URL.createObjectURL(blob);
+  const a = Object.assign(document.createElement("a"), { href: url, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), revokeAfterMs);
+  return url;
+}
