@@ -16,13 +16,13 @@ import sys
 
 import js
 
-from app.errors import StartupError, VaultError
-from app.generate import GenerationService
-from app.provider import ProxyClient
+from app.core.errors import StartupError, VaultError
+from app.generation.service import GenerationService
+from app.generation.client import ProxyClient
 from app.ui import shell
 from app.ui.app import App
-from app.vault import Vault
-from app.version import __version__
+from app.store.vault import Vault
+from app.core.version import __version__
 
 _vault: Vault | None = None
 _app: App | None = None

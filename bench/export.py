@@ -2,14 +2,14 @@
 on the same Blobs in the same page, with memory read from /proc.
 
 - `export_speedup_vs_jszip_deflate`: JSZip `generateAsync({type: "blob", compression:
-  "DEFLATE"})` (default level) over the project's Blobs, divided by `app.backups.export` of the
+  "DEFLATE"})` (default level) over the project's Blobs, divided by `app.backup.service.export` of the
   same project (CRC-32 streamed, archive composed from the stored Blobs). Goal >= 5.
 - `export_peak_mem_vs_project`: the peak rise of resident memory, summed over every Chromium
   process of this run (/proc/<pid>/status VmRSS), during our export and the download of its
   archive to disk, divided by the project's bytes. Goal <= 1.2.
 - `jszip_store_peak_mem_vs_project`, `jszip_deflate_peak_mem_vs_project` (context): the same
   for JSZip, which reads every input into memory and buffers its whole output.
-- `import_mb_per_s` (informational): `app.backups.import_archive` of the downloaded archive,
+- `import_mb_per_s` (informational): `app.backup.service.import_archive` of the downloaded archive,
   chosen through a real file input, after the project was deleted.
 
     figures = export.run(session, runs=3)
@@ -62,8 +62,9 @@ JSZIP_JS = """async (compression) => {
 
 PY_SETUP = """
 import js
-from app import backups, zipread
-from app.ui import download
+from app.backup import service as backups
+from app.backup.zip import read as zipread
+from app.ui.parts import download
 from app.startup import current_vault
 vault = current_vault()
 

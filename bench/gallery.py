@@ -34,9 +34,9 @@ IMAGES = 10_000
 PY_SETUP = """
 import asyncio, js
 from pyodide.ffi import to_js
-from app import idb
-from app.generate import GenerationService
-from app.provider import ProxyClient
+from app.store import idb
+from app.generation.service import GenerationService
+from app.generation.client import ProxyClient
 from app.startup import current_vault
 
 vault = current_vault()

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from proxy.providers.local import LocalProvider  # noqa: E402
 from proxy.providers.transport import Deadline  # noqa: E402
-from app.recipe import Catalog, validate_request  # noqa: E402
+from app.core.recipe import Catalog, validate_request  # noqa: E402
 
 RENDER_S = 0.2  # a fast real provider takes seconds; 200 ms keeps the ratio conservative
 CONCURRENT = 32

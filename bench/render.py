@@ -101,7 +101,7 @@ MAKE_MEDIA_JS = """async ([sceneMs, [width, height]]) => {
   return window.benchImages.map((blob) => blob.size);
 }"""
 
-# The bare-JS render and its timeline arithmetic (app/timeline.py's RenderPlan.layers, ported),
+# The bare-JS render and its timeline arithmetic (app/render/timeline.py's RenderPlan.layers, ported),
 # plus the long-task observer.
 SETUP_JS = """() => {
   const PAN_ZOOM = 0.08;
@@ -213,9 +213,9 @@ SETUP_JS = """() => {
 
 PY_SETUP = """
 import json, js
-from app import storyboard
-from app.render import MEDIABUNNY, Renderer
-from app.timeline import AUDIO_SAMPLE_RATE, RenderSettings
+from app.core import storyboard
+from app.render.encoder import MEDIABUNNY, Renderer
+from app.render.timeline import AUDIO_SAMPLE_RATE, RenderSettings
 from app.startup import current_vault
 
 vault = current_vault()

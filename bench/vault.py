@@ -41,9 +41,9 @@ JS_RUN = """async ([set, raw]) => {
 
 PY_SETUP = """
 import js
-from app import idb
+from app.store import idb
 from app.startup import current_vault
-from app.vault import Vault
+from app.store.vault import Vault
 
 async def bench_put_get(name):
     vault = current_vault()

@@ -13,7 +13,7 @@ from http import HTTPStatus
 import socket
 from http.server import SimpleHTTPRequestHandler
 
-from app.version import __version__
+from app.core.version import __version__
 from proxy.config import ServerConfig
 from proxy.guards import (ERROR_CODES, RequestRefused, bad_charset, parse_json_object,
                           check_header_block, normalize_hostname, origin_of, parse_host,

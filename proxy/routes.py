@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.errors import ProviderBusy, ProviderError, ProviderTimeout, RecipeError
-from app.version import __version__
+from app.core.errors import ProviderBusy, ProviderError, ProviderTimeout, RecipeError
+from app.core.version import __version__
 from proxy.guards import RequestRefused
 from proxy.providers.base import GeneratedMedia
 

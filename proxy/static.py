@@ -7,7 +7,7 @@ code, which lives outside the served folders (server.py, proxy/). Also: which ve
 page cannot boot without, and whether the service worker's precache list is stale.
 
     allowlist = StaticAllowlist(APP_ROOT)
-    resolve_static_path(APP_ROOT, "/app/model.py", allowlist=allowlist)   # a Path
+    resolve_static_path(APP_ROOT, "/app/core/model.py", allowlist=allowlist)   # a Path
     resolve_static_path(APP_ROOT, "/server.py", allowlist=allowlist)      # None: 404
 """
 

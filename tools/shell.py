@@ -18,7 +18,7 @@ so nothing here can list them. From that one definition:
 
     $ python3 tools/shell.py            # rewrite pyscript.toml's [files], then static/precache.js
     $ python3 tools/shell.py --check    # exit 1 when pyscript.toml's [files] is stale
-    >>> pyscript_files(ROOT)["./app/model.py"]       # './app/model.py'
+    >>> pyscript_files(ROOT)["./app/core/model.py"]       # './app/core/model.py'
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ import importlib
 
 import js
 
-from app.errors import SceneVaultError
-from app.ui.dom import Scope, el, replace_children, run_soon, set_error_reporter
+from app.core.errors import SceneVaultError
+from app.ui.parts.dom import Scope, el, replace_children, run_soon, set_error_reporter
 
 NAV = (("Projects", "#/"), ("Library", "#/library"), ("Storage", "#/storage"))
 VIEW_NAMES = {"dashboard": "Projects", "workspace": "Project workspace", "library": "Media library",
@@ -41,7 +41,7 @@ class App:
     def start_offline_queue(self) -> None:
         """Queue generations asked for while the server is unreachable; run them when it is back,
         and re-render the view when reachability changes (generation controls follow it)."""
-        from app import connectivity
+        from app.generation import connectivity
 
         self.connectivity = connectivity
         self.queue = connectivity.OfflineQueue(lambda item: self.generation.generate(
@@ -95,7 +95,7 @@ class App:
     async def show(self) -> None:
         """Render the view named by the URL hash into #view, replacing the previous one."""
         name, params = self.route()
-        view = importlib.import_module(f"app.ui.{name}")
+        view = importlib.import_module(f"app.ui.views.{name}")
         if self.scope is not None:
             self.scope.dispose()
         self.scope = Scope()

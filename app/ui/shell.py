@@ -8,7 +8,7 @@ that need a reload (another tab upgraded the vault).
 import js
 from pyodide.ffi import create_proxy
 
-from app.ui.dom import el
+from app.ui.parts.dom import el
 
 
 def show_version(document, version: str) -> None:

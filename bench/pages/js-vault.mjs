@@ -1,6 +1,6 @@
 // Baselines for bench/vault.py, in plain JS in the same page as the Python vault.
 //
-// `put`/`getBlob` do the SAME work as app/vault.py's put_asset/get_blob (SHA-256 with
+// `put`/`getBlob` do the SAME work as app/store/vault.py's put_asset/get_blob (SHA-256 with
 // crypto.subtle and duration from an <audio> element, concurrently, then one readwrite transaction holding the
 // project touch, the slot's version bump, the record and the deduplicated blob), so their ratio
 // measures what Python and its interop cost. `rawPut`/`rawGet` only store and fetch a Blob and

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from app.errors import ProviderError
+from app.core.errors import ProviderError
 from proxy.providers.a1111 import A1111Provider
 from proxy.providers.base import Provider
 from proxy.providers.download import DownloadPolicy

@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from app.errors import ProviderError
+from app.core.errors import ProviderError
 from proxy.providers.base import GeneratedMedia, Provider, decode_base64
 from proxy.providers.transport import Deadline, json_answer, request
-from app.recipe import SEED_MAX, Recipe
+from app.core.recipe import SEED_MAX, Recipe
 
 CURRENT_MODEL = "current"  # whatever checkpoint the web UI has loaded
 

@@ -18,9 +18,9 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-from app.errors import ProviderError
+from app.core.errors import ProviderError
 from proxy.providers.transport import Deadline
-from app.recipe import Recipe, ProviderSpec
+from app.core.recipe import Recipe, ProviderSpec
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from app.errors import ProviderError
+from app.core.errors import ProviderError
 from proxy.providers.transport import (DEFAULT_PORTS, Deadline, HttpReply, Target, is_ip, parse_target,
                                       request, resolve, split_host_port)
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from app.errors import ProviderError
+from app.core.errors import ProviderError
 from proxy.providers.base import GeneratedMedia, Provider
 from proxy.providers.download import DownloadPolicy, fetch_result
 from proxy.providers.transport import Deadline, failure, json_answer, parse_target, request
-from app.recipe import SEED_MAX, Recipe
+from app.core.recipe import SEED_MAX, Recipe
 
 MODELS = ("fal-ai/flux/schnell", "fal-ai/flux/dev", "fal-ai/fast-sdxl")
 WAITING = frozenset({"IN_QUEUE", "IN_PROGRESS"})

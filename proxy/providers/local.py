@@ -17,7 +17,7 @@ from proxy.providers.base import GeneratedMedia, Provider
 from proxy.providers.narration import VOICES, narrate
 from proxy.providers.scene import render_png
 from proxy.providers.transport import Deadline
-from app.recipe import Recipe
+from app.core.recipe import Recipe
 
 IMAGE_MODEL = "scenevault-sketch-1"
 AUDIO_MODEL = "scenevault-voice-1"

@@ -17,11 +17,11 @@ steps or negative prompt: the recipe keeps them as asked, and the provider is no
 
 from __future__ import annotations
 
-from app.errors import ProviderError
+from app.core.errors import ProviderError
 from proxy.providers.base import GeneratedMedia, Provider, decode_base64
 from proxy.providers.download import DownloadPolicy, fetch_result
 from proxy.providers.transport import Deadline, HttpReply, failure, json_answer, parse_target, request
-from app.recipe import Recipe
+from app.core.recipe import Recipe
 
 IMAGE_MODELS = ("gpt-image-1", "dall-e-3", "dall-e-2")
 SPEECH_MODELS = ("gpt-4o-mini-tts", "tts-1", "tts-1-hd")

@@ -1,7 +1,7 @@
 """Running a generation (server-only): validate, cap concurrency, enforce the deadline, label.
 
 Owns the path from a request body to media that may leave the proxy:
-1. `app.recipe.validate_request` checks the body against the catalog; a missing seed is chosen
+1. `app.core.recipe.validate_request` checks the body against the catalog; a missing seed is chosen
    here (`secrets`), so the effective recipe always has one;
 2. a non-blocking semaphore admits at most `max_concurrent` generations (else ProviderBusy);
 3. the provider runs in a worker thread with one `transport.Deadline` of `timeout_s`, which
@@ -9,7 +9,7 @@ Owns the path from a request body to media that may leave the proxy:
    deadline, so a provider blocked in I/O returns then). The caller waits for the worker at most
    until the deadline plus GRACE_S (else ProviderTimeout);
 4. the bytes are sniffed (not trusted by label), the effective recipe is re-validated, and every
-   PNG gets its A1111 `parameters` text and `scenevault:recipe` iTXt (`app.pngmeta`).
+   PNG gets its A1111 `parameters` text and `scenevault:recipe` iTXt (`app.core.pngmeta`).
 
 The slot is the caller's: taken before the worker starts and given back when the caller stops
 waiting, on every path (an answer, a ProviderError, a timeout, an unexpected exception, a thread
@@ -32,14 +32,14 @@ import traceback
 from concurrent.futures import Future
 from typing import Iterable
 
-from app.errors import (PngError, ProviderBusy, ProviderError, ProviderTimeout, RecipeError,
+from app.core.errors import (PngError, ProviderBusy, ProviderError, ProviderTimeout, RecipeError,
                         SceneVaultError)
-from app.pngmeta import embed_recipe
+from app.core.pngmeta import embed_recipe
 from proxy.providers import ProviderSettings, build_providers
 from proxy.providers.base import GeneratedMedia, Provider, sniff_media
 from proxy.providers.redaction import redact, scrub
 from proxy.providers.transport import Deadline
-from app.recipe import Catalog, Recipe, validate_request, with_chosen_seed
+from app.core.recipe import Catalog, Recipe, validate_request, with_chosen_seed
 
 GRACE_S = 0.5
 

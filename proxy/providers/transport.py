@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from app.errors import ProviderError, ProviderTimeout
+from app.core.errors import ProviderError, ProviderTimeout
 from proxy.providers.redaction import quote_upstream
 
 READ_SLICE = 256 * 1024

@@ -4,7 +4,7 @@
  *   ("Online" / "Offline"). Online means the SceneVault server answers GET /api/health, not
  *   just navigator.onLine. It checks at start, on the browser's online/offline events, when
  *   the tab becomes visible, every 15 s while offline and every 60 s while online. Each change
- *   fires `scenevault:connectivity` on window ({detail: {reachable}}); app/connectivity.py
+ *   fires `scenevault:connectivity` on window ({detail: {reachable}}); app/generation/connectivity.py
  *   wraps this for Python.
  * - window.SceneVaultUpdate owns the service worker registration (static/sw.js, scope "/"),
  *   made once start-up has settled so it never competes with the boot. When a new version has

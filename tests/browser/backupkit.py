@@ -24,10 +24,11 @@ _COUNTER = itertools.count()
 
 PRELUDE = f"""
 import json, js, pagekit
-from app import backups, media
-from app.ui import download
-from app.backups import CancelToken, Limits
-from app.errors import BackupError
+from app.backup import service as backups
+from app.store import media
+from app.ui.parts import download
+from app.backup.service import CancelToken, Limits
+from app.core.errors import BackupError
 from app.startup import current_vault
 vault = current_vault()
 

@@ -1,6 +1,6 @@
 """A corpus of hostile backup archives, built in CPython byte by byte, one per import rule and a
 few combinations. Each `Case` says which error code and message fragment the import must
-give; `limits` (keyword arguments of app.backup_policy.Limits) shrinks a cap so the archive
+give; `limits` (keyword arguments of app.backup.policy.Limits) shrinks a cap so the archive
 can stay small. `valid_backup()` is the control: the same builder, nothing wrong.
 
     for case in corpus():
@@ -16,8 +16,8 @@ import zlib
 from dataclasses import dataclass, field
 
 import pagekit
-from app.backup import build_manifest, encode_manifest, plan_layout
-from app.model import Asset, Project
+from app.backup.manifest import build_manifest, encode_manifest, plan_layout
+from app.core.model import Asset, Project
 
 PROJECT_ID = "prj_hostile0000000000000000000001"
 MANIFEST = "scenevault.json"

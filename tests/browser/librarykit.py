@@ -3,7 +3,7 @@
 - `install(page)` runs under CPython: it makes this file importable as `librarykit` in the
   page's Pyodide (as conftest's `install_pagekit` does for pagekit).
 - `bulk_records(...)` runs INSIDE the page: it inserts thousands of asset records in ONE
-  readwrite transaction through app.idb (a put_asset per record would take minutes at 10k).
+  readwrite transaction through app.store.idb (a put_asset per record would take minutes at 10k).
   Each record copies a stored "template" asset (same sha256, size and type, so its preview
   and blob exist and the vault's invariants hold) into its own slot, with its own prompt.
 
@@ -45,8 +45,8 @@ async def bulk_records(vault, project_id: str, templates: list, count: int,
                        start_ms: int | None = None, providers=None) -> list[str]:
     """Insert `count` records into `project_id` in one transaction; returns their ids,
     newest first. Templates are used in turn; `providers` is a list of (provider, model)."""
-    from app import idb
-    from app.model import now_ms
+    from app.store import idb
+    from app.core.model import now_ms
 
     start = now_ms() if start_ms is None else start_ms
     records = [record_for(templates[n % len(templates)], n, start, providers) for n in range(count)]

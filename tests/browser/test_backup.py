@@ -15,12 +15,12 @@ from textwrap import dedent
 from backupkit import db_digest, py, record_clip, upload
 from conftest import install_pagekit, vault_state, wait_for_app_state
 
-from app.backup import parse_manifest
-from app.backup_schema import parse_iso
+from app.backup.manifest import parse_manifest
+from app.backup.schema import parse_iso
 
 GENERATE = """
-from app.generate import GenerationService
-from app.provider import ProxyClient
+from app.generation.service import GenerationService
+from app.generation.client import ProxyClient
 service = GenerationService(vault, ProxyClient())
 
 async def image(project, kind, slot, seed):

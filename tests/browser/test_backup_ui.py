@@ -13,8 +13,8 @@ from conftest import AppPage, is_loopback, run_python, vault_state, wait_for_app
 
 SETUP = """
 import json
-from app.generate import GenerationService
-from app.provider import ProxyClient
+from app.generation.service import GenerationService
+from app.generation.client import ProxyClient
 from app.startup import current_vault
 vault = current_vault()
 service = GenerationService(vault, ProxyClient())

@@ -20,7 +20,7 @@ def test_boot_reaches_ready_offline_with_no_page_errors(app_page):
 
 
 def test_footer_shows_the_version_from_python(ready_page):
-    from app.version import __version__
+    from app.core.version import __version__
 
     assert ready_page.locator("footer").inner_text().startswith(f"SceneVault {__version__}")
 

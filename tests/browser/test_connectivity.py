@@ -1,4 +1,4 @@
-"""app/connectivity.py and the header's indicator, against a real server.py that the test stops
+"""app/generation/connectivity.py and the header's indicator, against a real server.py that the test stops
 and restarts: the state follows the server (not just navigator.onLine), subscribers hear every
 change, and queued generations survive an offline reload and run once the server is back."""
 
@@ -13,10 +13,10 @@ from offline_support import (boot_controlled, net_status, offline_app,  # noqa: 
 
 PRELUDE = """
 import asyncio, json, js
-from app import connectivity
-from app.connectivity import OfflineQueue
-from app.generate import GenerationService
-from app.provider import ProxyClient
+from app.generation import connectivity
+from app.generation.connectivity import OfflineQueue
+from app.generation.service import GenerationService
+from app.generation.client import ProxyClient
 from app.startup import current_vault
 vault = current_vault()
 service = GenerationService(vault, ProxyClient())

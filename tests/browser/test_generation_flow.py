@@ -11,9 +11,10 @@ from conftest import run_python, vault_state
 
 PRELUDE = """
 import json, js, pagekit
-from app import media, pngmeta
-from app.generate import GenerationService
-from app.provider import ProxyClient
+from app.store import media
+from app.core import pngmeta
+from app.generation.service import GenerationService
+from app.generation.client import ProxyClient
 from app.startup import current_vault
 vault = current_vault()
 service = GenerationService(vault, ProxyClient())

@@ -21,7 +21,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PRELUDE = """
 import json, js, pagekit, librarykit
 from app.startup import current_app, current_vault
-from app.ui import library_filters as lf
+from app.ui.parts import library_filters as lf
 vault = current_vault()
 """
 # Counts the object URLs alive in the page (created and not yet revoked).
@@ -208,7 +208,7 @@ def test_bulk_delete_keeps_favorites_and_reports_the_space_freed(library):
     expect(star).to_have_attribute("aria-pressed", "true")
     doomed = ["scene:2", "scene:3"]
     sizes = py(page, f"""
-        from app.ui.dom import format_bytes
+        from app.ui.parts.dom import format_bytes
         starred = (await vault.get({library.ids['scene:1']!r})).favorite
         sizes = [(await vault.get(i)).size for i in {[library.ids[s] for s in doomed]!r}]
         json.dumps({{"starred": starred, "freed": format_bytes(sum(sizes))}})

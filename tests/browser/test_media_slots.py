@@ -24,7 +24,7 @@ from conftest import run_python, vault_state
 PRELUDE = """
 import json, js, pagekit
 from app.startup import current_app, current_vault
-from app import storyboard
+from app.core import storyboard
 vault = current_vault()
 """
 DURATION_JS = """el => el.readyState >= 1 ? el.duration

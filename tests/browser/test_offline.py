@@ -24,9 +24,9 @@ MARKER = "\nimport js as _js\n_js.document.documentElement.dataset.shellRevision
 
 PRELUDE = """
 import json, js
-from app import media
-from app.generate import GenerationService
-from app.provider import ProxyClient
+from app.store import media
+from app.generation.service import GenerationService
+from app.generation.client import ProxyClient
 from app.startup import current_vault
 vault = current_vault()
 """
@@ -105,8 +105,8 @@ def test_generated_media_opens_offline_with_the_server_stopped(offline_app):
 
     # And so does rendering a video: the encoder library comes from the service worker's cache.
     rendered = py(page, f"""
-        from app.render import Renderer
-        from app.timeline import NarrationInput, RenderSettings, SceneInput, plan_render
+        from app.render.encoder import Renderer
+        from app.render.timeline import NarrationInput, RenderSettings, SceneInput, plan_render
         images = [await vault.get(i) for i in {made["images"]!r}]
         voice = await vault.get({made["audio"]!r})
         plan = plan_render([SceneInput("1", images[0].id, images[0].sha256,

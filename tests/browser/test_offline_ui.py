@@ -8,14 +8,14 @@ from offline_support import boot_controlled, offline_app  # noqa: F401  (fixture
 
 SETUP = """
 import json
-from app import storyboard
+from app.core import storyboard
 from app.startup import current_vault
 vault = current_vault()
 project = storyboard.add_scene(await vault.create_project("Train ride"), story="A tunnel", prompt="a tunnel")
 await vault.save_project(project)
 json.dumps(project.id)
 """
-CHECK = "from app import connectivity\nstr(await connectivity.check())"
+CHECK = "from app.generation import connectivity\nstr(await connectivity.check())"
 
 
 def test_generation_waits_in_a_queue_while_the_server_is_away(offline_app):  # noqa: F811

@@ -19,12 +19,14 @@ from conftest import install_pagekit, run_python
 
 PRELUDE = """
 import base64, json, js, pagekit
-from app import backups, media, storyboard
-from app.errors import RenderError
-from app.generate import GenerationService
-from app.provider import ProxyClient
-from app.render import Renderer
-from app.timeline import RenderSettings
+from app.backup import service as backups
+from app.store import media
+from app.core import storyboard
+from app.core.errors import RenderError
+from app.generation.service import GenerationService
+from app.generation.client import ProxyClient
+from app.render.encoder import Renderer
+from app.render.timeline import RenderSettings
 from app.startup import current_vault
 vault = current_vault()
 service = GenerationService(vault, ProxyClient())

@@ -1,4 +1,4 @@
-"""Importing a file into a slot (app/slot_import.py) and the DOM layer's scopes (app/ui/dom.py)
+"""Importing a file into a slot (app/store/slot_import.py) and the DOM layer's scopes (app/ui/parts/dom.py)
 in a real Chromium: the service decides by bytes and stores once; a child scope's object URLs
 die with it or with its parent."""
 
@@ -9,8 +9,9 @@ from conftest import run_python, vault_state
 
 PRELUDE = """
 import json, js, pagekit
-from app import media, pngmeta
-from app.slot_import import import_into_slot
+from app.store import media
+from app.core import pngmeta
+from app.store.slot_import import import_into_slot
 from app.startup import current_vault
 vault = current_vault()
 
@@ -59,7 +60,7 @@ def test_a_file_that_does_not_fit_the_slot_is_refused_and_nothing_is_stored(vaul
 
 def test_a_child_scope_revokes_its_urls_alone_or_with_its_parent(vault_page):
     result = py(vault_page, """
-        from app.ui.dom import Scope
+        from app.ui.parts.dom import Scope
 
         async def alive(url):  # a revoked object URL no longer decodes
             image = js.document.createElement("img")

@@ -20,8 +20,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PRELUDE = """
 import json, js, pagekit
 from app.startup import current_app, current_vault
-from app.ui import storage, storage_stats
-from app.ui.dom import format_bytes
+from app.ui.views import storage
+from app.ui.parts import storage_stats
+from app.ui.parts.dom import format_bytes
 vault = current_vault()
 """
 # navigator.storage.estimate() once usage has stopped moving.

@@ -13,7 +13,7 @@ from conftest import run_python, vault_state
 
 PRELUDE = """
 import json, pagekit
-from app import media
+from app.store import media
 from app.startup import current_vault
 vault = current_vault()
 """

@@ -9,7 +9,9 @@ from conftest import install_pagekit, run_python, vault_state, wait_for_app_stat
 
 PRELUDE = """
 import json, pagekit
-from app import idb, media, schema
+from app.store import idb
+from app.store import media
+from app.store import schema
 from app.startup import current_vault
 vault = current_vault()
 """
@@ -66,7 +68,7 @@ def test_a_large_write_that_clearly_cannot_fit_is_refused_before_writing(app_pag
     before = vault_state(page)["counts"]
     result = py(page, """
         import js
-        from app.vault import Vault
+        from app.store.vault import Vault
         tight = js.Function.new("return {estimate: async () => ({usage: 5e6, quota: 1e7})}")()
         small = Vault(vault.db, storage=tight)
         project = await small.create_project("Tight")
@@ -146,7 +148,7 @@ def test_a_blocked_open_is_reported_not_a_silent_hang(app_page):
 def test_upgrading_from_the_previous_schema_version_keeps_every_record(app_page):
     page = booted(app_page)
     result = py(page, """
-        from app.vault import Vault
+        from app.store.vault import Vault
         old = await idb.connect("upgrade-test", version=schema.VERSION)
         before = Vault(old, name="upgrade-test")
         project = await before.create_project("Survivor")

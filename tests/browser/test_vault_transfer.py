@@ -1,4 +1,4 @@
-"""The vault's bulk reads and the import's one write (app/vault_transfer.py) in a real Chromium
+"""The vault's bulk reads and the import's one write (app/store/transfer.py) in a real Chromium
 on real IndexedDB: what backups and the library ask of the store, one transaction each."""
 
 import json
@@ -8,11 +8,11 @@ from conftest import run_python, vault_state
 
 PRELUDE = """
 import json, pagekit
-from app import media
-from app.backup_merge import ImportPlan
-from app.model import Project
+from app.store import media
+from app.backup.merge import ImportPlan
+from app.core.model import Project
 from app.startup import current_vault
-from app.vault_transfer import StagedFile
+from app.store.transfer import StagedFile
 vault = current_vault()
 
 def plan(new_projects=(), merged=(), assets=(), store=()):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable
 
-from app.pngmeta import tiny_png
+from app.core.pngmeta import tiny_png
 
 
 @dataclass

@@ -39,7 +39,7 @@ def post_json(server, path, body, headers=None):
 
 
 def test_health_reports_ok_and_the_version(server):
-    from app.version import __version__
+    from app.core.version import __version__
 
     status, headers, body = request(server, "GET", "/api/health")
     assert status == 200 and headers["Content-Type"] == "application/json"

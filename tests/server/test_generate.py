@@ -14,7 +14,7 @@ from proxies import (TIMEOUT_S, error_of, fresh, post_generate, provider_env, pr
 from standins import PNG, Reply, json_reply, noisy_png
 from test_static_files import request
 
-from app.pngmeta import parse_parameters, read_recipe, read_text
+from app.core.pngmeta import parse_parameters, read_recipe, read_text
 from conftest import ROOT, start_server
 
 IMAGE = {"kind": "image", "prompt": "a lighthouse on a cliff at dusk", "seed": 42}

@@ -1,4 +1,4 @@
-"""POST /api/generate through the real server.py keeps prompts in app/textrules.py's normal form:
+"""POST /api/generate through the real server.py keeps prompts in app/core/textrules.py's normal form:
 NUL, other controls and lone surrogates (sent as JSON escapes) are a 400 naming the field and the
 character; invisible and bidi characters are dropped before the provider sees the prompt, and
 the recipe the server reports, and embeds in the PNG, holds the normal form."""
@@ -6,7 +6,7 @@ the recipe the server reports, and embeds in the PNG, holds the normal form."""
 import pytest
 from proxies import error_of, post_generate, recipe_of
 
-from app.pngmeta import read_recipe
+from app.core.pngmeta import read_recipe
 
 IMAGE = {"kind": "image", "prompt": "a lighthouse", "seed": 42, "width": 128, "height": 128}
 

@@ -12,7 +12,7 @@ import time
 import pytest
 from proxies import (error_of, fresh, post_generate, provider_env, standins)  # noqa: F401
 
-from app.errors import ProviderTimeout
+from app.core.errors import ProviderTimeout
 from proxy.providers.transport import Deadline, request
 from conftest import ROOT, start_server
 

@@ -17,10 +17,14 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from app import backup, backup_policy, pngmeta, sniff, zipformat
-from app.backup_policy import Limits
-from app.errors import BackupError, SceneVaultError
-from app.model import Asset, Project
+from app.backup import manifest as backup
+from app.backup import policy as backup_policy
+from app.core import pngmeta
+from app.core import sniff
+from app.backup.zip import format as zipformat
+from app.backup.policy import Limits
+from app.core.errors import BackupError, SceneVaultError
+from app.core.model import Asset, Project
 
 SIZE = 64_000
 LINE_SIZES = {"1_5kb": 1_500, "2kb": 2_000, "64kb": SIZE}
@@ -57,7 +61,7 @@ def run_case(case: Case) -> tuple[str, float]:
     return answer, time.perf_counter() - start
 
 
-# --- manifests (app/backup.py: parse_manifest, check_depth first) --------------------------------
+# --- manifests (app/backup/manifest.py: parse_manifest, check_depth first) --------------------------------
 def manifest_with_bracket_prompts() -> bytes:
     """A valid manifest (about 80 KB) whose prompts are brackets and escaped quotes."""
     project = Project(id="prj_1", title="Moon Heist", created_at=1000, updated_at=2000)
@@ -93,7 +97,7 @@ MANIFEST_CASES = [
 ]
 
 
-# --- A1111 parameters lines (app/pngmeta.py: parse_parameters) ----------------------------------
+# --- A1111 parameters lines (app/core/pngmeta.py: parse_parameters) ----------------------------------
 def parameters_line(body: str) -> str:
     return "a castle on a cliff\nNegative prompt: blurry\n" + body
 
@@ -128,7 +132,7 @@ PARAMETERS_CASES = [case for size_name, size in LINE_SIZES.items()
 ]
 
 
-# --- PNG chunks and text (app/pngmeta.py, app/sniff.py) ------------------------------------------
+# --- PNG chunks and text (app/core/pngmeta.py, app/core/sniff.py) ------------------------------------------
 def chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -175,7 +179,7 @@ PNG_CASES = [
 ]
 
 
-# --- zip directories (app/zipformat.py, app/backup_policy.py, in app/zipread.py's order) --------
+# --- zip directories (app/backup/zip/format.py, app/backup/policy.py, in app/backup/zip/read.py's order) --------
 def read_directory(archive: bytes, limits: Limits = Limits()) -> dict:
     """What ZipReader.open does with an archive's directory, without the browser."""
     end = zipformat.find_end_record(archive[-zipformat.TAIL_BYTES:], len(archive))
@@ -226,7 +230,7 @@ ZIP_CASES = [
 ]
 
 
-# --- the archive layout (app/backup.py: unique_slugs, plan_layout) --------------------------------
+# --- the archive layout (app/backup/manifest.py: unique_slugs, plan_layout) --------------------------------
 def projects(count: int, title: str = "Moon Heist") -> list[Project]:
     return [Project(id=f"prj_{n}", title=title, created_at=1, updated_at=1) for n in range(count)]
 
@@ -264,7 +268,7 @@ LAYOUT_CASES = [
 ]
 
 
-# --- sniffed first bytes (app/sniff.py, app/backup_policy.py: check_magic) -----------------------
+# --- sniffed first bytes (app/core/sniff.py, app/backup/policy.py: check_magic) -----------------------
 SNIFF_CASES = [
     Case("sniff_whitespace_then_svg", "sniff", "InvalidAsset",
          lambda: b" \t\r\n" * (SIZE // 4) + b"<svg>", sniff.sniff),

@@ -1,4 +1,4 @@
-"""app/backup.py, app/backup_schema.py and app/backup_merge.py under CPython: the manifest
+"""app/backup/manifest.py, app/backup/schema.py and app/backup/merge.py under CPython: the manifest
 round-trips the vault's records, the layout is human-readable, every schema rule refuses with
 its own message, and merge planning follows the README's rules (a second import is a no-op)."""
 
@@ -14,18 +14,18 @@ import pytest
 from hypothesis import given, settings
 from test_textrules import DROPPED, FORBIDDEN, TEXT
 
-from app.backup import (archive_name, asset_path, build_manifest, check_depth, encode_manifest,
+from app.backup.manifest import (archive_name, asset_path, build_manifest, check_depth, encode_manifest,
                         parse_manifest, plan_layout, slugify, unique_slugs)
-from app.backup_merge import Existing, plan_import, report_of
-from app.backup_policy import Limits
-from app.backup_schema import iso_time, parse_iso
-from app.errors import BackupCancelled, BackupError
-from app.model import Asset, Project
-from app.textrules import normal_form
+from app.backup.merge import Existing, plan_import, report_of
+from app.backup.policy import Limits
+from app.backup.schema import iso_time, parse_iso
+from app.core.errors import BackupCancelled, BackupError
+from app.core.model import Asset, Project
+from app.core.textrules import normal_form
 
 ROOT = Path(__file__).resolve().parents[2]
-PURE = ["app/backup.py", "app/backup_schema.py", "app/backup_policy.py", "app/backup_merge.py",
-        "app/zipformat.py"]
+PURE = ["app/backup/manifest.py", "app/backup/schema.py", "app/backup/policy.py", "app/backup/merge.py",
+        "app/backup/zip/format.py"]
 SHA = {name: name * 64 for name in "abcdef"}
 EXPORTED = 1_738_326_896_789
 
@@ -248,7 +248,7 @@ def test_a_manifest_that_is_not_utf8_or_not_json_is_invalid():
     assert "not JSON" in str(pytest.raises(BackupError, parse_manifest, b"{'a': 1}").value)
 
 
-# --- text hygiene (app/textrules.py) and counts ------------------------------------------------
+# --- text hygiene (app/core/textrules.py) and counts ------------------------------------------------
 # json.dumps writes a lone surrogate as a \\udXXXX escape, as a hand-edited manifest would.
 @pytest.mark.parametrize("path, value, fragment", [
     ("projects.0.title", "Moon\x00", "projects[0].title contains U+0000 (a control character)"),

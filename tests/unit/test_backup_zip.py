@@ -1,4 +1,4 @@
-"""app/zipformat.py and app/backup_policy.py under CPython: the archives SceneVault writes are
+"""app/backup/zip/format.py and app/backup/policy.py under CPython: the archives SceneVault writes are
 zips that Python's zipfile reads, the untrusted-archive reader refuses what it must, and the
 import rules (paths, entries, references, magic bytes) name what is wrong."""
 
@@ -10,11 +10,11 @@ from dataclasses import replace
 
 import pytest
 
-from app import zipformat
-from app.backup_policy import (ArchiveRules, Limits, check_archive_size, check_entries, check_magic,
+from app.backup.zip import format as zipformat
+from app.backup.policy import (ArchiveRules, Limits, check_archive_size, check_entries, check_magic,
                                check_references, path_problem)
-from app.errors import BackupError
-from app.zipformat import (DEFLATED, STORED, ZipEntry, ZipPlan, check_fits, dos_stamp,
+from app.core.errors import BackupError
+from app.backup.zip.format import (DEFLATED, STORED, ZipEntry, ZipPlan, check_fits, dos_stamp,
                            find_end_record, parse_central_directory)
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(24)
@@ -22,7 +22,7 @@ STAMP = 1_738_326_896_000  # 2025-01-31T12:34:56Z
 
 
 def compose(files: dict[str, bytes], manifest: bytes = b'{"format": "x"}') -> bytes:
-    """An archive laid out by ZipPlan exactly as app/zipio.py composes it."""
+    """An archive laid out by ZipPlan exactly as app/backup/zip/write.py composes it."""
     plan = ZipPlan(STAMP)
     packer = zlib.compressobj(6, zlib.DEFLATED, -15)
     deflated = packer.compress(manifest) + packer.flush()

@@ -1,9 +1,9 @@
-"""app/errors.py: the exception tree its docstring draws is the tree the code defines."""
+"""app/core/errors.py: the exception tree its docstring draws is the tree the code defines."""
 
 import inspect
 import re
 
-import app.errors as errors
+import app.core.errors as errors
 
 
 def test_every_exported_name_exists_and_every_error_is_exported():

@@ -7,9 +7,9 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from app.backup import check_depth, slugify, unique_slugs
-from app.errors import BackupError
-from app.model import Project
+from app.backup.manifest import check_depth, slugify, unique_slugs
+from app.core.errors import BackupError
+from app.core.model import Project
 from hostile_corpus import CASES, run_case
 
 MAX_SECONDS = 2.0  # the old parsers took 10 s and more on the worst of these

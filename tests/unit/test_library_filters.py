@@ -1,4 +1,4 @@
-"""app/ui/library_filters.py under CPython: filters, prompt search, sort, pagination and
+"""app/ui/parts/library_filters.py under CPython: filters, prompt search, sort, pagination and
 shift-range selection decide what the media library shows."""
 
 import ast
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from app.model import Asset
-from app.ui import library_filters as lf
-from app.ui.library_filters import Query
+from app.core.model import Asset
+from app.ui.parts import library_filters as lf
+from app.ui.parts.library_filters import Query
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -151,7 +151,7 @@ def test_recipe_rows_put_known_fields_first_then_the_rest():
     assert lf.recipe_rows(None) == []
 
 
-@pytest.mark.parametrize("module", ["app/ui/library_filters.py", "app/ui/storage_stats.py"])
+@pytest.mark.parametrize("module", ["app/ui/parts/library_filters.py", "app/ui/parts/storage_stats.py"])
 def test_view_logic_modules_stay_pure(module):
     tree = ast.parse((ROOT / module).read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)

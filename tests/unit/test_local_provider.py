@@ -13,7 +13,7 @@ import pytest
 
 from proxy.providers.local import LocalProvider
 from proxy.providers.transport import Deadline
-from app.recipe import Catalog, validate_request, with_chosen_seed
+from app.core.recipe import Catalog, validate_request, with_chosen_seed
 
 PROVIDER = LocalProvider()
 CATALOG = Catalog("local", (PROVIDER.spec(),))

@@ -1,13 +1,13 @@
-"""app/model.py under CPython: ids, validation messages, and the record round trip."""
+"""app/core/model.py under CPython: ids, validation messages, and the record round trip."""
 
 import re
 
 import pytest
 
-from app.errors import InvalidAsset
-from app.model import (Asset, Project, new_id, validate_kind, validate_media_type, validate_slot,
+from app.core.errors import InvalidAsset
+from app.core.model import (Asset, Project, new_id, validate_kind, validate_media_type, validate_slot,
                        validate_source)
-from app.storyboard import add_character, add_scene, edit_character, edit_scene
+from app.core.storyboard import add_character, add_scene, edit_character, edit_scene
 
 
 def test_ids_are_prefixed_unique_and_sort_by_creation_time():
@@ -101,7 +101,7 @@ def test_unknown_kind_and_source_name_the_value():
         validate_source("stolen")
 
 
-# --- text hygiene (app/textrules.py) ------------------------------------------------------------
+# --- text hygiene (app/core/textrules.py) ------------------------------------------------------------
 def test_project_texts_are_kept_in_normal_form():
     project = Project.create("\u202eMoon\u200b Heist\r\nPart 2\t", description=" one\r\ntwo\x85",
                              style="noir\nneon", mood="Cafe\u0301\ufeff")

@@ -1,4 +1,4 @@
-"""app/pngmeta.py: text chunks round-trip, A1111's infotext reads back, broken PNGs are refused,
+"""app/core/pngmeta.py: text chunks round-trip, A1111's infotext reads back, broken PNGs are refused,
 and every reader stays linear under its caps."""
 
 import json
@@ -9,12 +9,12 @@ import zlib
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from app.errors import PngError
-from app.pngmeta import (MAX_CHUNKS, MAX_INFLATED_TEXT, MAX_PARAMETERS_CHARS, MAX_RECIPE_CHARS,
+from app.core.errors import PngError
+from app.core.pngmeta import (MAX_CHUNKS, MAX_INFLATED_TEXT, MAX_PARAMETERS_CHARS, MAX_RECIPE_CHARS,
                          MAX_SETTINGS, MAX_TEXT_CHUNKS, PARAMETERS_KEY, RECIPE_KEY, embed_recipe,
                          format_parameters, iter_chunks, parse_parameters, read_recipe,
                          read_settings, read_text, tiny_png, with_text)
-from app.sniff import recipe_from_png
+from app.core.sniff import recipe_from_png
 
 RECIPE = {"kind": "image", "prompt": "a red fox, in the snow", "negative_prompt": "blurry",
           "seed": 1234, "width": 1024, "height": 576, "steps": 30, "model": "scenevault-sketch-1",

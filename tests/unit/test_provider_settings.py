@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from proxy.config import ServerConfig, config_from
-from app.errors import ProviderError, ProviderTimeout, RecipeError
-from app.pngmeta import read_recipe, tiny_png
+from app.core.errors import ProviderError, ProviderTimeout, RecipeError
+from app.core.pngmeta import read_recipe, tiny_png
 from proxy.providers import DEFAULT_FAL_DOWNLOAD_HOSTS, ProviderSettings, build_providers, settings_from_env
 from proxy.providers.base import GeneratedMedia, Provider
 from proxy.providers.service import GRACE_S, GenerationService

@@ -1,4 +1,4 @@
-"""app/recipe.py: every validation rule, its defaults, and the Recipe/Catalog round trips."""
+"""app/core/recipe.py: every validation rule, its defaults, and the Recipe/Catalog round trips."""
 
 import ast
 import json
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import app.recipe as recipe_module
-from app.errors import RecipeError
-from app.recipe import (RECIPE_VERSION, Catalog, ProviderSpec, Recipe, validate_request,
+import app.core.recipe as recipe_module
+from app.core.errors import RecipeError
+from app.core.recipe import (RECIPE_VERSION, Catalog, ProviderSpec, Recipe, validate_request,
                         with_chosen_seed)
 
 CATALOG = Catalog("local", (

@@ -9,7 +9,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from hypothesis import given, strategies as st
 
-from app.errors import ProviderError
+from app.core.errors import ProviderError
 from proxy.providers import ProviderSettings
 from proxy.providers.base import Provider
 from proxy.providers.redaction import QUOTE_CHARS, quote_upstream, redact, scrub, single_line

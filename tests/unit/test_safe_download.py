@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app.errors import ProviderError, ProviderTimeout
+from app.core.errors import ProviderError, ProviderTimeout
 from proxy.providers.base import decode_base64, sniff_media
 from proxy.providers.download import DownloadPolicy, is_public, vetted_address
 from proxy.providers.transport import Deadline, parse_target

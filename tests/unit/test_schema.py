@@ -1,6 +1,6 @@
-"""app/schema.py under CPython: upgrades only add, and the final layout is DESIGN.md's."""
+"""app/store/schema.py under CPython: upgrades only add, and the final layout is DESIGN.md's."""
 
-from app import schema
+from app.store import schema
 
 
 def test_upgrade_steps_only_create_never_delete():

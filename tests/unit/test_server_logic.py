@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ("/", "index.html"),
     ("/index.html?v=2#top", "index.html"),
     ("/pyscript.toml", "pyscript.toml"),
-    ("/app/version.py", "app/version.py"),
+    ("/app/core/version.py", "app/core/version.py"),
     ("/app/ui/shell.py", "app/ui/shell.py"),
     ("/static/css/app.css", "static/css/app.css"),
     ("/static/css/%61pp.css", "static/css/app.css"),

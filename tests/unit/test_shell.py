@@ -43,9 +43,9 @@ def test_the_server_serves_exactly_the_served_list():
 
 @pytest.fixture
 def tree(tmp_path) -> Path:
-    (tmp_path / "app" / "ui").mkdir(parents=True)
-    (tmp_path / "app" / "__pycache__").mkdir()
-    for name in ("app/__init__.py", "app/model.py", "app/ui/view.py", "app/__pycache__/x.py",
+    for folder in ("app/ui", "app/core", "app/__pycache__"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    for name in ("app/__init__.py", "app/core/model.py", "app/ui/view.py", "app/__pycache__/x.py",
                  "app/notes.txt", "index.html"):
         (tmp_path / name).write_text("")
     (tmp_path / "requirements-browser.txt").write_text(
@@ -62,7 +62,7 @@ def test_regenerating_replaces_only_the_generated_part(tree):
     config = tomllib.loads((tree / "pyscript.toml").read_text())
     assert config["files"] == {
         "./static/vendor/wheels/pyodide_http.whl": "./*", "./static/vendor/wheels/some_lib.whl": "./*",
-        "./app/__init__.py": "./app/__init__.py", "./app/model.py": "./app/model.py",
+        "./app/__init__.py": "./app/__init__.py", "./app/core/model.py": "./app/core/model.py",
         "./app/ui/view.py": "./app/ui/view.py"}
     assert config["name"] == "x" and config["js_modules"]["main"] == {"./static/js/bridge/a.mjs": "sv_a"}
     assert shell.update_pyscript_toml(tree) is False  # idempotent
@@ -70,6 +70,6 @@ def test_regenerating_replaces_only_the_generated_part(tree):
 
 
 def test_a_pyscript_toml_without_the_markers_is_refused_by_name(tree):
-    (tree / "pyscript.toml").write_text('[files]\n"./app/model.py" = "./app/model.py"\n')
+    (tree / "pyscript.toml").write_text('[files]\n"./app/core/model.py" = "./app/core/model.py"\n')
     with pytest.raises(ValueError, match="markers"):
         shell.update_pyscript_toml(tree)

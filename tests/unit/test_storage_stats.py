@@ -1,10 +1,10 @@
-"""app/ui/storage_stats.py under CPython: unbacked bytes are counted once per SHA-256, and the
+"""app/ui/parts/storage_stats.py under CPython: unbacked bytes are counted once per SHA-256, and the
 storage charts' bars are ranked and scaled correctly."""
 
 import pytest
 
-from app.model import Asset
-from app.ui import storage_stats as ss
+from app.core.model import Asset
+from app.ui.parts import storage_stats as ss
 
 
 def asset(n: int, sha: str, size: int, backed_up_at=None, missing=False) -> Asset:

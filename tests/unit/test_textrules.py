@@ -1,4 +1,4 @@
-"""app/textrules.py: what is refused, what is dropped or rewritten, and that the normal form is
+"""app/core/textrules.py: what is refused, what is dropped or rewritten, and that the normal form is
 idempotent and free of everything the rules drop, for any Unicode text."""
 
 import ast
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import app.textrules as textrules
-from app.textrules import LINE, PROSE, TextRule, checked, checked_json, normal_form, problem
+import app.core.textrules as textrules
+from app.core.textrules import LINE, PROSE, TextRule, checked, checked_json, normal_form, problem
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
@@ -138,7 +138,7 @@ def test_the_docstring_examples_hold():
 
 
 def test_textrules_is_pure_stdlib():
-    tree = ast.parse((ROOT / "app/textrules.py").read_text())
+    tree = ast.parse((ROOT / "app/core/textrules.py").read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)

@@ -1,11 +1,11 @@
-"""app/timeline.py under CPython: scene timing, crossfades, pans, frame sizes and the render recipe."""
+"""app/render/timeline.py under CPython: scene timing, crossfades, pans, frame sizes and the render recipe."""
 
 import copy
 
 import pytest
 
-from app.errors import RecipeError
-from app.timeline import (PAN_ZOOM, Layer, NarrationInput, RenderPlan, RenderSettings, SceneInput,
+from app.core.errors import RecipeError
+from app.render.timeline import (PAN_ZOOM, Layer, NarrationInput, RenderPlan, RenderSettings, SceneInput,
                           frame_size, is_render_recipe, plan_render)
 
 SHA = {name: name * 64 for name in "abcdef"}

@@ -1,5 +1,5 @@
 /**
- * Saving a Blob to the user's disk (app/ui/download.py): a temporary <a download> whose object
+ * Saving a Blob to the user's disk (app/ui/parts/download.py): a temporary <a download> whose object
  * URL is revoked after a delay, once the browser has resolved it.
  */
 

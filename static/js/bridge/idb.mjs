@@ -1,4 +1,4 @@
-/* IndexedDB as promises, for app/idb.py (its only caller; loaded as `sv_idb` by pyscript.toml).
+/* IndexedDB as promises, for app/store/idb.py (its only caller; loaded as `sv_idb` by pyscript.toml).
  *
  * The handlers live in JS so that they attach synchronously, before Python awaits anything (in
  * Pyodide any await ends an IndexedDB transaction), and so that odd rejection values

@@ -1,9 +1,9 @@
-/* Media inspection in the page, for app/media.py (its only caller; loaded as `sv_media` by
+/* Media inspection in the page, for app/store/media.py (its only caller; loaded as `sv_media` by
  * pyscript.toml): a Blob's SHA-256, its width, height or duration, and a small preview (an image
  * scaled down, an audio waveform, a video poster frame). The media stays a Blob: hashing runs
  * in crypto.subtle, decoding in createImageBitmap, Web Audio or a detached <video>. Failures
- * reject with DOMExceptions (EncodingError, TimeoutError) that app/media.py turns into
- * InvalidAsset. The sizes, types and timeouts come from app/media.py's constants.
+ * reject with DOMExceptions (EncodingError, TimeoutError) that app/store/media.py turns into
+ * InvalidAsset. The sizes, types and timeouts come from app/store/media.py's constants.
  */
 
 const hex = (buffer) => Array.from(new Uint8Array(buffer),

@@ -1,4 +1,4 @@
-/* Rendering the final video in the page, for app/render.py (its only caller; loaded as
+/* Rendering the final video in the page, for app/render/encoder.py (its only caller; loaded as
  * `sv_render` by pyscript.toml): draws each frame of the timeline Python walks on an
  * OffscreenCanvas, mixes the narration in an OfflineAudioContext, and encodes VP9 + Opus into a
  * WebM with Mediabunny (static/vendor/mediabunny/, imported on the first render only).
@@ -62,7 +62,7 @@ function bitmapCache(images) {
 
 /** A render session: `frame(index, layers)` draws and encodes one frame (layers: 5 numbers per
  * scene shown: scene index, alpha, scale, shift x, shift y), `finish()` resolves to the WebM Blob
- * of type `outputType`, `cancel()` drops everything. `s` is app/timeline.py's RenderSettings
+ * of type `outputType`, `cancel()` drops everything. `s` is app/render/timeline.py's RenderSettings
  * plus sampleRate; `cues` are [narration Blob, start seconds]; `modulePath` is Mediabunny's
  * vendored module, imported on the first render. Rejects with NotSupportedError (no encoder for
  * the codec or size) or EncodingError (an image or narration that cannot be decoded). */

@@ -1,4 +1,4 @@
-/* Reading untrusted zip archives in the page, for app/zipread.py (its only caller; loaded as
+/* Reading untrusted zip archives in the page, for app/backup/zip/read.py (its only caller; loaded as
  * `sv_zipread` by pyscript.toml): small byte ranges of a Blob, the vendored JSZip (a classic
  * script, loaded on first use), and inflating one entry while counting its real bytes against
  * the caps Python sets, stopping the moment one is passed.

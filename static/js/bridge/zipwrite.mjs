@@ -1,4 +1,4 @@
-/* Writing zip archives in the page, for app/zipio.py (its only caller; loaded as `sv_zipwrite`
+/* Writing zip archives in the page, for app/backup/zip/write.py (its only caller; loaded as `sv_zipwrite`
  * by pyscript.toml): CRC-32 (slice-by-8) of a Blob as it streams, composing the archive Blob
  * from header bytes and the stored Blobs (no copy).
  */

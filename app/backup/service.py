@@ -1,0 +1,201 @@
+"""Backups (browser): export projects to a `scenevault-backup` zip and import one back, with
+progress, cancellation, and an import that writes nothing until everything checked out.
+
+Export reads each stored Blob once (for its CRC-32) and composes the archive from the Blobs
+themselves (app/backup/zip/write.py), so memory stays flat whatever the project's size; afterwards the
+projects are marked backed up. Import checks the archive's structure, the caps, the
+manifest, every path, every size, the magic bytes and every SHA-256 (crypto.subtle), plans
+the merge (app/backup/merge.py), then writes projects, records, blobs and previews in ONE
+readwrite transaction: it lands entirely or not at all.
+
+    token = CancelToken()                      # the UI's Cancel button calls token.cancel()
+    blob, filename = await export(vault, [project.id], on_progress=bar.update, cancel=token)
+    save(blob, filename)                       # app/ui/parts/download.py: <a download>
+    report = await import_archive(vault, file_blob, as_copy=False, on_progress=bar.update)
+    report.assets_added, report.assets_skipped
+
+`on_progress(done, total)` counts media bytes (read for export, checked for import). The
+caller owns the returned archive Blob; `save` owns (and revokes) the object URL it makes.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Callable
+
+import js
+
+from app.store import media
+from app.backup.manifest import (MANIFEST_NAME, archive_name, build_manifest, encode_manifest,
+                        manifest_too_large, parse_manifest, plan_layout, unique_slugs)
+from app.backup.merge import Existing, ImportReport, plan_import, report_of
+from app.backup.policy import (DEFAULT_LIMITS, SNIFF_BYTES, ArchiveRules, Limits, check_magic,
+                               check_references)
+from app.backup.schema import Manifest
+from app.core.errors import BackupCancelled, BackupError, InvalidAsset
+from app.core.model import Asset, Project, now_ms
+from app.store.transfer import StagedFile
+from app.backup.zip.format import CENTRAL, LOCAL, check_fits
+from app.core.cancel import CancelToken
+from app.backup.zip.write import ZipWriter, crc32
+from app.backup.zip.read import ZipReader, read_range
+
+__all__ = ["CancelToken", "ImportReport", "Limits", "export", "import_archive"]
+
+OnProgress = Callable[[int, int], None]
+
+
+class _Progress:
+    """Adds up bytes and reports (done, total) to the UI's callback."""
+
+    def __init__(self, callback: OnProgress | None, total: int):
+        self.callback = callback
+        self.total = total
+        self.done = 0
+
+    def add(self, count) -> None:
+        self.done = min(self.total, self.done + int(count))
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+
+def _check(token: CancelToken) -> None:
+    if token.cancelled:
+        raise BackupCancelled()
+
+
+# --- export -------------------------------------------------------------------------------------
+async def export(vault, project_ids: list[str] | None = None, recipe_only: bool = False,
+                 on_progress: OnProgress | None = None,
+                 cancel: CancelToken | None = None) -> tuple[object, str]:
+    """Archive the projects (all of them when `project_ids` is None): (zip Blob, file name).
+    A full export marks the projects and their assets backed up; a recipe-only one does not."""
+    token = cancel or CancelToken()
+    projects = await _projects(vault, project_ids)
+    assets = [asset for project in projects for asset in await vault.list_assets(project.id)]
+    blobs = {} if recipe_only else await vault.read_blobs({a.sha256 for a in assets})
+    layout = plan_layout(projects, assets, set(blobs))
+    exported_at = now_ms()
+    manifest = encode_manifest(build_manifest(projects, assets, layout.paths, exported_at,
+                                              recipe_only))
+    files = {path: blobs[sha] for path, sha in layout.files.items()}
+    archive = await _compose(manifest, files, exported_at, on_progress, token)
+    if not recipe_only:
+        for project in projects:
+            await vault.mark_backed_up(project.id, when=exported_at)
+    slugs = list(unique_slugs(projects).values())
+    return archive, archive_name(slugs, _today(), recipe_only, everything=project_ids is None)
+
+
+async def _compose(manifest: bytes, files: dict[str, object], stamp: int,
+                   on_progress: OnProgress | None, token: CancelToken):
+    """The archive: the manifest DEFLATEd, then each file STOREd after its CRC-32 is known."""
+    sizes = {path: int(blob.size) for path, blob in files.items()}
+    headers = sum(LOCAL.size + CENTRAL.size + 2 * len(path.encode()) for path in sizes)
+    check_fits(len(sizes) + 1, sum(sizes.values()) + headers + len(manifest) * 101 // 100 + 64)
+    progress = _Progress(on_progress, sum(sizes.values()))
+    progress.add(0)
+    writer = ZipWriter(stamp)
+    writer.add_bytes(MANIFEST_NAME, manifest)
+    for path, blob in files.items():
+        _check(token)
+        writer.add_blob(path, blob, await crc32(blob, progress.add, token))
+    archive = writer.finish()
+    _check(token)
+    return archive
+
+
+async def _projects(vault, project_ids: list[str] | None) -> list[Project]:
+    if project_ids is None:
+        projects = await vault.list_projects()
+        if not projects:
+            raise BackupError("There is nothing to export yet: create a project first.",
+                              "nothing_to_export")
+        return sorted(projects, key=lambda p: p.created_at)
+    if not project_ids:
+        raise BackupError("Choose at least one project to export.", "nothing_to_export")
+    return [await vault.get_project(project_id) for project_id in dict.fromkeys(project_ids)]
+
+
+def _today() -> datetime.date:
+    now = js.Date.new()  # the user's local date, which Python in the page does not know
+    return datetime.date(int(now.getFullYear()), int(now.getMonth()) + 1, int(now.getDate()))
+
+
+# --- import -------------------------------------------------------------------------------------
+async def import_archive(vault, blob, as_copy: bool = False,
+                         on_progress: OnProgress | None = None,
+                         cancel: CancelToken | None = None,
+                         limits: Limits = DEFAULT_LIMITS) -> ImportReport:
+    """Check the whole archive, then merge it into the vault in one transaction (or, with
+    `as_copy`, add it under new ids). Raises BackupError (nothing written) when any rule fails."""
+    token = cancel or CancelToken()
+    reader = await ZipReader.open(blob, ArchiveRules(limits))
+    manifest = await _read_manifest(reader, limits)
+    present = check_references(reader.files, manifest.paths(), manifest.recipe_only)
+    existing = await vault.snapshot([p.id for p in manifest.projects],
+                                    [item.asset.id for item in manifest.assets],
+                                    [item.asset.sha256 for item in manifest.assets])
+    verified = await _verify_all(reader, manifest, present, existing, on_progress, token)
+    reader.close()
+    plan = plan_import(manifest, existing, present, as_copy)
+    _check(token)
+    if not plan.is_noop:
+        if vault.closed_reason:
+            raise BackupError(vault.closed_reason, "vault_closed")
+        await vault.apply_import(plan, verified)
+    return report_of(plan, {item.asset.sha256: item.asset.size for item in manifest.assets})
+
+
+async def _read_manifest(reader: ZipReader, limits: Limits) -> Manifest:
+    if MANIFEST_NAME not in reader.files:
+        raise BackupError(f"This zip has no {MANIFEST_NAME}, so it is not a SceneVault backup "
+                          "(or it was repacked without it).", "no_manifest")
+    try:
+        data = await reader.read_bytes(MANIFEST_NAME, limits.max_manifest_bytes)
+    except BackupError as exc:
+        if exc.code in ("entry_too_large", "size_mismatch"):
+            raise manifest_too_large(limits) from None
+        raise
+    return parse_manifest(data, limits)
+
+
+async def _verify_all(reader: ZipReader, manifest: Manifest, present: set[str],
+                      existing: Existing, on_progress: OnProgress | None,
+                      token: CancelToken) -> dict[str, StagedFile]:
+    """Inflate, sniff and hash every file the archive holds; sha256 -> StagedFile."""
+    items = {item.path: item for item in manifest.assets if item.path in present}
+    mimes: dict[str, set[str]] = {}
+    for item in manifest.assets:
+        mimes.setdefault(item.path, set()).add(item.asset.mime_type)
+    progress = _Progress(on_progress, sum(item.asset.size for item in items.values()))
+    progress.add(0)
+    verified = {}
+    for path, item in items.items():
+        _check(token)
+        blob = await reader.read_blob(path, item.asset.mime_type, expected=item.asset.size,
+                                      token=token)
+        head = await read_range(blob, 0, SNIFF_BYTES)
+        for mime_type in sorted(mimes[path]):
+            check_magic(path, mime_type, head)
+        verified[item.asset.sha256] = await _verify(path, item.asset, blob,
+                                                    item.asset.sha256 in existing.blobs)
+        progress.add(item.asset.size)
+    return verified
+
+
+async def _verify(path: str, asset: Asset, blob, already_stored: bool) -> StagedFile:
+    if already_stored:  # only the hash: the vault keeps its own copy and preview
+        info, digest = None, await media.sha256_hex(blob)
+    else:
+        try:
+            info = await media.inspect(blob, asset.mime_type)
+        except InvalidAsset as exc:
+            raise BackupError(f"{path!r} cannot be decoded as {asset.mime_type}: {exc}",
+                              "undecodable_media") from None
+        digest = info.sha256
+    if digest != asset.sha256:
+        raise BackupError(f"{path!r} has SHA-256 {digest[:12]}…, but the manifest says "
+                          f"{asset.sha256[:12]}…. The file was altered or damaged; nothing was "
+                          "imported.", "hash_mismatch")
+    return StagedFile(blob, asset.mime_type, info)

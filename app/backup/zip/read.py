@@ -1,0 +1,237 @@
+"""Reading untrusted zip archives in the page (browser), without trusting anything they declare
+and without copying stored media.
+
+`ZipReader.open` reads two small slices, the end record and the central directory, and checks
+them (app/backup/zip/format.py, then the caller's `ArchiveRules`) before anything else is read. The
+reader knows no backup policy: the caller passes its rules and caps (app/backup/policy.py's
+`ArchiveRules`). A STOREd entry is
+then a `Blob.slice` of the archive itself, after its local header agrees with the directory:
+its real size is the slice's length, and no byte of it is copied (for a file chosen in a file
+picker, it stays on disk until it is hashed or stored). DEFLATEd entries (the manifest, or
+media repacked by another tool) are inflated by JSZip, loaded on first use from
+static/vendor/jszip/, from a small archive of just those entries; a counter aborts the moment
+the real inflated bytes pass a cap or a suspicious ratio.
+
+    reader = await ZipReader.open(archive_blob, ArchiveRules(Limits()))
+    manifest = await reader.read_bytes("scenevault.json", limit=32 << 20)
+    blob = await reader.read_blob(path, "image/png", expected=size)   # BackupError if not
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import js
+from pyodide.ffi import JsException, to_js
+from pyscript.js_modules import sv_zipread
+
+from app.core.errors import BackupCancelled, BackupError
+from app.backup.zip.format import (CENTRAL, DEFLATED, LOCAL, STORED, TAIL_BYTES, ZipEntry,
+                           check_no_overlap, corrupt, directory, find_end_record,
+                           local_data_offset, looks_like_zip, parse_central_directory)
+from app.core.cancel import CancelToken
+from app.backup.zip.write import REPORT_EVERY, JsCallbacks
+
+JSZIP_SRC = "static/vendor/jszip/jszip.min.js"
+
+_JS = sv_zipread  # static/js/bridge/zipread.mjs, loaded by pyscript.toml
+
+
+class ReadLimits(Protocol):
+    """The caps the reader enforces while it inflates (app/backup/policy.py's `Limits`)."""
+
+    max_entry_bytes: int
+    max_total_bytes: int
+    max_ratio: int
+    ratio_floor_bytes: int
+    max_path_chars: int
+
+
+class ArchiveRules(Protocol):
+    """What the caller decides about an archive (app/backup/policy.py's `ArchiveRules`): the
+    reader applies these rules, it does not know them."""
+
+    limits: ReadLimits
+
+    def check_archive_size(self, size: int) -> None: ...
+    def check_entry_count(self, count: int) -> None: ...
+    def check_entries(self, entries: list[ZipEntry]) -> dict[str, ZipEntry]: ...
+    def entry_too_large(self, name: str, size: int) -> BackupError: ...
+
+
+@dataclass
+class _Budget:
+    """Real bytes read so far, against the total cap and the archive-wide ratio."""
+
+    limits: ReadLimits
+    archive_size: int
+    inflated: int = 0
+
+    @property
+    def ratio_cap(self) -> int:
+        return max(self.limits.ratio_floor_bytes, self.limits.max_ratio * self.archive_size)
+
+    @property
+    def left(self) -> int:
+        return min(self.limits.max_total_bytes, self.ratio_cap) - self.inflated
+
+
+class ZipReader:
+    """An untrusted archive whose structure passed the entry rules; entries read on demand."""
+
+    def __init__(self, blob, files: dict[str, ZipEntry], ends: dict[str, int],
+                 rules: ArchiveRules):
+        self.blob = blob
+        self.files = files
+        self.ends = ends
+        self.rules = rules
+        self.limits = rules.limits
+        self.budget = _Budget(rules.limits, int(blob.size))
+        self._zip = None
+
+    @classmethod
+    async def open(cls, blob, rules: ArchiveRules) -> ZipReader:
+        size = int(blob.size)
+        rules.check_archive_size(size)
+        if not looks_like_zip(await read_range(blob, 0, 4)):
+            raise BackupError("This file is not a zip archive, so it is not a SceneVault backup. "
+                              "Choose a file ending in .scenevault.zip.", "not_a_zip")
+        end = find_end_record(await read_range(blob, max(0, size - TAIL_BYTES), size), size)
+        rules.check_entry_count(end.count)
+        if end.cd_size > end.count * (CENTRAL.size + 4 * rules.limits.max_path_chars + 1024):
+            raise corrupt(f"its table of contents is {end.cd_size:,} bytes for {end.count} files")
+        entries = parse_central_directory(
+            await read_range(blob, end.cd_offset, end.cd_offset + end.cd_size), end)
+        files = rules.check_entries(entries)
+        return cls(blob, files, check_no_overlap(entries, end.cd_offset), rules)
+
+    def close(self) -> None:
+        """Let go of JSZip's copy of the DEFLATEd entries (entry Blobs stay valid)."""
+        self._zip = None
+
+    async def read_bytes(self, name: str, limit: int) -> bytes:
+        """A small entry (the manifest) as Python bytes, refused past `limit` real bytes."""
+        blob = await self.read_blob(name, "application/octet-stream", limit=limit)
+        return (await blob.arrayBuffer()).to_bytes()
+
+    async def read_blob(self, name: str, mime_type: str, expected: int | None = None,
+                        limit: int | None = None, token: CancelToken | None = None):
+        """One entry as a Blob labelled `mime_type`. `expected` is the size the manifest
+        promises (more real bytes stop at once). Raises BackupError with the rule's code."""
+        entry = self.files[name]
+        cap = min(self.limits.max_entry_bytes, limit or self.limits.max_entry_bytes)
+        start, end = await self._data_range(entry)
+        if entry.method == STORED:
+            blob, size = self._stored(entry, start, end, mime_type, expected, cap)
+        else:
+            blob, size = await self._inflated(entry, mime_type, expected, cap, token)
+        self.budget.inflated += size
+        if expected is not None and size != expected:
+            raise size_mismatch(name, size, expected)
+        return blob
+
+    async def _data_range(self, entry: ZipEntry) -> tuple[int, int]:
+        header = await read_range(self.blob, entry.offset,
+                                  entry.offset + LOCAL.size + len(entry.name.encode()))
+        start = entry.offset + local_data_offset(header, entry)
+        end = start + entry.compressed_size
+        if end > self.ends[entry.name]:
+            raise corrupt(f"the data of {entry.name!r} runs into the next entry")
+        return start, end
+
+    def _stored(self, entry: ZipEntry, start: int, end: int, mime_type: str,
+                expected: int | None, cap: int):
+        size = end - start  # the real length: these bytes are in the archive as they are
+        if entry.size != size:
+            raise corrupt(f"{entry.name!r} is stored, yet declares {entry.size:,} bytes for "
+                          f"{size:,}")
+        if expected is not None and size > expected:
+            raise size_mismatch(entry.name, size, expected)
+        if size > cap:
+            raise self.rules.entry_too_large(entry.name, size)
+        if size > self.budget.left:
+            raise self._limit_error(entry.name, "total", size)
+        return self.blob.slice(start, end, mime_type), size
+
+    async def _inflated(self, entry: ZipEntry, mime_type: str, expected: int | None, cap: int,
+                        token: CancelToken | None):
+        caps = to_js({"expected": -1 if expected is None else expected, "entry": cap,
+                      "total": self.budget.left, "floor": self.limits.ratio_floor_bytes,
+                      "ratio": self.limits.max_ratio,
+                      "compressed": max(entry.compressed_size, 1)},
+                     dict_converter=js.Object.fromEntries)
+        with JsCallbacks(None, token) as callbacks:
+            try:
+                result = await _JS.readEntry(await self._jszip(), entry.name, mime_type, caps,
+                                             callbacks.is_cancelled, REPORT_EVERY)
+            except JsException as exc:
+                raise self._refusal(entry.name, exc, expected) from None
+        return result.blob, int(result.size)
+
+    async def _jszip(self):
+        """JSZip over a small archive of the DEFLATEd entries only (copied as they are)."""
+        if self._zip is None:
+            parts, moved, at = js.Array.new(), [], 0
+            for entry in self.files.values():
+                if entry.method == DEFLATED and not entry.is_dir:
+                    _start, end = await self._data_range(entry)
+                    parts.push(self.blob.slice(entry.offset, end))
+                    moved.append(replace(entry, offset=at))
+                    at += end - entry.offset
+            index = directory(moved, at)
+            array = js.Uint8Array.new(len(index))
+            array.assign(index)
+            parts.push(array)
+            self._zip = await _load(js.Blob.new(parts))
+        return self._zip
+
+    def _refusal(self, name: str, exc: JsException, expected: int | None) -> BackupError:
+        if exc.name == "AbortError":
+            return BackupCancelled()
+        if exc.name != "ZipLimitError":
+            return corrupt(f"{name!r} cannot be read ({exc.message})")
+        code, _, count = str(exc.message).partition(":")
+        return self._limit_error(name, code, int(count), expected)
+
+    def _limit_error(self, name: str, code: str, count: int,
+                     expected: int | None = None) -> BackupError:
+        if code == "oversize":
+            return size_mismatch(name, count, expected, at_least=True)
+        if code == "entry":
+            return self.rules.entry_too_large(name, count)
+        if code == "total" and self.budget.ratio_cap >= self.limits.max_total_bytes:
+            return BackupError(f"The archive's files come to more than "
+                               f"{self.limits.max_total_bytes:,} bytes in all; a backup may hold "
+                               "at most that much.", "total_too_large")
+        return BackupError(f"{name!r} inflates to over {count:,} bytes from far fewer: a "
+                           f"compression ratio above {self.limits.max_ratio}:1 is the mark of a "
+                           "zip bomb, so the archive is refused.", "suspicious_ratio")
+
+
+def size_mismatch(name: str, size: int, expected: int | None, at_least: bool = False):
+    more = "at least " if at_least else ""
+    return BackupError(f"{name!r} holds {more}{size:,} bytes, but the manifest says {expected:,}. "
+                       "The file was altered or damaged; nothing was imported.", "size_mismatch")
+
+
+async def read_range(blob, start: int, end: int) -> bytes:
+    """Bytes [start, end) of a Blob (small reads only: headers, the central directory)."""
+    return (await _JS.readRange(blob, start, end)).to_bytes() if end > start else b""
+
+
+async def load_jszip():
+    """The JSZip library (window.JSZip), loaded once from the vendored copy on first use."""
+    try:
+        return await _JS.loadJSZip(JSZIP_SRC)
+    except JsException as exc:
+        raise BackupError(f"The zip reader could not be loaded ({exc.message}). Reload the page; "
+                          "if it persists, run `make setup`.", "reader_unavailable") from None
+
+
+async def _load(blob):
+    library = await load_jszip()
+    try:
+        return await _JS.loadZip(library, blob)
+    except JsException as exc:
+        raise corrupt(f"JSZip could not read it ({exc.message})") from None

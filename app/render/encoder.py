@@ -1,0 +1,148 @@
+"""Rendering the final video (browser): gather a project's current scene images and narration,
+lay them out with app/render/timeline.py, draw every frame on an OffscreenCanvas, mix the narration
+into one track, encode VP9 + Opus with WebCodecs and mux a WebM, all in the page.
+
+Encoding and muxing are Mediabunny's (vendored from npm, loaded on the first render): its
+CanvasSource feeds a WebCodecs VideoEncoder and waits for it (backpressure), and its
+AudioBufferSource encodes the narration track that an OfflineAudioContext mixed. Python owns
+the timeline and walks it frame by frame; each frame is one await, so the page keeps
+handling clicks (Cancel) while the browser's encoder threads work. Only the images on screen
+are decoded (at most two scenes' bitmaps at a time), so long projects do not pile up pixels;
+the encoded video is held in memory until it is stored (about 0.7 Mbit/s of video at 360p).
+
+    renderer = Renderer(vault)
+    settings = RenderSettings.for_aspect(project.aspect_ratio, 720)
+    asset = await renderer.render(project.id, settings, on_progress=bar.update, cancel=token)
+    blob = await renderer.rerender(lost_asset.recipe)        # the same video from its recipe
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import js
+from pyodide.ffi import JsException, to_js
+from pyscript.js_modules import sv_render
+
+from app.core import storyboard
+from app.core.errors import RecipeError, RenderCancelled, RenderError
+from app.render.timeline import (AUDIO_SAMPLE_RATE, OUTPUT_TYPE, NarrationInput, RenderPlan,
+                          RenderSettings, SceneInput, plan_render)
+
+MEDIABUNNY = "static/vendor/mediabunny/mediabunny.min.mjs"
+PROGRESS_EVERY = 5  # frames between progress reports
+OnProgress = Callable[[int, int], None]
+# The JS half is static/js/bridge/render.mjs (pyscript.toml loads it as `sv_render`); it imports
+# MEDIABUNNY on the first render, so start-up never pays for the encoder.
+
+
+class Renderer:
+    """Renders a project's scenes from `vault` into its `final` slot."""
+
+    def __init__(self, vault):
+        self.vault = vault
+
+    async def plan(self, project_id: str, settings: RenderSettings) -> RenderPlan:
+        """The timeline of the project's current scene images and narration. Raises RenderError
+        listing every scene that is not ready (no image, or media missing on this device)."""
+        project = await self.vault.get_project(project_id)
+        assets = await self.vault.list_assets(project_id)
+        current = {a.slot: a for a in assets if a.current}
+        absent = {a.id for a in await self.vault.missing(project_id)}
+        inputs, problems = [], []
+        for number, scene in enumerate(project.scenes, 1):
+            slots = storyboard.scene_slots(scene)
+            frame, narration = current.get(slots["frame"]), current.get(slots["narration"])
+            if frame is None:
+                problems.append(f"scene {number} has no frame image (generate or import one)")
+                continue
+            if frame.id in absent:
+                problems.append(f"scene {number}'s frame image is missing on this device (regenerate it)")
+            if narration is not None and narration.id in absent:
+                problems.append(f"scene {number}'s narration is missing on this device (regenerate it)")
+            voice = None
+            if narration is not None:
+                if not narration.duration_ms:
+                    problems.append(f"scene {number}'s narration has no known length (import it again)")
+                    continue
+                voice = NarrationInput(narration.id, narration.sha256, narration.duration_ms)
+            inputs.append(SceneInput(scene["id"], frame.id, frame.sha256, voice))
+        if not project.scenes:
+            problems.append("the project has no scenes yet (add scenes with frame images)")
+        if problems:
+            raise RenderError("The video cannot be rendered yet: " + "; ".join(problems) + ".")
+        try:
+            return plan_render(inputs, settings)
+        except RecipeError as exc:
+            raise RenderError(f"The video cannot be rendered: {exc}") from None
+
+    async def render(self, project_id: str, settings: RenderSettings,
+                     on_progress: OnProgress | None = None, cancel=None):
+        """Render and store the video as the project's current `final` (source `rendered`)."""
+        plan = await self.plan(project_id, settings)
+        blob = await self.encode(plan, on_progress, cancel)
+        return await self.vault.put_asset(project_id, "video", "final", blob, OUTPUT_TYPE,
+                                          recipe=plan.to_recipe(), source="rendered")
+
+    async def rerender(self, recipe: dict, on_progress: OnProgress | None = None, cancel=None):
+        """The video a render recipe describes, from the inputs it names by SHA-256."""
+        try:
+            plan = RenderPlan.from_recipe(recipe)
+        except RecipeError as exc:
+            raise RenderError(f"The render recipe is damaged ({exc}); render the video again "
+                              "from the workspace") from None
+        return await self.encode(plan, on_progress, cancel)
+
+    async def encode(self, plan: RenderPlan, on_progress: OnProgress | None = None, cancel=None):
+        """The WebM Blob of `plan`. Cancelling (cancel.cancelled) raises RenderCancelled."""
+        report = on_progress or (lambda done, total: None)
+        blobs = await self.vault.blobs_by_sha256(plan.input_hashes())
+        lost = [n for n, s in enumerate(plan.scenes, 1)
+                if s.image_sha256 not in blobs or (s.narration and s.narration.sha256 not in blobs)]
+        if lost:
+            raise RenderError(f"Scene(s) {', '.join(map(str, lost))} of this video have media that "
+                              "is not on this device; regenerate the missing scene images and "
+                              "narration first, then render again")
+        total = plan.frame_count
+        report(0, total)
+        session = await self._open(plan, blobs)
+        try:
+            for frame in range(total):
+                if cancel is not None and cancel.cancelled:
+                    raise RenderCancelled()
+                numbers = [n for layer in plan.layers(frame) for n in (
+                    layer.scene, layer.alpha, layer.scale, layer.shift_x, layer.shift_y)]
+                await session.frame(frame, to_js(numbers))
+                if frame % PROGRESS_EVERY == 0:
+                    report(frame, total)
+            blob = await session.finish()
+        except JsException as exc:
+            await _quietly(session.cancel())
+            raise RenderError(f"The browser's encoder failed ({exc.message}); nothing was stored. "
+                              "Try again, or pick a smaller size.") from None
+        except BaseException:
+            await _quietly(session.cancel())
+            raise
+        report(total, total)
+        return blob
+
+    async def _open(self, plan: RenderPlan, blobs: dict):
+        settings = plan.settings.to_dict() | {"sampleRate": AUDIO_SAMPLE_RATE}
+        images = [blobs[scene.image_sha256] for scene in plan.scenes]
+        cues = [[blobs[sha], start / 1000] for sha, start in plan.audio_cues()]
+        try:
+            return await sv_render.open(to_js(settings, dict_converter=js.Object.fromEntries),
+                                        to_js(images), to_js(cues), plan.total_ms / 1000,
+                                        MEDIABUNNY, OUTPUT_TYPE)
+        except JsException as exc:
+            reason = {"NotSupportedError": "This browser cannot encode the video",
+                      "EncodingError": "An image or narration of this video cannot be decoded"}
+            raise RenderError(f"{reason.get(exc.name, 'The video could not be rendered')}: "
+                              f"{exc.message}") from None
+
+
+async def _quietly(awaitable) -> None:
+    try:
+        await awaitable
+    except JsException:
+        pass

@@ -1,0 +1,128 @@
+"""Media in the page (browser): Blobs from bytes, and one inspection that reads everything the
+vault needs from the media itself: its SHA-256, width, height, duration and a small preview.
+
+The previews (all `PREVIEW_TYPE`, at most `PREVIEW_MAX_PX` on their longer side):
+- an image is scaled down;
+- audio is decoded with `OfflineAudioContext.decodeAudioData` (no user gesture needed): the
+  duration comes from the decoded AudioBuffer, and the preview is its waveform (min/max peaks
+  per column, `WAVEFORM_SIZE`, on the app's dark surface);
+- a video is loaded in a detached <video>, seeked to a representative moment
+  (min(`POSTER_AT_S`, duration / 3)) and that frame becomes its poster.
+
+The media stays a JS Blob throughout: hashing runs in `crypto.subtle`, decoding in
+`createImageBitmap`, Web Audio or a <video>, so megabytes never cross into the Python heap; only
+the digest, a few numbers and the preview Blob's handle do. Hashing and decoding run
+concurrently, and Python awaits the pair once (each await in Pyodide costs a trip through the
+browser's task queue). Media the browser cannot decode, or a video without a frame to show,
+raises InvalidAsset; audio and video give up after `DECODE_TIMEOUT_MS`.
+
+    blob = to_blob(png_bytes, "image/png")
+    info = await inspect(blob, "image/png")   # MediaInfo(sha256=..., width=..., preview=<Blob>)
+
+Object URLs: `object_url(blob)` hands the caller a URL that the caller owns; whoever shows it
+(the UI card) calls `revoke_url` when the element goes away. `inspect` revokes its own, on
+success, failure and timeout alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import js
+from pyodide.ffi import JsException, JsProxy, to_js
+from pyscript.js_modules import sv_media
+
+from app.core.errors import InvalidAsset
+from app.core.model import AUDIO_TYPES, IMAGE_TYPES, VIDEO_TYPES
+
+PREVIEW_MAX_PX = 320
+PREVIEW_TYPE = "image/webp"
+PREVIEW_QUALITY = 0.82
+DECODE_TIMEOUT_MS = 15_000
+POSTER_AT_S = 0.5
+WAVEFORM_SIZE = (320, 80)
+WAVEFORM_COLORS = {"background": "#171a23", "axis": "#2b3040", "wave": "#a78bfa"}
+# decodeAudioData resamples to its context's rate; 8 kHz keeps a long file's decoded samples
+# small (a 16 kHz narration halves, nothing grows) and is plenty for 320 columns of peaks.
+AUDIO_DECODE_RATE = 8_000
+
+# The JS half is static/js/bridge/media.mjs (pyscript.toml loads it as `sv_media`), configured
+# once with the constants above.
+_sha256 = sv_media.sha256
+_inspect = sv_media.inspector(to_js(
+    {"previewMaxPx": PREVIEW_MAX_PX, "previewType": PREVIEW_TYPE,
+     "previewQuality": PREVIEW_QUALITY, "timeoutMs": DECODE_TIMEOUT_MS,
+     "posterAtS": POSTER_AT_S, "decodeRate": AUDIO_DECODE_RATE,
+     "waveWidth": WAVEFORM_SIZE[0], "waveHeight": WAVEFORM_SIZE[1],
+     "colors": WAVEFORM_COLORS}, dict_converter=js.Object.fromEntries))
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What the media says about itself; `preview` is a small image Blob, or None."""
+
+    sha256: str
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+    preview: object | None = None
+
+
+def to_blob(media, mime_type: str):
+    """A JS Blob of `media` (bytes-like, or a Blob re-labelled with `mime_type` without a copy)."""
+    if isinstance(media, (bytes, bytearray, memoryview)):
+        data = bytes(media)
+        array = js.Uint8Array.new(len(data))
+        array.assign(data)
+        return js.Blob.new([array], to_js({"type": mime_type}, dict_converter=js.Object.fromEntries))
+    if isinstance(media, JsProxy) and js.Blob.prototype.isPrototypeOf(media):
+        return media if media.type == mime_type else media.slice(0, media.size, mime_type)
+    raise InvalidAsset(f"Media must be bytes or a Blob, not {type(media).__name__}")
+
+
+async def sha256_hex(blob) -> str:
+    """SHA-256 of a Blob, computed by the browser; only the hex digest enters Python."""
+    return str(await _sha256(blob))
+
+
+async def inspect(blob, mime_type: str) -> MediaInfo:
+    """Hash the media and read its size/duration and preview from the media itself (module
+    docstring). Media the browser cannot decode, or a video with no frame, raises InvalidAsset."""
+    family = _family(mime_type)
+    try:
+        info = await _inspect(blob, family)
+    except JsException as exc:
+        raise InvalidAsset(f"The {family} cannot be decoded ({exc.message}); the file may be "
+                           f"corrupt, or not really {mime_type}") from None
+    return MediaInfo(sha256=str(info.sha256), width=_optional(info, "width"),
+                     height=_optional(info, "height"), duration_ms=_optional(info, "durationMs"),
+                     preview=getattr(info, "preview", None))
+
+
+def _family(mime_type: str) -> str:
+    if mime_type in IMAGE_TYPES:
+        return "image"
+    if mime_type in VIDEO_TYPES:
+        return "video"
+    if mime_type in AUDIO_TYPES:
+        return "audio"
+    raise InvalidAsset(f"Media type {mime_type!r} cannot be inspected")
+
+
+def _optional(info, name: str) -> int | None:
+    value = getattr(info, name, None)
+    return None if value is None else int(value)
+
+
+async def blob_bytes(blob) -> bytes:
+    """Copy a Blob into Python bytes (for tests and pure-Python consumers; avoid for media)."""
+    return (await blob.arrayBuffer()).to_bytes()
+
+
+def object_url(blob) -> str:
+    """A URL showing `blob`. The CALLER owns it and must pass it to `revoke_url` when done."""
+    return js.URL.createObjectURL(blob)
+
+
+def revoke_url(url: str) -> None:
+    js.URL.revokeObjectURL(url)

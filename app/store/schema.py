@@ -1,0 +1,72 @@
+"""The IndexedDB schema of the `scenevault` database (pure): stores, indexes and the additive
+upgrade steps that build them, one list per version.
+
+app/store/idb.py applies `steps_between(old, new)` inside `onupgradeneeded`. Steps only ever create
+stores and indexes, so an upgrade never destroys data (tests/unit/test_schema.py checks).
+
+    >>> [step.describe() for step in steps_between(0, 1)][:2]
+    ['create store projects (key id)', 'create index projects.updatedAt on updatedAt']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DB_NAME = "scenevault"
+
+
+@dataclass(frozen=True)
+class CreateStore:
+    store: str
+    key_path: str
+
+    def describe(self) -> str:
+        return f"create store {self.store} (key {self.key_path})"
+
+
+@dataclass(frozen=True)
+class CreateIndex:
+    store: str
+    name: str
+    key_path: str | tuple[str, ...]
+    unique: bool = False
+
+    def describe(self) -> str:
+        key = "+".join(self.key_path) if isinstance(self.key_path, tuple) else self.key_path
+        return f"create index {self.store}.{self.name} on {key}"
+
+
+UPGRADES: dict[int, list[CreateStore | CreateIndex]] = {
+    1: [
+        CreateStore("projects", "id"),
+        CreateIndex("projects", "updatedAt", "updatedAt"),
+        CreateStore("assets", "id"),
+        CreateIndex("assets", "projectId", "projectId"),
+        CreateIndex("assets", "projectId_slot", ("projectId", "slot")),
+        CreateIndex("assets", "kind", "kind"),
+        CreateIndex("assets", "createdAt", "createdAt"),
+        CreateIndex("assets", "sha256", "sha256"),
+        CreateStore("blobs", "sha256"),
+        CreateStore("previews", "sha256"),
+    ],
+}
+VERSION = max(UPGRADES)
+
+
+def steps_between(old_version: int, new_version: int,
+                  upgrades: dict[int, list] | None = None) -> list[CreateStore | CreateIndex]:
+    """The steps that take a database from `old_version` to `new_version`, in order."""
+    upgrades = UPGRADES if upgrades is None else upgrades
+    return [step for version in sorted(upgrades) if old_version < version <= new_version
+            for step in upgrades[version]]
+
+
+def final_layout(upgrades: dict[int, list] | None = None) -> dict[str, set[str]]:
+    """{store: {index names}} once every step has run."""
+    layout: dict[str, set[str]] = {}
+    for step in steps_between(0, max((upgrades or UPGRADES)), upgrades):
+        if isinstance(step, CreateStore):
+            layout[step.store] = set()
+        else:
+            layout[step.store].add(step.name)
+    return layout

@@ -1,0 +1,406 @@
+"""The asset vault (browser): projects and their media in IndexedDB, atomic, content-addressed,
+versioned per slot, with reference-counted cleanup and quota errors that lose nothing.
+
+Stores (app/store/schema.py): `projects`, `assets` (metadata only; the id is the reference ID),
+`blobs` (key sha256: the bytes, stored once however many assets share them) and `previews`
+(key sha256: a small image for galleries). Every write is ONE readwrite transaction that is
+built first and awaited once (app/store/idb.py): blob, preview and records land together or not at
+all. Listing reads records through indexes and never reads blobs.
+
+    vault = await Vault.open()
+    project = await vault.create_project("Moon heist")
+    asset = await vault.put_asset(project.id, "scene", "scene:1", png_bytes, "image/png",
+                                  recipe={"prompt": "a moonlit vault"})
+    blob = await vault.get_blob(asset.id)          # a JS Blob; media.object_url() to show it
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import js
+
+from app.store import idb
+from app.store import media
+from app.store import schema
+from app.core.errors import (IntegrityError, InvalidAsset, MissingBlob, NotFound, QuotaExceeded,
+                        VaultError)
+from app.core.model import (Asset, new_id, now_ms, validate_kind, validate_media_type,
+                       validate_slot, validate_source)
+from app.store.projects import ProjectStore
+from app.store.transfer import TransferStore
+from app.store.writes import (ALL_STORES, DeleteReport, PendingReport, add_version,
+                             delete_records, put_blob, repair_current, slot_key)
+
+LARGE_WRITE_BYTES = 8 * 1024 * 1024  # check the storage estimate before writes this big
+UPDATED_ELSEWHERE = "SceneVault was updated in another tab. Reload this tab to continue."
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Browser estimate plus byte totals summed from records (each stored blob counted once)."""
+
+    usage: int | None
+    quota: int | None
+    stored_bytes: int
+    by_kind: dict[str, int]
+    by_project: dict[str, int]
+
+
+class Vault(ProjectStore, TransferStore):
+    """The vault API. `storage` is navigator.storage unless a test injects another estimate.
+    Project methods come from app/store/projects.py, bulk reads and the import's write from
+    app/store/transfer.py."""
+
+    def __init__(self, db, storage=None, name: str = schema.DB_NAME):
+        self.db = db
+        self.name = name
+        self.storage = storage if storage is not None else js.navigator.storage
+        self.closed_reason: str | None = None
+        self.on_closed = None
+
+    @classmethod
+    async def open(cls, name: str = schema.DB_NAME, storage=None, on_closed=None) -> Vault:
+        """Open (and upgrade) the database. `on_closed(message)` runs if another tab upgrades it."""
+        holder: list[Vault] = []
+        db = await idb.connect(name, on_versionchange=lambda: holder[0]._closed(UPDATED_ELSEWHERE))
+        vault = cls(db, storage, name)
+        vault.on_closed = on_closed
+        holder.append(vault)
+        return vault
+
+    def _closed(self, reason: str) -> None:
+        self.closed_reason = reason
+        if self.on_closed is not None:
+            self.on_closed(reason)
+
+    def _transaction(self, stores: list[str], mode: str = "readonly") -> idb.Transaction:
+        if self.closed_reason:
+            raise VaultError(self.closed_reason)
+        return idb.Transaction(self.db, stores, mode)
+
+    # --- writing assets -------------------------------------------------------------------------
+    async def put_asset(self, project_id: str, kind: str, slot: str, data, mime_type: str,
+                        recipe: dict | None = None, source: str = "generated",
+                        replaces: str | None = None) -> Asset:
+        """Store `data` (bytes or a JS Blob) as the slot's new current version; returns it.
+        `replaces` names the missing asset this one was re-rolled for, if any."""
+        kind, slot, mime_type = _validated(kind, slot, mime_type, source, recipe)
+        blob = media.to_blob(data, mime_type)
+        if blob.size == 0:
+            raise InvalidAsset(f"The {kind} for {slot!r} is empty (0 bytes); nothing was stored")
+        if blob.size >= LARGE_WRITE_BYTES:
+            await self._check_room(blob.size)
+        info = await media.inspect(blob, mime_type)
+        sha256 = info.sha256
+        asset = Asset(id=new_id("ast"), project_id=project_id, kind=kind, slot=slot, version=0,
+                      current=True, sha256=sha256, mime_type=mime_type, size=int(blob.size),
+                      source=source, created_at=now_ms(), width=info.width, height=info.height,
+                      duration_ms=info.duration_ms, recipe=recipe, replaces=replaces)
+        tx = self._transaction(ALL_STORES, "readwrite")
+        versions = add_version(tx, asset)
+        put_blob(tx, sha256, blob, mime_type, info)
+        await self._commit(tx)
+        return replace(asset, version=versions[0])
+
+    async def add_missing(self, project_id: str, kind: str, slot: str, *, sha256: str,
+                          mime_type: str, size: int, recipe: dict | None = None,
+                          source: str = "generated") -> Asset:
+        """Record an asset whose bytes are not here (recipe-only import): it is `missing`."""
+        kind, slot, mime_type = _validated(kind, slot, mime_type, source, recipe)
+        asset = Asset(id=new_id("ast"), project_id=project_id, kind=kind, slot=slot, version=0,
+                      current=True, sha256=sha256, mime_type=mime_type, size=int(size),
+                      source=source, created_at=now_ms(), recipe=recipe, missing=True)
+        tx = self._transaction(ALL_STORES, "readwrite")
+        versions = add_version(tx, asset)
+        await self._commit(tx)
+        return replace(asset, version=versions[0])
+
+    async def attach_media(self, asset_id: str, data) -> Asset:
+        """Give a missing asset its bytes back; they must hash to its recorded SHA-256."""
+        asset = await self.get(asset_id)
+        blob = media.to_blob(data, asset.mime_type)
+        info = await media.inspect(blob, asset.mime_type)
+        sha256 = info.sha256
+        if sha256 != asset.sha256:
+            raise IntegrityError(f"These bytes hash to {sha256[:12]}…, not {asset.sha256[:12]}… "
+                                 f"recorded for {asset_id}; nothing was stored")
+        tx = self._transaction(ALL_STORES, "readwrite")
+        put_blob(tx, sha256, blob, asset.mime_type, info)
+
+        def clear_missing(records):
+            for record in idb.from_js_record(records):
+                record.update(missing=False, width=info.width or record.get("width"),
+                              height=info.height or record.get("height"),
+                              durationMs=info.duration_ms or record.get("durationMs"))
+                tx.store("assets").put(idb.to_js_record(record))
+
+        tx.then(tx.store("assets").index("sha256").getAll(sha256), clear_missing)
+        await self._commit(tx)
+        return await self.get(asset_id)
+
+    async def _commit(self, tx: idb.Transaction) -> None:
+        try:
+            await tx.done()
+        except QuotaExceeded as exc:
+            raise QuotaExceeded(f"{exc} {await self._usage_text()} Nothing of this change was "
+                                "stored. Free space by deleting old versions or projects, or "
+                                "export a backup first.") from None
+
+    async def _usage_text(self) -> str:
+        estimate = await self.storage.estimate()
+        used, quota = getattr(estimate, "usage", None), getattr(estimate, "quota", None)
+        return f"(browser estimate: {_mb(used)} used of {_mb(quota)})."
+
+    async def _check_room(self, size: int) -> None:
+        estimate = await self.storage.estimate()
+        used, quota = getattr(estimate, "usage", None), getattr(estimate, "quota", None)
+        if used is not None and quota and used + size > quota:
+            raise QuotaExceeded(f"This {_mb(size)} file cannot fit: {_mb(used)} used of "
+                                f"{_mb(quota)}. Nothing was stored. Free space or export a backup.")
+
+    # --- reading --------------------------------------------------------------------------------
+    async def get(self, asset_id: str) -> Asset:
+        """The record with this reference ID (NotFound if none)."""
+        records = await self._read(["assets"], lambda tx: tx.store("assets").get(asset_id))
+        if records is None:
+            raise NotFound(f"No asset with reference id {asset_id!r}")
+        return Asset.from_record(records)
+
+    async def get_blob(self, asset_id: str):
+        """The asset's media as a JS Blob. Raises MissingBlob when the bytes are not stored."""
+        return await self._blob_of(asset_id, "blobs")
+
+    async def get_preview(self, asset_id: str):
+        """The small gallery image (JS Blob): an image's thumbnail, a narration's waveform or a
+        video's poster frame; None if it has none."""
+        try:
+            return await self._blob_of(asset_id, "previews")
+        except MissingBlob:
+            return None
+
+    async def _blob_of(self, asset_id: str, store: str):
+        tx = self._transaction(["assets", store])
+        found: dict = {}
+
+        def with_record(record):
+            found["record"] = idb.from_js_record(record)
+            if found["record"] is not None:
+                tx.then(tx.store(store).get(found["record"]["sha256"]),
+                        lambda entry: found.update(entry=entry))
+
+        tx.then(tx.store("assets").get(asset_id), with_record)
+        await tx.done()
+        if found.get("record") is None:
+            raise NotFound(f"No asset with reference id {asset_id!r}")
+        entry = found.get("entry")
+        if entry is None:
+            kind = "preview" if store == "previews" else "media"
+            raise MissingBlob(f"The {kind} of {asset_id} ({found['record']['slot']}, "
+                              f"v{found['record']['version']}) is not stored on this device; "
+                              "regenerate it or restore a backup")
+        return entry.blob
+
+    async def blobs_by_sha256(self, hashes) -> dict:
+        """{sha256: JS Blob} for stored media, read in one transaction; absent hashes are left
+        out (the caller says what is missing)."""
+        tx = self._transaction(["blobs"])
+        found: dict = {}
+        for digest in sorted(set(hashes)):
+            tx.then(tx.store("blobs").get(digest),
+                    lambda entry, digest=digest: found.update({digest: entry.blob}) if entry else None)
+        await tx.done()
+        return found
+
+    async def list_assets(self, project_id: str, kind: str | None = None) -> list[Asset]:
+        """A project's assets (all versions) through the `projectId` index, oldest first."""
+        records = await self._read_all("projectId", project_id)
+        assets = [Asset.from_record(r) for r in records]
+        return [a for a in assets if kind is None or a.kind == validate_kind(kind)]
+
+    async def versions(self, project_id: str, slot: str) -> list[Asset]:
+        """A slot's version history through the `[projectId, slot]` index, oldest first."""
+        records = await self._read_all("projectId_slot", slot_key(project_id, slot))
+        return sorted((Asset.from_record(r) for r in records), key=lambda a: a.version)
+
+    async def list_by_kind(self, kind: str) -> list[Asset]:
+        """Every asset of `kind` across projects, through the `kind` index."""
+        return [Asset.from_record(r) for r in await self._read_all("kind", validate_kind(kind))]
+
+    async def missing(self, project_id: str) -> list[Asset]:
+        """The project's assets whose bytes are not stored (marked missing, or gone)."""
+        tx = self._transaction(["assets", "blobs"])
+        absent: list[dict] = []
+
+        def check(records):
+            for record in idb.from_js_record(records):
+                tx.then(tx.store("blobs").count(record["sha256"]),
+                        lambda n, record=record: n or absent.append(record))
+
+        tx.then(tx.store("assets").index("projectId").getAll(project_id), check)
+        await tx.done()
+        return [Asset.from_record(r) for r in absent]
+
+    async def _read(self, stores: list[str], make_request):
+        tx = self._transaction(stores)
+        found: list = []
+        tx.then(make_request(tx), lambda result: found.append(idb.from_js_record(result)))
+        await tx.done()
+        return found[0]
+
+    async def _read_all(self, index: str, query) -> list[dict]:
+        return await self._read(["assets"], lambda tx: tx.store("assets").index(index).getAll(query))
+
+    # --- versions and deletion ------------------------------------------------------------------
+    async def set_current(self, asset_id: str) -> Asset:
+        """Make this version its slot's current one (restore an older version)."""
+        tx = self._transaction(["assets"], "readwrite")
+        chosen: list[Asset] = []
+
+        def with_record(record):
+            target = idb.from_js_record(record)
+            if target is None:
+                raise NotFound(f"No asset with reference id {asset_id!r}")
+            key = slot_key(target["projectId"], target["slot"])
+            tx.then(tx.store("assets").index("projectId_slot").getAll(key), switch)
+
+        def switch(siblings):
+            for record in idb.from_js_record(siblings):
+                if record["current"] != (record["id"] == asset_id):
+                    record["current"] = record["id"] == asset_id
+                    tx.store("assets").put(idb.to_js_record(record))
+                if record["id"] == asset_id:
+                    chosen.append(Asset.from_record(record))
+
+        tx.then(tx.store("assets").get(asset_id), with_record)
+        await self._commit(tx)
+        return chosen[0]
+
+    async def delete_asset(self, asset_id: str) -> DeleteReport:
+        """Delete one version; its blob goes too unless another record uses the same bytes."""
+        tx = self._transaction(ALL_STORES, "readwrite")
+        report: list[PendingReport] = []
+
+        def delete(record):
+            target = idb.from_js_record(record)
+            if target is None:
+                raise NotFound(f"No asset with reference id {asset_id!r}")
+            report.append(delete_records(tx, [target]))
+            repair_current(tx, target["projectId"], target["slot"])
+
+        tx.then(tx.store("assets").get(asset_id), delete)
+        await self._commit(tx)
+        return report[0].settle()
+
+    async def set_favorite(self, asset_id: str, favorite: bool) -> Asset:
+        """Star or unstar one version; favorites are protected from bulk deletes."""
+        tx = self._transaction(["assets"], "readwrite")
+        updated: list[Asset] = []
+
+        def mark(record):
+            if record is None:
+                raise NotFound(f"No asset with reference id {asset_id!r}")
+            record.favorite = bool(favorite)
+            tx.store("assets").put(record)
+            updated.append(Asset.from_record(idb.from_js_record(record)))
+
+        tx.then(tx.store("assets").get(asset_id), mark)
+        await self._commit(tx)
+        return updated[0]
+
+    async def delete_assets(self, asset_ids: list[str], keep_favorites: bool = True) -> DeleteReport:
+        """Delete many versions in one transaction (favorites are skipped unless asked)."""
+        tx = self._transaction(ALL_STORES, "readwrite")
+        found: list[dict] = []
+        report: list[PendingReport] = []
+
+        def collect(record):
+            found.append(idb.from_js_record(record))
+            if len(found) == len(asset_ids):
+                doomed = [r for r in found if r and not (keep_favorites and r.get("favorite"))]
+                report.append(delete_records(tx, doomed))
+                for slot in {(r["projectId"], r["slot"]) for r in doomed}:
+                    repair_current(tx, *slot)
+
+        for asset_id in asset_ids:
+            tx.then(tx.store("assets").get(asset_id), collect)
+        if not asset_ids:
+            return DeleteReport(0, 0)
+        await self._commit(tx)
+        return report[0].settle()
+
+    async def delete_slot(self, project_id: str, slot: str) -> DeleteReport:
+        """Delete every version in a slot (a removed scene or character)."""
+        tx = self._transaction(ALL_STORES, "readwrite")
+        report: list[PendingReport] = []
+        tx.then(tx.store("assets").index("projectId_slot").getAll(slot_key(project_id, slot)),
+                lambda records: report.append(delete_records(tx, idb.from_js_record(records))))
+        await self._commit(tx)
+        return report[0].settle()
+
+    async def list_all_assets(self) -> list[Asset]:
+        """Every asset record, newest first (the media library; reads no blobs)."""
+        records = await self._read(["assets"],
+                                   lambda tx: tx.store("assets").index("createdAt").getAll())
+        return [Asset.from_record(r) for r in reversed(records)]
+
+    async def delete_versions(self, project_id: str, slot: str, keep: int) -> DeleteReport:
+        """Prune a slot to its `keep` newest versions; the current version is always kept."""
+        if keep < 1:
+            raise InvalidAsset(f"keep={keep}: at least one version must be kept")
+        tx = self._transaction(ALL_STORES, "readwrite")
+        report: list[PendingReport] = []
+
+        def prune(siblings):
+            records = sorted(idb.from_js_record(siblings), key=lambda r: -r["version"])
+            kept = [r for r in records if r["current"]]
+            kept += [r for r in records if not r["current"]][: keep - len(kept)]
+            doomed = [r for r in records if r not in kept]
+            report.append(delete_records(tx, doomed))
+
+        tx.then(tx.store("assets").index("projectId_slot").getAll(slot_key(project_id, slot)), prune)
+        await self._commit(tx)
+        return report[0].settle()
+
+    # --- storage --------------------------------------------------------------------------------
+    async def usage(self) -> Usage:
+        """navigator.storage.estimate() plus bytes per kind and per project, from records only."""
+        estimate = await self.storage.estimate()
+        records = await self._read(["assets"], lambda tx: tx.store("assets").getAll())
+        by_kind: dict[str, int] = {}
+        by_project: dict[str, int] = {}
+        seen: set[str] = set()
+        for record in records:
+            if record.get("missing") or record["sha256"] in seen:
+                continue
+            seen.add(record["sha256"])
+            by_kind[record["kind"]] = by_kind.get(record["kind"], 0) + record["size"]
+            by_project[record["projectId"]] = by_project.get(record["projectId"], 0) + record["size"]
+        return Usage(usage=_number(getattr(estimate, "usage", None)),
+                     quota=_number(getattr(estimate, "quota", None)),
+                     stored_bytes=sum(by_kind.values()), by_kind=by_kind, by_project=by_project)
+
+    async def request_persistence(self) -> bool:
+        """Ask the browser not to evict this origin's data; True when storage is persistent."""
+        return bool(await self.storage.persist())
+
+    async def is_persistent(self) -> bool:
+        return bool(await self.storage.persisted())
+
+
+def _validated(kind, slot, mime_type, source, recipe) -> tuple[str, str, str]:
+    kind = validate_kind(kind)
+    slot = validate_slot(kind, slot)
+    mime_type = validate_media_type(kind, mime_type)
+    validate_source(source)
+    if recipe is not None and not isinstance(recipe, dict):
+        raise InvalidAsset(f"A recipe must be a dict, not {type(recipe).__name__}")
+    return kind, slot, mime_type
+
+
+def _number(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def _mb(value) -> str:
+    return "an unknown amount" if value is None else f"{value / 1_048_576:.1f} MB"

@@ -1,0 +1,213 @@
+"""Media library logic (pure): which assets a query shows, in what order, on which page, and
+which ones a shift-click selects. No DOM here; app/ui/views/library.py renders what this decides, and
+tests/unit/test_library_filters.py runs it under CPython.
+
+A `Query` holds the filters (kind, project, provider, model), the prompt search and the sort.
+Search is case-insensitive and every word must appear in the prompt ("red fox" finds "A fox,
+red at dawn"). Sorting is by creation time, then id, so the order is stable.
+
+    >>> query = Query(kind="scene", search="lighthouse", sort="oldest")
+    >>> shown = apply(assets, query)                     # filtered and sorted
+    >>> page = paginate(shown, 2)                        # Page(items=[...], number=2, count=...)
+    >>> select_range([a.id for a in shown], anchor="ast_1", target="ast_9")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PAGE_SIZE = 60
+SORTS = {"newest": "Newest first", "oldest": "Oldest first"}
+FILTER_FIELDS = ("kind", "project_id", "provider", "model")
+RECIPE_LABELS = (("prompt", "Prompt"), ("negative_prompt", "Negative prompt"),
+                 ("provider", "Provider"), ("model", "Model"), ("seed", "Seed"),
+                 ("width", "Width"), ("height", "Height"), ("steps", "Steps"),
+                 ("voice", "Voice"), ("kind", "Generation kind"), ("version", "Recipe version"))
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the library shows. Empty strings mean "any"."""
+
+    kind: str = ""
+    project_id: str = ""
+    provider: str = ""
+    model: str = ""
+    search: str = ""
+    sort: str = "newest"
+
+    def __post_init__(self):
+        if self.sort not in SORTS:
+            raise ValueError(f"Unknown sort {self.sort!r}; expected one of {', '.join(SORTS)}")
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(self.search.casefold().split())
+
+    @property
+    def narrowed(self) -> bool:
+        """True when any filter or search is set (the sort does not narrow)."""
+        return bool(self.words) or any(getattr(self, name) for name in FILTER_FIELDS)
+
+    def matches(self, asset) -> bool:
+        return ((not self.kind or asset.kind == self.kind)
+                and (not self.project_id or asset.project_id == self.project_id)
+                and (not self.provider or provider_of(asset) == self.provider)
+                and (not self.model or model_of(asset) == self.model)
+                and _has_words(prompt_of(asset), self.words))
+
+    def cleared(self) -> Query:
+        """The same sort with every filter and the search removed."""
+        return Query(sort=self.sort)
+
+
+def _has_words(text: str, words: tuple[str, ...]) -> bool:
+    folded = text.casefold()
+    return all(word in folded for word in words)
+
+
+def recipe_value(asset, name: str) -> str:
+    value = (asset.recipe or {}).get(name)
+    return "" if value is None else str(value)
+
+
+def provider_of(asset) -> str:
+    return recipe_value(asset, "provider")
+
+
+def model_of(asset) -> str:
+    return recipe_value(asset, "model")
+
+
+def prompt_of(asset) -> str:
+    return recipe_value(asset, "prompt")
+
+
+def apply(assets, query: Query) -> list:
+    """The assets `query` matches, sorted by creation time (newest or oldest first)."""
+    shown = [asset for asset in assets if query.matches(asset)] if query.narrowed else list(assets)
+    shown.sort(key=lambda a: (a.created_at, a.id), reverse=query.sort == "newest")
+    return shown
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The values each filter can take, from the assets on record (sorted, no blanks)."""
+
+    kinds: tuple[str, ...] = ()
+    project_ids: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+
+
+def facets(assets) -> Facets:
+    kinds, projects, providers, models = set(), set(), set(), set()
+    for asset in assets:
+        kinds.add(asset.kind)
+        projects.add(asset.project_id)
+        providers.add(provider_of(asset))
+        models.add(model_of(asset))
+    found = (kinds, projects, providers, models)
+    return Facets(*(tuple(sorted(values - {""})) for values in found))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of results: `number` counts from 1; `first`/`last` are 1-based positions."""
+
+    items: list = field(default_factory=list)
+    number: int = 1
+    count: int = 1
+    total: int = 0
+
+    @property
+    def first(self) -> int:
+        return 0 if not self.items else (self.number - 1) * PAGE_SIZE + 1
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.items) - 1 if self.items else 0
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.count
+
+
+def page_count(total: int, size: int = PAGE_SIZE) -> int:
+    """How many pages `total` items fill (at least 1, so "Page 1 of 1" when empty)."""
+    return max(1, -(-total // size))
+
+
+def paginate(items: list, number: int, size: int = PAGE_SIZE) -> Page:
+    """Page `number` of `items`, clamped into range (a delete may have emptied the last page)."""
+    count = page_count(len(items), size)
+    number = min(max(1, number), count)
+    start = (number - 1) * size
+    return Page(items[start:start + size], number, count, len(items))
+
+
+def page_of(ordered_ids: list[str], asset_id: str, size: int = PAGE_SIZE) -> int:
+    """The page on which `asset_id` appears (1 if it is not shown)."""
+    try:
+        return ordered_ids.index(asset_id) // size + 1
+    except ValueError:
+        return 1
+
+
+def select_range(ordered_ids: list[str], anchor: str | None, target: str) -> list[str]:
+    """The ids from `anchor` to `target` inclusive, in display order (shift-click). Without a
+    shown anchor, just the target."""
+    if anchor not in ordered_ids or target not in ordered_ids:
+        return [target]
+    low, high = sorted((ordered_ids.index(anchor), ordered_ids.index(target)))
+    return ordered_ids[low:high + 1]
+
+
+def toggle_selection(selected: set[str], ordered_ids: list[str], anchor: str | None,
+                     target: str, checked: bool, extend: bool) -> set[str]:
+    """The new selection after a checkbox click: one item, or the range when `extend` (shift)."""
+    chosen = select_range(ordered_ids, anchor, target) if extend else [target]
+    return selected | set(chosen) if checked else selected - set(chosen)
+
+
+def item_label(asset) -> str:
+    """How the library names a version: 'scene:3 v2'."""
+    return f"{asset.slot} v{asset.version}"
+
+
+def format_duration(ms: int | None) -> str:
+    """12_345 -> '0:12'; 3_723_000 -> '1:02:03'; None -> ''."""
+    if ms is None:
+        return ""
+    seconds = round(ms / 1000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def recipe_rows(recipe: dict | None) -> list[tuple[str, str]]:
+    """(label, value) pairs for a recipe: the known fields in a readable order, then the rest."""
+    if not recipe:
+        return []
+    known = dict(RECIPE_LABELS)
+    rows = [(label, _text(recipe[name])) for name, label in RECIPE_LABELS
+            if recipe.get(name) not in (None, "")]
+    rows += [(name, _text(value)) for name, value in sorted(recipe.items())
+             if name not in known and value not in (None, "")]
+    return rows
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def deletable(assets, selected: set[str]) -> tuple[list[str], list[str]]:
+    """Split the selection into (ids a bulk delete removes, favorite ids it keeps)."""
+    chosen = [asset for asset in assets if asset.id in selected]
+    return ([a.id for a in chosen if not a.favorite], [a.id for a in chosen if a.favorite])
