@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 
-from app.version import __version__
+from app.core.version import __version__
 from proxy.config import config_from
 from proxy.connections import SceneVaultServer
 from proxy.static import missing_vendor_files, stale_precache
