@@ -2,7 +2,7 @@
 
 `make bench` writes the figures to bench/results.json (bench/harness.py `merge_results`) and
 then this script turns them into Markdown, so the figures in the docs are never copied by hand.
-tests/unit/test_bench_report.py fails when docs/benchmarks.md is not what `render_markdown`
+tests/unit/tools/test_bench_report.py fails when docs/benchmarks.md is not what `render_markdown`
 makes of bench/results.json (a hand edit, or figures that were never re-rendered).
 
 The results are `{benchmark: {figure: value}}`. A value is a number, or

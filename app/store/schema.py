@@ -2,7 +2,7 @@
 upgrade steps that build them, one list per version.
 
 app/store/idb.py applies `steps_between(old, new)` inside `onupgradeneeded`. Steps only ever create
-stores and indexes, so an upgrade never destroys data (tests/unit/test_schema.py checks).
+stores and indexes, so an upgrade never destroys data (tests/unit/store/test_schema.py checks).
 
     >>> [step.describe() for step in steps_between(0, 1)][:2]
     ['create store projects (key id)', 'create index projects.updatedAt on updatedAt']

@@ -11,7 +11,7 @@ from proxies import (FAL_KEY, OPENAI_KEY, error_of, fresh, post_generate, provid
 from standins import PNG, WAV, Reply, cdn_routes, json_reply, noisy_png
 from test_static_files import request
 
-from app.pngmeta import iter_chunks, parse_parameters, read_recipe, read_text
+from app.core.pngmeta import iter_chunks, parse_parameters, read_recipe, read_text
 from conftest import ROOT, start_server
 
 IMAGE = {"kind": "image", "prompt": "a red fox in the snow", "seed": 1234, "width": 512, "height": 512}
@@ -206,5 +206,5 @@ def test_server_code_is_never_served_but_the_pure_core_is(server):
     for path in ("/proxy/providers/__init__.py", "/proxy/providers/openai.py", "/proxy/config.py",
                  "/proxy/guards.py", "/app/providers/service.py", "/app/../proxy/routes.py"):
         assert request(server, "GET", path)[0] == 404
-    for path in ("/app/recipe.py", "/app/pngmeta.py"):
+    for path in ("/app/core/recipe.py", "/app/core/pngmeta.py"):
         assert request(server, "GET", path)[0] == 200

@@ -1,6 +1,6 @@
 """Media library logic (pure): which assets a query shows, in what order, on which page, and
 which ones a shift-click selects. No DOM here; app/ui/views/library.py renders what this decides, and
-tests/unit/test_library_filters.py runs it under CPython.
+tests/unit/ui/test_library_filters.py runs it under CPython.
 
 A `Query` holds the filters (kind, project, provider, model), the prompt search and the sort.
 Search is case-insensitive and every word must appear in the prompt ("red fox" finds "A fox,

@@ -91,11 +91,11 @@ class RenderPanel:
             return
         finally:
             self._busy(False)
+        await self.app.stored_something()
+        await self.on_rendered()  # the final card shows the new version before it is announced
         length = f"{asset.duration_ms / 1000:.1f} s" if asset.duration_ms else "the video"
         self.app.info(f"Rendered the final video ({length}, {asset.width}×{asset.height}); "
                       f"stored as version {asset.version}.")
-        await self.app.stored_something()
-        await self.on_rendered()
 
     def _update(self, done: int, total: int) -> None:
         if self.cancel_requested:

@@ -1,6 +1,6 @@
 """Storage panel figures (pure): how many bytes are not backed up yet, the share of the quota in
 use, and the geometry of the bar charts that app/ui/views/storage.py draws as inline SVG. No DOM
-here; tests/unit/test_storage_stats.py runs it under CPython.
+here; tests/unit/ui/test_storage_stats.py runs it under CPython.
 
 Bytes are counted once per SHA-256, as the vault stores them: two versions with identical
 bytes take the space of one.

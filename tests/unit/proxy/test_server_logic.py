@@ -8,7 +8,7 @@ from proxy.config import config_from
 from proxy.guards import parse_host
 from proxy.static import missing_vendor_files, resolve_static_path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("url_path, expected", [

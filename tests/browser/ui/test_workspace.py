@@ -11,7 +11,7 @@ import pytest
 
 from conftest import AppPage, is_loopback, run_python, vault_state, wait_for_app_state
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 URL_COUNTER = """
 window.__liveUrls = new Set();
 const create = URL.createObjectURL.bind(URL), revoke = URL.revokeObjectURL.bind(URL);

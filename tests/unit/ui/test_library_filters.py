@@ -10,7 +10,7 @@ from app.core.model import Asset
 from app.ui.parts import library_filters as lf
 from app.ui.parts.library_filters import Query
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def asset(n: int, kind="scene", project="prj_a", provider="local", model="sketch",

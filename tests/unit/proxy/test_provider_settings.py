@@ -15,7 +15,7 @@ from proxy.providers import DEFAULT_FAL_DOWNLOAD_HOSTS, ProviderSettings, build_
 from proxy.providers.base import GeneratedMedia, Provider
 from proxy.providers.service import GRACE_S, GenerationService
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 KEY = "sk-live-SECRET-0123456789abcdef"
 
 

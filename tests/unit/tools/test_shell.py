@@ -10,7 +10,7 @@ import pytest
 from proxy.static import servable_files
 from tools import shell
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_committed_pyscript_toml_is_what_the_tool_generates():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
-from test_textrules import DROPPED, FORBIDDEN, TEXT
+from unicode_cases import DROPPED, FORBIDDEN, TEXT
 
 from app.backup.manifest import (archive_name, asset_path, build_manifest, check_depth, encode_manifest,
                         parse_manifest, plan_layout, slugify, unique_slugs)
@@ -23,7 +23,7 @@ from app.core.errors import BackupCancelled, BackupError
 from app.core.model import Asset, Project
 from app.core.textrules import normal_form
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PURE = ["app/backup/manifest.py", "app/backup/schema.py", "app/backup/policy.py", "app/backup/merge.py",
         "app/backup/zip/format.py"]
 SHA = {name: name * 64 for name in "abcdef"}

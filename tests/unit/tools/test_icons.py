@@ -9,7 +9,7 @@ import pytest
 
 from tools import icons
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def decode_rgba(data: bytes) -> tuple[int, list[tuple[int, int, int, int]]]:

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 import librarykit
 from conftest import install_pagekit, run_python, vault_state, wait_for_app_state
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 PRELUDE = """
 import json, js, pagekit, librarykit
 from app.startup import current_app, current_vault

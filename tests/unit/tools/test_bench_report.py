@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SPEC = importlib.util.spec_from_file_location("bench_report", ROOT / "bench" / "report.py")
 report = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(report)

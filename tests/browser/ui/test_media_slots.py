@@ -49,7 +49,7 @@ DROP_PREVIEW_JS = """async (sha) => {
 }"""
 GARBAGE = bytes((n * 73 + 41) % 256 for n in range(4096))
 STORY = "The crew slips past the harbour lights. The old keeper watches them go, and says nothing."
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
 
 def py(page, code: str):

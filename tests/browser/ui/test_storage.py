@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from conftest import (AppPage, install_pagekit, is_loopback, run_python, vault_state,
                       wait_for_app_state)
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 PRELUDE = """
 import json, js, pagekit
 from app.startup import current_app, current_vault
