@@ -29,7 +29,7 @@ from http.server import HTTPServer
 from proxy.config import ServerConfig
 from proxy.guards import MAX_HEAD_BYTES
 from proxy.handler import SceneVaultHandler
-from proxy.providers.service import GenerationService
+from proxy.providers.runner import ProviderRunner
 from proxy.static import StaticAllowlist
 
 SEND_TIMEOUT_S = 30.0  # one blocked write to a client that stopped reading
@@ -280,7 +280,7 @@ class SceneVaultServer(HTTPServer):
     def __init__(self, config: ServerConfig):
         self.address_family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
         self.config = config
-        self.generation = GenerationService(config.providers)
+        self.generation = ProviderRunner(config.providers)
         self.allowlist = StaticAllowlist(config.root, config.extra_static_dirs)
         self._open, self._open_lock = 0, threading.Lock()
         self.workers = WorkerPool(self.serve_connection, config.max_connections)

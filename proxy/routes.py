@@ -2,7 +2,7 @@
 
 Each route takes the handler (and the parsed body for POST) and returns (status, JSON) or the
 generated media; generation faults map to HTTP here (400, 429, 502, 504). Generation itself is
-proxy/providers/service.py.
+proxy/providers/runner.py.
 
     API_ROUTES["/api/generate"]["POST"](handler, {"kind": "image", "prompt": "a fox"})
 """
@@ -33,7 +33,7 @@ def handle_providers(handler: SceneVaultHandler) -> tuple[int, dict]:
 
 
 def handle_generate(handler: SceneVaultHandler, body: dict) -> GeneratedMedia:
-    """Run one generation (proxy/providers/service.py); its faults become JSON errors."""
+    """Run one generation (proxy/providers/runner.py); its faults become JSON errors."""
     try:
         return handler.server.generation.generate(body)
     except (RecipeError, ProviderError) as exc:

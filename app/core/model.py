@@ -1,5 +1,5 @@
 """SceneVault's records (pure): projects and assets, their ids, validation, and the dict form
-stored in IndexedDB (camelCase keys, as in DESIGN.md).
+stored in IndexedDB (camelCase keys, as in docs/schema.md).
 
 Serializing is pure; app/store/vault.py does the I/O. `from_record(to_record(x)) == x` always holds.
 A project's texts are kept in app/core/textrules.py's normal form (`PROJECT_TEXT_RULES`).

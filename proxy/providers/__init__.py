@@ -15,7 +15,7 @@ line break or control character is refused, since it travels in one header line)
     a1111.py       a1111     image         the Stable Diffusion web UI (/sdapi/v1/txt2img)
     fal.py         fal       image         a FAL-style queue, result fetched via download.py
 
-`service.GenerationService` runs them (concurrency cap, deadline, PNG metadata); `transport`
+`service.ProviderRunner` runs them (concurrency cap, deadline, PNG metadata); `transport`
 is their HTTP (one wall-clock deadline per generation), `redaction` keeps keys out of messages.
 
     settings = settings_from_env(os.environ)

@@ -13,7 +13,7 @@ from app.core.errors import ProviderError, ProviderTimeout, RecipeError
 from app.core.pngmeta import read_recipe, tiny_png
 from proxy.providers import DEFAULT_FAL_DOWNLOAD_HOSTS, ProviderSettings, build_providers, settings_from_env
 from proxy.providers.base import GeneratedMedia, Provider
-from proxy.providers.service import GRACE_S, GenerationService
+from proxy.providers.runner import GRACE_S, ProviderRunner
 
 ROOT = Path(__file__).resolve().parents[3]
 KEY = "sk-live-SECRET-0123456789abcdef"
@@ -118,9 +118,9 @@ class Scripted(Provider):
         return self.behaviour(recipe, deadline)
 
 
-def service(behaviour, **settings) -> GenerationService:
+def service(behaviour, **settings) -> ProviderRunner:
     values = {"default": "scripted", "timeout_s": 0.3, **settings}
-    return GenerationService(ProviderSettings(**values), {"scripted": Scripted(behaviour)})
+    return ProviderRunner(ProviderSettings(**values), {"scripted": Scripted(behaviour)})
 
 
 REQUEST = {"kind": "image", "prompt": "p", "width": 64, "height": 64}

@@ -13,7 +13,7 @@ from app.core.errors import ProviderError
 from proxy.providers import ProviderSettings
 from proxy.providers.base import Provider
 from proxy.providers.redaction import QUOTE_CHARS, quote_upstream, redact, scrub, single_line
-from proxy.providers.service import GenerationService
+from proxy.providers.runner import ProviderRunner
 from proxy.providers.transport import HttpReply, Target, failure
 
 KEY = 'sk-live/AbC+dEf GhI&jKl"mNo\\pQr~0123456789'  # "/", "+", " ", "&", '"' and "\" spell apart
@@ -142,7 +142,7 @@ class Broken(Provider):
 
 def test_an_unexpected_traceback_is_logged_without_any_spelling_of_a_key(capsys):
     settings = ProviderSettings(default="broken", openai_api_key=KEY, fal_key=NEWLINE_KEY)
-    svc = GenerationService(settings, {"broken": Broken()})
+    svc = ProviderRunner(settings, {"broken": Broken()})
     with pytest.raises(ProviderError, match="KeyError"):
         svc.generate({"kind": "image", "prompt": "p", "width": 64, "height": 64})
     logged = capsys.readouterr().err
@@ -157,7 +157,7 @@ def test_a_provider_error_message_is_scrubbed_before_it_leaves_the_service():
     class Leaky(Broken):
         def generate(self, recipe, deadline):
             raise ProviderError(f"fal reported the request as {quote_plus(KEY)}\nX-Forged: 1")
-    svc = GenerationService(ProviderSettings(default="broken", fal_key=KEY), {"broken": Leaky()})
+    svc = ProviderRunner(ProviderSettings(default="broken", fal_key=KEY), {"broken": Leaky()})
     with pytest.raises(ProviderError) as caught:
         svc.generate({"kind": "image", "prompt": "p", "width": 64, "height": 64})
     assert str(caught.value) == "fal reported the request as *** X-Forged: 1"

@@ -1,4 +1,4 @@
-"""app/store/schema.py under CPython: upgrades only add, and the final layout is DESIGN.md's."""
+"""app/store/schema.py under CPython: upgrades only add, and the final layout is docs/schema.md's."""
 
 from app.store import schema
 

@@ -19,7 +19,7 @@ dropped; it no longer holds a slot. Anything unexpected a provider raises become
 ProviderError, and every message and log line is scrubbed of keys (`redaction`) and kept to one
 line.
 
-    service = GenerationService(settings)
+    service = ProviderRunner(settings)
     media = service.generate({"kind": "image", "prompt": "a fox"})
     media.mime_type, media.recipe.seed
 """
@@ -44,7 +44,7 @@ from app.core.recipe import Catalog, Recipe, validate_request, with_chosen_seed
 GRACE_S = 0.5
 
 
-class GenerationService:
+class ProviderRunner:
     """The providers, the concurrency cap and the deadline: what POST /api/generate runs."""
 
     def __init__(self, settings: ProviderSettings, providers: dict[str, Provider] | None = None):
