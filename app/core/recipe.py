@@ -33,22 +33,31 @@ __all__ = [
 ]
 
 RECIPE_VERSION = 1
-KINDS = ("image", "audio")
+KINDS = ("image", "audio", "clip")
 PROMPT_MAX_CHARS = 4000
 SIZE_MIN, SIZE_MAX, SIZE_STEP = 64, 2048, 8
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 1024, 576
 SEED_MAX = 2**32 - 1
 STEPS_MIN, STEPS_MAX, DEFAULT_STEPS = 1, 150, 30
-IMAGE_ONLY = ("negative_prompt", "width", "height", "steps")
+SECONDS_MIN, SECONDS_MAX, DEFAULT_SECONDS = 1, 10, 5
+IMAGE_ONLY = ("negative_prompt", "steps")
 AUDIO_ONLY = ("voice",)
-REQUEST_FIELDS = frozenset({"kind", "prompt", "provider", "model", "seed", "version",
-                            *IMAGE_ONLY, *AUDIO_ONLY})
+CLIP_ONLY = ("seconds", "input_sha256")
+SIZED_KINDS = ("image", "clip")  # width and height apply to these only
+# Which optional fields each kind may carry (the rest of IMAGE_ONLY, AUDIO_ONLY, CLIP_ONLY and
+# width/height are refused by name, never dropped).
+FIELDS_BY_KIND = {"image": {*IMAGE_ONLY, "width", "height"}, "audio": set(AUDIO_ONLY),
+                  "clip": {*CLIP_ONLY, "width", "height"}}
+REQUEST_FIELDS = frozenset({"kind", "prompt", "provider", "model", "seed", "version", "width",
+                            "height", *IMAGE_ONLY, *AUDIO_ONLY, *CLIP_ONLY})
+_HEX = frozenset("0123456789abcdef")
 PROMPT_RULE = textrules.TextRule(single_line=False, max_chars=PROMPT_MAX_CHARS)
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """What made a piece of media. Image-only fields are None for audio, `voice` for images."""
+    """What made a piece of media. Fields that do not apply to the kind are None: a clip (made
+    from a frame) has `seconds`, its size and the frame's `input_sha256`; audio has `voice`."""
 
     kind: str
     prompt: str
@@ -60,6 +69,8 @@ class Recipe:
     height: int | None = None
     steps: int | None = None
     voice: str | None = None
+    seconds: int | None = None
+    input_sha256: str | None = None
     version: int = RECIPE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,6 +160,7 @@ def _require_dict(data: Any) -> dict[str, Any]:
 def _structural(body: dict[str, Any], require_seed: bool, defaults: bool = False) -> Recipe:
     kind = _choice(body, "kind", KINDS)
     image_defaults = kind == "image" and defaults
+    clip_defaults = kind == "clip" and defaults
     negative_prompt = _text(body, "negative_prompt")
     return Recipe(
         kind=kind,
@@ -162,19 +174,26 @@ def _structural(body: dict[str, Any], require_seed: bool, defaults: bool = False
         steps=_whole(body.get("steps", DEFAULT_STEPS if image_defaults else None), "steps",
                      STEPS_MIN, STEPS_MAX),
         voice=_name(body, "voice"),
+        seconds=_whole(body.get("seconds", DEFAULT_SECONDS if clip_defaults else None), "seconds",
+                       SECONDS_MIN, SECONDS_MAX),
+        input_sha256=_sha256(body, "input_sha256"),
         version=_version(body),
     )
 
 
 def _check_kind_fields(recipe: Recipe) -> None:
-    """Image-only fields on audio (or a voice on an image) are mistakes, not silently dropped."""
-    wrong = AUDIO_ONLY if recipe.kind == "image" else IMAGE_ONLY
-    for name in wrong:
+    """Fields of another kind (a voice on an image, seconds on audio) are mistakes, not silently
+    dropped; an image or a clip needs its size, and a clip the frame it is made from."""
+    allowed = FIELDS_BY_KIND[recipe.kind]
+    for name in sorted({*IMAGE_ONLY, *AUDIO_ONLY, *CLIP_ONLY, "width", "height"} - allowed):
         if getattr(recipe, name) is not None:
             raise RecipeError(f"{name} does not apply to kind {recipe.kind!r}", name)
-    for name in ("width", "height"):
-        if recipe.kind == "image" and getattr(recipe, name) is None:
-            raise RecipeError(f"an image recipe needs {name}", name)
+    required = ("width", "height") if recipe.kind == "image" else (
+        ("width", "height", "seconds", "input_sha256") if recipe.kind == "clip" else ())
+    for name in required:
+        if getattr(recipe, name) is None:
+            raise RecipeError(f"a{'n' if recipe.kind == 'image' else ''} {recipe.kind} recipe "
+                              f"needs {name}", name)
 
 
 def _check_provider(recipe: Recipe, catalog: Catalog) -> ProviderSpec:
@@ -251,6 +270,17 @@ def _size(body: dict[str, Any], name: str, default: int | None) -> int | None:
     value = _whole(body.get(name, default), name, SIZE_MIN, SIZE_MAX)
     if value is not None and value % SIZE_STEP:
         raise RecipeError(f"{name} must be a multiple of {SIZE_STEP}, not {value}", name)
+    return value
+
+
+def _sha256(body: dict[str, Any], name: str) -> str | None:
+    """A SHA-256 as 64 lowercase hex digits (the frame a clip is made from), or None."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 64 or not set(value) <= _HEX:
+        raise RecipeError(f"{name} must be a SHA-256 as 64 lowercase hex digits, not "
+                          f"{_shown(value)}", name)
     return value
 
 

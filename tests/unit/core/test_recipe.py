@@ -227,3 +227,56 @@ def test_the_module_imports_only_the_stdlib_and_app():
     names |= {node.module.split(".")[0] for node in ast.walk(tree)
               if isinstance(node, ast.ImportFrom) and node.module}
     assert names - {"app", "__future__"} <= set(sys.stdlib_module_names)
+
+
+# --- clips: made from a frame -------------------------------------------------------------------
+CLIP_CATALOG = Catalog("local", (
+    ProviderSpec("local", ("image", "clip"), True, {"image": ("sketch",), "clip": ("motion",)}),
+    ProviderSpec("fal", ("clip",), False, {"clip": ("kling", "minimax")}),
+))
+FRAME_SHA = "ab" * 32
+CLIP = {"kind": "clip", "prompt": "slow push-in", "width": 640, "height": 360,
+        "input_sha256": FRAME_SHA}
+
+
+def test_a_clip_request_gets_five_seconds_and_keeps_its_frame_and_size():
+    recipe = validate_request(CLIP, CLIP_CATALOG)
+    assert (recipe.kind, recipe.provider, recipe.model, recipe.seconds, recipe.width,
+            recipe.height, recipe.input_sha256) == ("clip", "local", "motion", 5, 640, 360, FRAME_SHA)
+    assert recipe.steps is None and recipe.negative_prompt is None and recipe.voice is None
+    stored = with_chosen_seed(recipe)
+    assert Recipe.from_dict(json.loads(stored.to_json())) == stored
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"input_sha256": None}, "input_sha256"),
+    ({"input_sha256": "AB" * 32}, "input_sha256"),
+    ({"input_sha256": "ab" * 31}, "input_sha256"),
+    ({"seconds": 0}, "seconds"),
+    ({"seconds": 11}, "seconds"),
+    ({"seconds": 2.5}, "seconds"),
+    ({"width": None}, "width"),
+    ({"voice": "narrator"}, "voice"),
+    ({"steps": 20}, "steps"),
+    ({"negative_prompt": "blur"}, "negative_prompt"),
+    ({"provider": "fal", "model": "sora"}, "model"),
+])
+def test_each_clip_rule_names_its_field(change, field):
+    body = {key: value for key, value in {**CLIP, **change}.items() if value is not None}
+    with pytest.raises(RecipeError) as caught:
+        validate_request(body, CLIP_CATALOG)
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("body", [
+    {**IMAGE, "seconds": 3}, {**IMAGE, "input_sha256": FRAME_SHA}, {**AUDIO, "seconds": 3},
+    {**AUDIO, "width": 512},
+])
+def test_clip_fields_on_images_and_audio_are_refused_not_dropped(body):
+    with pytest.raises(RecipeError, match="does not apply"):
+        validate_request(body, CATALOG)
+
+
+def test_a_provider_that_makes_no_clips_is_refused_for_a_clip():
+    with pytest.raises(RecipeError, match="not made by provider 'remote'"):
+        validate_request({**CLIP, "provider": "remote"}, Catalog("remote", CATALOG.providers))
