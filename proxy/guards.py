@@ -119,7 +119,9 @@ def bad_charset(params: str) -> bool:
     return False
 
 
-_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[{\]}]', re.DOTALL)
+# A string (an unrolled loop: runs of plain characters between escapes, linear and fast on a
+# frame's megabytes of base64), or a bracket.
+_JSON_NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[{\]}]', re.DOTALL)
 
 
 def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
