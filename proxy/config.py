@@ -17,6 +17,7 @@ from proxy.providers import ProviderSettings, settings_from_env
 APP_ROOT = Path(__file__).resolve().parents[1]  # the repository: what the server serves from
 LOCAL_HOSTNAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_MAX_JOB_BODY_BYTES = 12 * 1024 * 1024  # POST /api/jobs carries the frame (8 MiB at most)
 # Connections (see the module docstring).
 DEFAULT_MAX_CONNECTIONS = 64  # worker threads: requests served at once
 DEFAULT_MAX_OPEN_CONNECTIONS = 512  # sockets held at once, idle ones included; then 503
@@ -33,6 +34,7 @@ class ServerConfig:
     root: Path = APP_ROOT
     allowed_hosts: frozenset[str] = LOCAL_HOSTNAMES
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_job_body_bytes: int = DEFAULT_MAX_JOB_BODY_BYTES
     extra_static_dirs: tuple[str, ...] = field(default=())
     quiet: bool = False
     providers: ProviderSettings = field(default_factory=ProviderSettings)
@@ -73,6 +75,8 @@ def config_from(argv: list[str], environ: dict[str, str]) -> ServerConfig:
     return ServerConfig(
         host=args.host, port=args.port, allowed_hosts=frozenset(allowed), quiet=args.quiet,
         max_body_bytes=_int_env(environ, "SCENEVAULT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+        max_job_body_bytes=_int_env(environ, "SCENEVAULT_MAX_JOB_BODY_BYTES",
+                                    DEFAULT_MAX_JOB_BODY_BYTES),
         providers=_provider_settings(environ), max_connections=args.max_connections,
         header_timeout_s=args.header_timeout, idle_timeout_s=args.idle_timeout,
     )

@@ -19,7 +19,6 @@ for at most LINGER_S / LINGER_BYTES, so a client still reads the error instead o
 from __future__ import annotations
 
 import collections
-import queue
 import selectors
 import socket
 import threading
@@ -29,8 +28,10 @@ from http.server import HTTPServer
 from proxy.config import ServerConfig
 from proxy.guards import MAX_HEAD_BYTES
 from proxy.handler import SceneVaultHandler
+from proxy.jobs import JobService
 from proxy.providers.runner import ProviderRunner
 from proxy.static import StaticAllowlist
+from proxy.workers import WorkerPool
 
 SEND_TIMEOUT_S = 30.0  # one blocked write to a client that stopped reading
 LINGER_S = 2.0  # a lingering close drains the client's unread bytes this long at most ...
@@ -229,43 +230,6 @@ class WaitingRoom:
             pass
 
 
-class WorkerPool:
-    """At most `size` threads running `work(job)` for jobs from one queue; started as jobs
-    arrive and then kept. While every worker is busy, jobs wait in the queue."""
-
-    def __init__(self, work, size: int):
-        self._work, self._size = work, size
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._idle = self._queued = 0
-
-    def submit(self, job):
-        with self._lock:
-            self._queued += 1
-            if self._queued > self._idle and len(self._threads) < self._size:
-                thread = threading.Thread(target=self._run, daemon=True,
-                                          name=f"worker-{len(self._threads) + 1}")
-                self._threads.append(thread)
-                thread.start()
-        self._jobs.put(job)
-
-    def stop(self):
-        for _ in self._threads:
-            self._jobs.put(None)
-
-    def _run(self):
-        while True:
-            with self._lock:
-                self._idle += 1
-            job = self._jobs.get()
-            with self._lock:
-                self._idle, self._queued = self._idle - 1, self._queued - 1
-            if job is None:
-                return
-            self._work(job)
-
-
 class SceneVaultServer(HTTPServer):
     """The listening socket, the waiting room and the workers (see the module docstring).
 
@@ -281,6 +245,7 @@ class SceneVaultServer(HTTPServer):
         self.address_family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
         self.config = config
         self.generation = ProviderRunner(config.providers)
+        self.jobs = JobService(self.generation)
         self.allowlist = StaticAllowlist(config.root, config.extra_static_dirs)
         self._open, self._open_lock = 0, threading.Lock()
         self.workers = WorkerPool(self.serve_connection, config.max_connections)
@@ -342,6 +307,7 @@ class SceneVaultServer(HTTPServer):
         super().server_close()
         self.waiting_room.stop()
         self.workers.stop()
+        self.jobs.stop()
 
     def _count_in(self) -> bool:
         with self._open_lock:

@@ -19,7 +19,7 @@ from proxy.guards import (ERROR_CODES, RequestRefused, bad_charset, parse_json_o
                           check_header_block, normalize_hostname, origin_of, parse_host,
                           request_body_length)
 from proxy.providers.base import GeneratedMedia
-from proxy.routes import API_ROUTES
+from proxy.routes import JOBS_ROUTE, find_route
 from proxy.static import VENDOR_PREFIX, resolve_static_path
 
 SHELL_CACHE = "no-cache"  # always revalidate: Last-Modified / If-Modified-Since give cheap 304s
@@ -106,7 +106,7 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
             check_header_block(self.headers)
             self._body_length = request_body_length(self.headers)
             self._check_host()
-            if method in ("GET", "HEAD") and self._body_length:
+            if method in ("GET", "HEAD", "DELETE") and self._body_length:
                 raise RequestRefused(400, "unexpected_body", f"A {method} request has no body")
             if self.path.split("?", 1)[0].startswith("/api/"):
                 self._handle_api(method)
@@ -137,15 +137,16 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
                                  f"Origin {', '.join(origins)!r} may not call this API; "
                                  f"only {served} may")
 
-    def read_json_body(self) -> dict:
-        """The request's JSON object, after the length, size, Content-Type and depth checks."""
+    def read_json_body(self, limit: int | None = None) -> dict:
+        """The request's JSON object, after the length, size (`limit`, else the API's body cap),
+        Content-Type and depth checks."""
+        limit = self.config.max_body_bytes if limit is None else limit
         length = self._body_length
         if length is None:
             raise RequestRefused(411, "length_required", "A Content-Length is required")
-        if length > self.config.max_body_bytes:
+        if length > limit:
             raise RequestRefused(413, "body_too_large",
-                                 f"Body of {length} bytes exceeds the {self.config.max_body_bytes}"
-                                 "-byte limit")
+                                 f"Body of {length} bytes exceeds the {limit}-byte limit")
         media_type, _, params = self.headers.get("Content-Type", "").partition(";")
         if media_type.strip().lower() != "application/json" or bad_charset(params):
             raise RequestRefused(415, "unsupported_media_type",
@@ -168,30 +169,34 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
     def _handle_api(self, method: str):
         self._cache_control = API_CACHE
         route = self.path.split("?", 1)[0]
-        if method == "POST":
+        if method in ("POST", "DELETE"):  # the methods that start or stop work
             self._check_origin()
-            body = self.read_json_body()
-        handlers = API_ROUTES.get(route)
-        if handlers is None:
+        if method == "POST":
+            limit = self.config.max_job_body_bytes if route == JOBS_ROUTE else None
+            body = self.read_json_body(limit)
+        found = find_route(route)
+        if found is None:
             raise RequestRefused(404, "not_found", f"No API route {route}")
+        handlers, values = found
         handler = handlers.get("GET" if method == "HEAD" else method)
         if handler is None:
             raise RequestRefused(405, "method_not_allowed",
                                  f"{route} accepts {', '.join(sorted(handlers))}, not {method}")
-        reply = handler(self, body) if method == "POST" else handler(self)
+        reply = handler(self, body, **values) if method == "POST" else handler(self, **values)
         if isinstance(reply, GeneratedMedia):
-            self.send_media(reply)
+            self.send_media(reply, head_only=method == "HEAD")
         else:
             self.send_json(*reply, head_only=method == "HEAD")
 
-    def send_media(self, media: GeneratedMedia):
+    def send_media(self, media: GeneratedMedia, head_only: bool = False):
         """Raw bytes (no base64) with their real type, and the effective recipe as ASCII JSON."""
         self.send_response(200)
         self.send_header("Content-Type", media.mime_type)
         self.send_header("Content-Length", str(len(media.data)))
         self.send_header("X-SceneVault-Recipe", media.recipe.to_json())
         self.end_headers()
-        self.wfile.write(media.data)
+        if not head_only:
+            self.wfile.write(media.data)
 
     def send_json(self, status: int, payload: dict, head_only: bool = False):
         data = json.dumps(payload, ensure_ascii=True).encode("ascii")

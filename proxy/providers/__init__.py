@@ -42,6 +42,8 @@ DEFAULT_OPENAI_BASE_URL = "https://api.openai.com"
 DEFAULT_FAL_BASE_URL = "https://queue.fal.run"
 DEFAULT_FAL_DOWNLOAD_HOSTS = "fal.media,v2.fal.media,v3.fal.media,v3b.fal.media"
 DEFAULT_MEDIA_CAP = 50 * 1024 * 1024
+DEFAULT_JOB_TIMEOUT_S = 900.0
+DEFAULT_MAX_JOBS = 64
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class ProviderSettings:
     timeout_s: float = 60.0
     max_concurrent: int = 4
     max_media_bytes: int = DEFAULT_MEDIA_CAP
+    job_timeout_s: float = DEFAULT_JOB_TIMEOUT_S
+    max_jobs: int = DEFAULT_MAX_JOBS
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -85,6 +89,9 @@ def settings_from_env(environ: Mapping[str, str]) -> ProviderSettings:
         max_concurrent=_number(get("SCENEVAULT_MAX_CONCURRENT", "4"), "SCENEVAULT_MAX_CONCURRENT", int),
         max_media_bytes=_number(get("SCENEVAULT_MAX_MEDIA_BYTES", str(DEFAULT_MEDIA_CAP)),
                                 "SCENEVAULT_MAX_MEDIA_BYTES", int),
+        job_timeout_s=_number(get("SCENEVAULT_JOB_TIMEOUT_S", str(DEFAULT_JOB_TIMEOUT_S)),
+                              "SCENEVAULT_JOB_TIMEOUT_S", float),
+        max_jobs=_number(get("SCENEVAULT_MAX_JOBS", str(DEFAULT_MAX_JOBS)), "SCENEVAULT_MAX_JOBS", int),
     )
     for hosts in ("openai_download_hosts", "fal_download_hosts"):
         DownloadPolicy.parse(getattr(settings, hosts))  # raises ValueError on a bad entry

@@ -3,8 +3,9 @@
 Owns `Provider` (name, kinds, whether it is deterministic, models per kind, voices, whether it
 is configured, and `generate(recipe, deadline) -> GeneratedMedia`), `GeneratedMedia` (bytes,
 their real MIME type, and the *effective* recipe: the seed actually used, say), and
-`sniff_media`, which trusts the bytes over any label: an answer that is not a known image or
-audio format is a `ProviderError`.
+`sniff_media`, which trusts the bytes over any label: an answer that is not a known image, audio
+or (for clips) video format is a `ProviderError`. Clips are MP4 (an ISO `ftyp` box whose brand is
+not a still-image one) or WebM (EBML with the doc type `webm`).
 
     class Echo(Provider):
         name, kinds = "echo", ("image",)
@@ -45,6 +46,11 @@ class Provider:
     def configured(self) -> bool:
         return True
 
+    @property
+    def listed(self) -> bool:
+        """Whether GET /api/providers shows it (a clip-only provider is shown once configured)."""
+        return True
+
     def models(self) -> dict[str, tuple[str, ...]]:
         raise NotImplementedError
 
@@ -68,8 +74,17 @@ MAGIC = (
 )
 
 
+# ISO base media brands of still images (AVIF, HEIF): an `ftyp` box with one is not a clip.
+STILL_BRANDS = frozenset({b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx",
+                          b"mif1", b"msf1"})
+EBML = b"\x1a\x45\xdf\xa3"
+WEBM_DOCTYPE = b"\x42\x82\x84webm"  # EBML DocType element, 4 bytes long, "webm"
+
+
 def sniff_media(data: bytes, kind: str, what: str) -> str:
     """The MIME type the bytes really have, if it is a format of `kind`; else ProviderError."""
+    if kind == "clip":
+        return _sniff_video(bytes(data[:64]), len(data), what)
     head = bytes(data[:16])
     found = next((mime for magic, mime, k in MAGIC if head.startswith(magic) and k == kind), None)
     if found is None and head[:4] == b"RIFF":
@@ -80,6 +95,14 @@ def sniff_media(data: bytes, kind: str, what: str) -> str:
     if found is None:
         raise ProviderError(f"{what} answered {len(data)} bytes that are not a known {kind} format")
     return found
+
+
+def _sniff_video(head: bytes, size: int, what: str) -> str:
+    if head[4:8] == b"ftyp" and head[8:12] not in STILL_BRANDS and head[8:12] != b"qt  ":
+        return "video/mp4"
+    if head.startswith(EBML) and WEBM_DOCTYPE in head:
+        return "video/webm"
+    raise ProviderError(f"{what} answered {size} bytes that are not an MP4 or WebM video")
 
 
 def decode_base64(text: object, what: str) -> bytes:

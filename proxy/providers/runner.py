@@ -1,9 +1,11 @@
 """Running a generation (server-only): validate, cap concurrency, enforce the deadline, label.
 
 Owns the path from a request body to media that may leave the proxy:
-1. `app.core.recipe.validate_request` checks the body against the catalog; a missing seed is chosen
-   here (`secrets`), so the effective recipe always has one;
-2. a non-blocking semaphore admits at most `max_concurrent` generations (else ProviderBusy);
+1. `app.core.recipe.validate_request` checks the body against the catalog (clips are refused here:
+   they are jobs, proxy/jobs.py); a missing seed is chosen here (`secrets`), so the effective
+   recipe always has one;
+2. a non-blocking semaphore (`slots`, shared with the clip jobs) admits at most `max_concurrent`
+   generations (else ProviderBusy);
 3. the provider runs in a worker thread with one `transport.Deadline` of `timeout_s`, which
    bounds its whole exchange with the upstream (the transport's watchdog cuts a socket at the
    deadline, so a provider blocked in I/O returns then). The caller waits for the worker at most
@@ -50,20 +52,25 @@ class ProviderRunner:
     def __init__(self, settings: ProviderSettings, providers: dict[str, Provider] | None = None):
         self.settings = settings
         self.providers = providers if providers is not None else build_providers(settings)
-        self._slots = threading.BoundedSemaphore(settings.max_concurrent)
+        self.slots = threading.BoundedSemaphore(settings.max_concurrent)
 
-    def catalog(self) -> Catalog:
-        return Catalog(self.settings.default, tuple(p.spec() for p in self.providers.values()))
+    def catalog(self, default: str | None = None) -> Catalog:
+        """The listed providers (GET /api/providers); `default` replaces the configured default."""
+        return Catalog(default or self.settings.default,
+                       tuple(p.spec() for p in self.providers.values() if p.listed))
 
     def generate(self, body: dict) -> GeneratedMedia:
         """Media for a request body. Raises RecipeError (bad input), ProviderBusy, ProviderTimeout
         or ProviderError."""
+        if isinstance(body, dict) and body.get("kind") == "clip":
+            raise RecipeError("a clip takes minutes: start it with POST /api/jobs (with its frame), "
+                              "not POST /api/generate", "kind")
         recipe = with_chosen_seed(validate_request(body, self.catalog()))
         media = self._run(self.providers[recipe.provider], recipe)
         return finish(media, recipe.provider, self.settings.max_media_bytes)
 
     def _run(self, provider: Provider, recipe: Recipe) -> GeneratedMedia:
-        if not self._slots.acquire(blocking=False):
+        if not self.slots.acquire(blocking=False):
             raise ProviderBusy(f"{self.settings.max_concurrent} generations are already running; "
                                "try again in a moment")
         try:
@@ -71,7 +78,7 @@ class ProviderRunner:
         except ProviderError as exc:
             raise type(exc)(scrub(str(exc), self.settings.secrets)) from None
         finally:
-            self._slots.release()
+            self.slots.release()
 
     def _wait_for(self, provider: Provider, recipe: Recipe, deadline: Deadline) -> GeneratedMedia:
         future: Future = Future()
@@ -84,7 +91,7 @@ class ProviderRunner:
         try:
             return future.result(timeout=deadline.left + GRACE_S)
         except TimeoutError:
-            self._log(provider, f"is still running {GRACE_S:g} s after its {deadline.seconds:g} s "
+            self.log(provider, f"is still running {GRACE_S:g} s after its {deadline.seconds:g} s "
                                 "deadline; its slot is freed and its answer will be dropped")
             raise ProviderTimeout(f"The {provider.name} provider did not answer within "
                                   f"{deadline.seconds:g} s") from None
@@ -95,16 +102,16 @@ class ProviderRunner:
         except SceneVaultError as exc:
             future.set_exception(exc)
         except Exception as exc:  # a provider's bug or an answer it did not expect: 502, logged
-            self._log_unexpected(provider, exc)
+            self.log_unexpected(provider, exc)
             future.set_exception(ProviderError(f"{provider.name} failed unexpectedly "
                                                f"({type(exc).__name__})"))
 
-    def _log_unexpected(self, provider: Provider, exc: Exception) -> None:
+    def log_unexpected(self, provider: Provider, exc: Exception) -> None:
         """The traceback, keys masked in every spelling, each line flattened and prefixed."""
         text = redact("".join(traceback.format_exception(exc)), self.settings.secrets)
-        self._log(provider, f"raised {type(exc).__name__}:", text.splitlines())
+        self.log(provider, f"raised {type(exc).__name__}:", text.splitlines())
 
-    def _log(self, provider: Provider, headline: str, lines: Iterable[str] = ()) -> None:
+    def log(self, provider: Provider, headline: str, lines: Iterable[str] = ()) -> None:
         prefix = f"provider {provider.name}"
         shown = [f"{prefix} {headline}", *(f"{prefix} | {line}" for line in lines)]
         print("\n".join(scrub(line, self.settings.secrets) for line in shown),

@@ -155,6 +155,11 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 PNG = tiny_png(16, 8, (10, 120, 200))
+# The start of an MP4 (an ISO `ftyp` box, then a box of padding) and of a WebM (EBML, doc type
+# "webm"): what the proxy sniffs before it labels a clip.
+MP4 = (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00\x00\x00\x10free"
+       + b"scenevault-mp4!!")
+WEBM = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm\x42\x87\x81\x04" + b"\x00" * 16
 WAV = (b"RIFF" + struct.pack("<I", 36 + 8) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
        + b"data" + struct.pack("<I", 8) + b"\x00\x01" * 4)
 

@@ -48,8 +48,10 @@ REFUSALS = [
      b"Content-Length: %d\r\n\r\n", 403),
     ("unknown API route", b"PUT /api/nope HTTP/1.1\r\nHost: 127.0.0.1\r\n"
      b"Content-Length: %d\r\n\r\n", 404),
-    ("wrong method on an API route", b"DELETE /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    ("wrong method on an API route", b"PUT /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
      b"Content-Length: %d\r\n\r\n", 405),
+    ("DELETE with a body", b"DELETE /api/jobs/job_00000000000000000000000000000000 HTTP/1.1\r\n"
+     b"Host: 127.0.0.1\r\nContent-Length: %d\r\n\r\n", 400),
     ("POST to a static file", b"POST /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n"
      b"Content-Length: %d\r\n\r\n", 405),
     ("POST without a length", b"POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\n"

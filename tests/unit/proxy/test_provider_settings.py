@@ -93,13 +93,16 @@ def test_keys_stay_out_of_reprs():
     assert settings.secrets == (KEY, KEY)
 
 
-def test_every_variable_the_code_reads_is_in_readmes_configuration_table():
+def test_every_variable_the_code_reads_is_in_the_readme_and_the_configuration_table():
     readme = (ROOT / "README.md").read_text()
+    table = (ROOT / "docs" / "configuration.md").read_text()
     sources = [ROOT / "server.py", *(ROOT / "proxy").rglob("*.py")]
     names = {name for path in sources for name in re.findall(r"SCENEVAULT_[A-Z0-9_]+", path.read_text())}
     assert len(names) >= 10
     missing = sorted(name for name in names if not re.search(rf"`{name}[`=]", readme))
     assert missing == []
+    unlisted = sorted(name for name in names if not re.search(rf"^\| [^|]*`{name}[`=]", table, re.M))
+    assert unlisted == []
 
 
 # --- the service --------------------------------------------------------------------------------
