@@ -57,6 +57,7 @@ async def start() -> None:
         generation = GenerationService(_vault, ProxyClient())
         _app = App(js.document, _vault, generation)
         _app.start_offline_queue()
+        _app.resume_jobs()
         _app.render_nav()
         await _app.show()
     except Exception as exc:

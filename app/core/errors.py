@@ -8,7 +8,8 @@
     │   ├── IntegrityError    bytes do not match their recorded SHA-256
     │   ├── InvalidAsset      bad input to the vault (kind, slot, media, project): nothing written
     │   ├── NotFound          no project or asset has that id
-    │   └── DatabaseBlocked   another tab holds the database open at another version
+    │   ├── DatabaseBlocked   another tab holds the database open at another version
+    │   └── JobAlreadyStored  another tab stored a job's result first: nothing stored twice
     ├── BackupError           a backup cannot be written or restored (`code` names the rule)
     │   └── BackupCancelled   the user cancelled an export or import; nothing was changed
     ├── PngError              bytes are not a well-formed PNG (bad signature, chunk or CRC)
@@ -17,7 +18,8 @@
     │   └── RenderCancelled   the user cancelled a render; nothing was stored
     └── ProviderError         the generation proxy or its provider failed
         ├── ProviderTimeout   the provider did not answer in time
-        └── ProviderBusy      too many generations are running at once
+        ├── ProviderBusy      too many generations are running at once
+        └── JobLost           the server no longer knows a job (it restarted or expired it)
 
 Example:
 
@@ -30,7 +32,7 @@ __all__ = [
     "SceneVaultError", "StartupError", "VaultError", "QuotaExceeded", "MissingBlob",
     "IntegrityError", "InvalidAsset", "NotFound", "DatabaseBlocked", "BackupError",
     "BackupCancelled", "RecipeError", "RenderError", "RenderCancelled", "ProviderError",
-    "PngError", "ProviderTimeout", "ProviderBusy",
+    "PngError", "ProviderTimeout", "ProviderBusy", "JobLost", "JobAlreadyStored",
 ]
 
 
@@ -68,6 +70,10 @@ class NotFound(VaultError):
 
 class DatabaseBlocked(VaultError):
     """Another tab keeps the database open at another schema version; close it or reload."""
+
+
+class JobAlreadyStored(VaultError):
+    """Another tab stored this job's result first; nothing was stored twice."""
 
 
 class BackupError(SceneVaultError):
@@ -127,3 +133,8 @@ class ProviderTimeout(ProviderError):
 
 class ProviderBusy(ProviderError):
     """Too many generations are running at once; try again shortly."""
+
+
+class JobLost(ProviderError):
+    """The server no longer knows a job (it restarted, or the result expired after an hour);
+    the job's recipe is kept, so it can be generated again."""

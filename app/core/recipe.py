@@ -29,7 +29,7 @@ from app.core.errors import RecipeError
 
 __all__ = [
     "RECIPE_VERSION", "KINDS", "Recipe", "ProviderSpec", "Catalog", "validate_request",
-    "with_chosen_seed",
+    "with_chosen_seed", "is_local_clip",
 ]
 
 RECIPE_VERSION = 1
@@ -51,6 +51,8 @@ FIELDS_BY_KIND = {"image": {*IMAGE_ONLY, "width", "height"}, "audio": set(AUDIO_
 REQUEST_FIELDS = frozenset({"kind", "prompt", "provider", "model", "seed", "version", "width",
                             "height", *IMAGE_ONLY, *AUDIO_ONLY, *CLIP_ONLY})
 _HEX = frozenset("0123456789abcdef")
+# The clip the page makes itself from a frame (app/render/motion.py), with no server and no key.
+LOCAL_CLIP_PROVIDER, LOCAL_CLIP_MODEL = "local", "motion"
 PROMPT_RULE = textrules.TextRule(single_line=False, max_chars=PROMPT_MAX_CHARS)
 
 
@@ -139,6 +141,13 @@ def validate_request(body: dict[str, Any], catalog: Catalog) -> Recipe:
     recipe = _structural(_require_dict(body), require_seed=False, defaults=True)
     _check_kind_fields(recipe)
     return _with_provider_defaults(recipe, _check_provider(recipe, catalog))
+
+
+def is_local_clip(recipe: dict | None) -> bool:
+    """Whether a stored recipe is a clip the page makes itself (no server, no key)."""
+    return (isinstance(recipe, dict) and recipe.get("kind") == "clip"
+            and recipe.get("provider") == LOCAL_CLIP_PROVIDER
+            and recipe.get("model") == LOCAL_CLIP_MODEL)
 
 
 def with_chosen_seed(recipe: Recipe) -> Recipe:

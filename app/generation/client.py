@@ -1,4 +1,5 @@
-"""Client of the generation proxy (browser): `GET /api/providers` and `POST /api/generate`.
+"""Client of the generation proxy (browser): `GET /api/providers`, `POST /api/generate`, and the
+jobs of slow generations (`/api/jobs`: submit, status, result, discard).
 
 It uses the browser's asynchronous `fetch`, so the page never freezes while a provider works:
 pyodide-http's synchronous XHR would block the main thread for the whole generation. The
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import js
 from pyodide.ffi import JsException, to_js
 
-from app.core.errors import ProviderError
+from app.core.errors import JobLost, ProviderError
 from app.core.recipe import Catalog, validate_request
 
 RECIPE_HEADER = "X-SceneVault-Recipe"
@@ -62,16 +63,35 @@ class ProxyClient:
         body = json.dumps(recipe.to_dict())
         options = {"method": "POST", "body": body,
                    "headers": {"Content-Type": "application/json"}}
-        response = await self._fetch("/api/generate", options)
-        header = response.headers.get(RECIPE_HEADER)
-        if not header:
-            raise ProviderError(f"The server answered without the {RECIPE_HEADER} header, so the "
-                                "result cannot be reproduced. Nothing was stored. Try again.")
-        mime_type = str(response.headers.get("Content-Type") or "").split(";")[0].strip()
-        blob = await response.blob()
-        return Generated(blob=blob, mime_type=mime_type, recipe=json.loads(header))
+        return await _generated(await self._fetch("/api/generate", options))
 
-    async def _fetch(self, path: str, options: dict):
+    # --- jobs: slow generations (clips) that outlive a request ------------------------------------
+    async def submit_job(self, recipe: dict, image_data_url: str) -> str:
+        """Start a job (`POST /api/jobs`) for a checked recipe and its input frame (a data URL);
+        the server's job id."""
+        body = json.dumps({**recipe, "image": image_data_url})
+        response = await self._fetch("/api/jobs", {"method": "POST", "body": body,
+                                                   "headers": {"Content-Type": "application/json"}})
+        return str((await response.json()).to_py()["id"])
+
+    async def job_status(self, job_id: str) -> dict:
+        """`GET /api/jobs/<id>`: {"status", "progress", "recipe", "error"}; JobLost on 404."""
+        response = await self._fetch(f"/api/jobs/{job_id}", {"method": "GET"}, job_id=job_id)
+        return (await response.json()).to_py()
+
+    async def job_result(self, job_id: str) -> Generated:
+        """`GET /api/jobs/<id>/result`: the media and its effective recipe, like `generate`."""
+        response = await self._fetch(f"/api/jobs/{job_id}/result", {"method": "GET"}, job_id=job_id)
+        return await _generated(response)
+
+    async def discard_job(self, job_id: str) -> None:
+        """`DELETE /api/jobs/<id>`: cancel a running job, or let go of a stored job's result."""
+        try:
+            await self._fetch(f"/api/jobs/{job_id}", {"method": "DELETE"}, job_id=job_id)
+        except JobLost:
+            pass  # already gone: nothing to cancel or keep
+
+    async def _fetch(self, path: str, options: dict, job_id: str | None = None):
         try:
             response = await js.fetch(self.base + path,
                                       to_js(options, dict_converter=js.Object.fromEntries))
@@ -79,9 +99,23 @@ class ProxyClient:
             raise ProviderError("Cannot reach the SceneVault server, which generation needs "
                                 f"({exc.message}). Start it with `make run`, then try again. "
                                 "Your stored files are not affected.") from None
+        if job_id is not None and int(response.status) == 404:
+            raise JobLost(f"The server no longer knows job {job_id} (it was restarted, or the "
+                          "result expired after an hour). Its recipe is kept: generate it again.")
         if not response.ok:
             raise ProviderError(await _error_message(response))
         return response
+
+
+async def _generated(response) -> Generated:
+    """The media, its real type and the recipe header of a successful generation answer."""
+    header = response.headers.get(RECIPE_HEADER)
+    if not header:
+        raise ProviderError(f"The server answered without the {RECIPE_HEADER} header, so the "
+                            "result cannot be reproduced. Nothing was stored. Try again.")
+    mime_type = str(response.headers.get("Content-Type") or "").split(";")[0].strip()
+    blob = await response.blob()
+    return Generated(blob=blob, mime_type=mime_type, recipe=json.loads(header))
 
 
 async def _error_message(response) -> str:

@@ -6,7 +6,8 @@ own. Progress goes to an optional `on_progress(stage)` callback: "queued", "gene
 "saving", then "done" (or "failed"). A failure stores nothing: the vault writes the media and
 its record in one transaction, after the provider has answered. A lost rendered video has a
 render recipe instead of a generation recipe: it is rendered again (app/render/encoder.py) from the
-images and narration it names, after those have been regenerated.
+images and narration it names, after those have been regenerated. A scene's clip is made from
+its current frame in the page (app/generation/clips.py: the local motion clip).
 
     service = GenerationService(vault, ProxyClient())
     asset = await service.generate(project.id, "scene", "scene:1", {"prompt": "a harbour"})
@@ -21,10 +22,11 @@ from typing import Callable
 from app.store import media
 from app.core.errors import ProviderError, RecipeError, SceneVaultError
 from app.core.model import Asset
-from app.core.recipe import Recipe
+from app.core.recipe import Recipe, is_local_clip
+from app.generation.clips import ClipService
 
 RECIPE_KIND_BY_ASSET_KIND = {"thumbnail": "image", "character": "image", "scene": "image",
-                             "audio": "audio"}
+                             "audio": "audio", "clip": "clip"}
 RESTORED = "restored (identical)"
 REROLLED = "re-rolled"
 NO_RECIPE = "no recipe"
@@ -48,6 +50,7 @@ class GenerationService:
         self.vault = vault
         self.client = client
         self._renderer = renderer
+        self.clips = ClipService(vault, client)
 
     @property
     def renderer(self):
@@ -66,6 +69,10 @@ class GenerationService:
         try:
             full_request = {"kind": recipe_kind(kind), **request}
             report("generating")
+            if kind == "clip":
+                asset = await self.clips.generate(project_id, slot, request, on_stage=report)
+                report("done")
+                return asset
             result = await self.client.generate(full_request)
             report("saving")
             asset = await self.vault.put_asset(project_id, kind, slot, result.blob,
@@ -110,6 +117,14 @@ class GenerationService:
             if is_render_recipe(asset.recipe):
                 blob, mime_type, recipe, source = (await self.renderer.rerender(asset.recipe),
                                                    asset.mime_type, asset.recipe, "rendered")
+            elif is_local_clip(asset.recipe):
+                blob, mime_type, recipe, source = (await self.clips.make(asset.recipe),
+                                                   asset.mime_type, asset.recipe, "generated")
+            elif asset.recipe.get("kind") == "clip":  # a server job: minutes, and a new take
+                new = await self.clips.start_job(asset.project_id, asset.slot,
+                                                 Recipe.from_dict(asset.recipe))
+                return Regeneration(asset.id, REROLLED, f"{asset.slot}: the provider made the "
+                                    "clip again; it is stored as a new version.", new)
             else:
                 result = await self.client.generate(Recipe.from_dict(asset.recipe).to_dict())
                 blob, mime_type, recipe, source = (result.blob, result.mime_type, result.recipe,
@@ -125,14 +140,15 @@ class GenerationService:
         except (ProviderError, RecipeError, SceneVaultError) as exc:
             return Regeneration(asset.id, FAILED, f"{asset.slot} v{asset.version} could not be "
                                 f"regenerated: {exc}")
-        maker = "the render" if source == "rendered" else "the provider"
+        maker = ("the render" if source == "rendered" else "the local clip maker"
+                 if is_local_clip(recipe) else "the provider")
         return Regeneration(asset.id, REROLLED, f"{asset.slot}: {maker} gave different bytes, so "
                             f"they were stored as a new version (v{new.version}); the missing "
                             "original stays listed.", new)
 
 
 def recipe_kind(asset_kind: str) -> str:
-    """The generation kind ("image" or "audio") an asset kind is made with."""
+    """The generation kind ("image", "audio" or "clip") an asset kind is made with."""
     try:
         return RECIPE_KIND_BY_ASSET_KIND[asset_kind]
     except KeyError:

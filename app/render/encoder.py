@@ -1,4 +1,5 @@
-"""Rendering the final video (browser): gather a project's current scene images and narration,
+"""Rendering video in the page (browser): the final video, and the local motion clip a scene's
+frame becomes (`encode_motion_clip`, app/render/motion.py). For the final video: gather a project's current scene images and narration,
 lay them out with app/render/timeline.py, draw every frame on an OffscreenCanvas, mix the narration
 into one track, encode VP9 + Opus with WebCodecs and mux a WebM, all in the page.
 
@@ -26,6 +27,7 @@ from pyscript.js_modules import sv_render
 
 from app.core import storyboard
 from app.core.errors import RecipeError, RenderCancelled, RenderError
+from app.render.motion import MotionPlan
 from app.render.timeline import (AUDIO_SAMPLE_RATE, OUTPUT_TYPE, NarrationInput, RenderPlan,
                           RenderSettings, SceneInput, plan_render)
 
@@ -103,42 +105,64 @@ class Renderer:
             raise RenderError(f"Scene(s) {', '.join(map(str, lost))} of this video have media that "
                               "is not on this device; regenerate the missing scene images and "
                               "narration first, then render again")
-        total = plan.frame_count
-        report(0, total)
-        session = await self._open(plan, blobs)
-        try:
-            for frame in range(total):
-                if cancel is not None and cancel.cancelled:
-                    raise RenderCancelled()
-                numbers = [n for layer in plan.layers(frame) for n in (
-                    layer.scene, layer.alpha, layer.scale, layer.shift_x, layer.shift_y)]
-                await session.frame(frame, to_js(numbers))
-                if frame % PROGRESS_EVERY == 0:
-                    report(frame, total)
-            blob = await session.finish()
-        except JsException as exc:
-            await _quietly(session.cancel())
-            raise RenderError(f"The browser's encoder failed ({exc.message}); nothing was stored. "
-                              "Try again, or pick a smaller size.") from None
-        except BaseException:
-            await _quietly(session.cancel())
-            raise
-        report(total, total)
-        return blob
-
-    async def _open(self, plan: RenderPlan, blobs: dict):
-        settings = plan.settings.to_dict() | {"sampleRate": AUDIO_SAMPLE_RATE}
         images = [blobs[scene.image_sha256] for scene in plan.scenes]
         cues = [[blobs[sha], start / 1000] for sha, start in plan.audio_cues()]
-        try:
-            return await sv_render.open(to_js(settings, dict_converter=js.Object.fromEntries),
-                                        to_js(images), to_js(cues), plan.total_ms / 1000,
-                                        MEDIABUNNY, OUTPUT_TYPE)
-        except JsException as exc:
-            reason = {"NotSupportedError": "This browser cannot encode the video",
-                      "EncodingError": "An image or narration of this video cannot be decoded"}
-            raise RenderError(f"{reason.get(exc.name, 'The video could not be rendered')}: "
-                              f"{exc.message}") from None
+        frames = (_flat(plan.layers(frame)) for frame in range(plan.frame_count))
+        return await encode_frames(plan.settings, images, cues, plan.total_ms / 1000,
+                                   plan.frame_count, frames, report, cancel)
+
+
+def _flat(layers) -> list:
+    """The 5 numbers per layer the JS half draws: scene, alpha, scale, shift x, shift y."""
+    return [n for layer in layers for n in (layer.scene, layer.alpha, layer.scale,
+                                            layer.shift_x, layer.shift_y)]
+
+
+async def encode_motion_clip(plan: MotionPlan, frame_blob, on_progress: OnProgress | None = None,
+                             cancel=None):
+    """The WebM Blob of a local motion clip (app/render/motion.py) made from `frame_blob`, with
+    the final video's encoder. Raises RenderCancelled or RenderError, like a render."""
+    frames = (list(plan.layers(frame)) for frame in range(plan.frame_count))
+    return await encode_frames(plan.settings, [frame_blob], [], plan.seconds, plan.frame_count,
+                               frames, on_progress or (lambda done, total: None), cancel)
+
+
+async def encode_frames(settings: RenderSettings, images: list, cues: list, total_s: float,
+                        total: int, frames, report: OnProgress, cancel=None):
+    """Draw and encode `total` frames (each a flat list of layer numbers from `frames`) of
+    `images` over the narration `cues` ([Blob, start seconds]); the WebM Blob. Cancelling
+    (cancel.cancelled) raises RenderCancelled; an encoder failure, RenderError."""
+    report(0, total)
+    session = await _open(settings, images, cues, total_s)
+    try:
+        for frame, numbers in enumerate(frames):
+            if cancel is not None and cancel.cancelled:
+                raise RenderCancelled()
+            await session.frame(frame, to_js(numbers))
+            if frame % PROGRESS_EVERY == 0:
+                report(frame, total)
+        blob = await session.finish()
+    except JsException as exc:
+        await _quietly(session.cancel())
+        raise RenderError(f"The browser's encoder failed ({exc.message}); nothing was stored. "
+                          "Try again, or pick a smaller size.") from None
+    except BaseException:
+        await _quietly(session.cancel())
+        raise
+    report(total, total)
+    return blob
+
+
+async def _open(settings: RenderSettings, images: list, cues: list, total_s: float):
+    options = settings.to_dict() | {"sampleRate": AUDIO_SAMPLE_RATE}
+    try:
+        return await sv_render.open(to_js(options, dict_converter=js.Object.fromEntries),
+                                    to_js(images), to_js(cues), total_s, MEDIABUNNY, OUTPUT_TYPE)
+    except JsException as exc:
+        reason = {"NotSupportedError": "This browser cannot encode the video",
+                  "EncodingError": "An image or narration of this video cannot be decoded"}
+        raise RenderError(f"{reason.get(exc.name, 'The video could not be rendered')}: "
+                          f"{exc.message}") from None
 
 
 async def _quietly(awaitable) -> None:

@@ -49,6 +49,10 @@ UPGRADES: dict[int, list[CreateStore | CreateIndex]] = {
         CreateStore("blobs", "sha256"),
         CreateStore("previews", "sha256"),
     ],
+    # Generation jobs that run on the server (clips), so a reload never loses one.
+    2: [
+        CreateStore("jobs", "id"),
+    ],
 }
 VERSION = max(UPGRADES)
 

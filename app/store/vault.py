@@ -29,6 +29,7 @@ from app.core.model import (Asset, new_id, now_ms, validate_kind, validate_media
                        validate_slot, validate_source)
 from app.store.projects import ProjectStore
 from app.store.transfer import TransferStore
+from app.store.jobs import JobStore, claim_job
 from app.store.writes import (ALL_STORES, DeleteReport, PendingReport, add_version,
                              delete_records, put_blob, repair_current, slot_key)
 
@@ -47,7 +48,7 @@ class Usage:
     by_project: dict[str, int]
 
 
-class Vault(ProjectStore, TransferStore):
+class Vault(ProjectStore, TransferStore, JobStore):
     """The vault API. `storage` is navigator.storage unless a test injects another estimate.
     Project methods come from app/store/projects.py, bulk reads and the import's write from
     app/store/transfer.py."""
@@ -82,9 +83,11 @@ class Vault(ProjectStore, TransferStore):
     # --- writing assets -------------------------------------------------------------------------
     async def put_asset(self, project_id: str, kind: str, slot: str, data, mime_type: str,
                         recipe: dict | None = None, source: str = "generated",
-                        replaces: str | None = None) -> Asset:
+                        replaces: str | None = None, job_id: str | None = None) -> Asset:
         """Store `data` (bytes or a JS Blob) as the slot's new current version; returns it.
-        `replaces` names the missing asset this one was re-rolled for, if any."""
+        `replaces` names the missing asset this one was re-rolled for, if any; `job_id` the
+        pending job (app/store/jobs.py) whose result this is, claimed in the same transaction
+        (JobAlreadyStored, and nothing stored, when another tab claimed it first)."""
         kind, slot, mime_type = _validated(kind, slot, mime_type, source, recipe)
         blob = media.to_blob(data, mime_type)
         if blob.size == 0:
@@ -97,7 +100,9 @@ class Vault(ProjectStore, TransferStore):
                       current=True, sha256=sha256, mime_type=mime_type, size=int(blob.size),
                       source=source, created_at=now_ms(), width=info.width, height=info.height,
                       duration_ms=info.duration_ms, recipe=recipe, replaces=replaces)
-        tx = self._transaction(ALL_STORES, "readwrite")
+        tx = self._transaction(ALL_STORES + (["jobs"] if job_id else []), "readwrite")
+        if job_id:
+            claim_job(tx, job_id)
         versions = add_version(tx, asset)
         put_blob(tx, sha256, blob, mime_type, info)
         await self._commit(tx)

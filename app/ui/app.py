@@ -51,6 +51,26 @@ class App:
         self.queue.start()
         self._show_queue(self.queue.items())
 
+    def resume_jobs(self) -> None:
+        """Follow the server jobs (clips) recorded before a reload, now and whenever the server
+        comes back; tell the user when each one is stored or lost."""
+        def stored(job, asset):
+            self.info(f"The clip for {job.slot} finished on the server and was stored "
+                      f"(version {asset.version}).")
+            self.refresh()
+
+        def failed(job, error):
+            self.alert(f"The clip job for {job.slot} did not finish: {error}")
+            self.refresh()
+
+        def resume(reachable: bool = True) -> None:
+            if reachable:
+                run_soon(self.generation.clips.resume(on_stored=stored, on_failed=failed))
+
+        resume()
+        if self.connectivity is not None:
+            self.connectivity.subscribe(resume)
+
     def server_reachable(self) -> bool:
         return self.connectivity is None or self.connectivity.is_server_reachable()
 

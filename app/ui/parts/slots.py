@@ -52,7 +52,12 @@ class SlotSpec:
 
     @property
     def generatable(self) -> bool:
-        return self.kind in ("thumbnail", "character", "scene", "audio")
+        return self.kind in ("thumbnail", "character", "scene", "audio", "clip")
+
+    @property
+    def needs_server(self) -> bool:
+        """A clip is made in the page from its frame (the local motion clip): no server."""
+        return self.kind != "clip"
 
 
 class SlotCard:
@@ -75,10 +80,39 @@ class SlotCard:
         missing_ids = {a.id for a in await self.app.vault.missing(self.project.id)} if current else set()
         view = await self._media(current, current is not None and current.id in missing_ids)
         self.status.textContent = _describe(current, len(versions))
+        jobs = ([j for j in await self.app.vault.pending_jobs(self.project.id)
+                 if j.slot == self.spec.slot] if self.spec.kind == "clip" else [])
         replace_children(self.node, el(self.app.document, "h4", {}, self.spec.label), view,
-                         self.status, self._actions(current, versions))
+                         self.status, *(self._job_note(job) for job in jobs),
+                         self._actions(current, versions))
+        self.node.setAttribute("data-job", jobs[-1].state if jobs else "none")
         self._accept_drops()
         return self.node
+
+    def _job_note(self, job):
+        """A server job of this slot: running (it survives a reload), or lost/failed with its
+        recipe kept, to generate again in one click or dismiss."""
+        doc = self.app.document
+        if job.state == "running":
+            return el(doc, "p", {"class": "job-note", "role": "status"},
+                      f"Generating on the server with {job.recipe.get('provider')} (it keeps "
+                      "running if you reload or close this tab).")
+        again = self._button("Generate again", f"Generate {self.spec.label} again",
+                             lambda event: self._retry_job(job), primary=True)
+        dismiss = self._button("Dismiss", f"Dismiss the failed job of {self.spec.label}",
+                               lambda event: self._dismiss_job(job))
+        return el(doc, "div", {"class": "job-note notice-error", "role": "alert"},
+                  el(doc, "p", {}, job.message or "The clip job did not finish."), again, dismiss)
+
+    async def _retry_job(self, job) -> None:
+        request = {k: job.recipe[k] for k in ("prompt", "seed", "seconds", "provider", "model")
+                   if k in job.recipe}
+        await self.app.vault.drop_job(job.id)
+        await self.generate(request)
+
+    async def _dismiss_job(self, job) -> None:
+        await self.app.vault.drop_job(job.id)
+        await self.render()
 
     def dispose(self) -> None:
         self.scope.dispose()
@@ -142,7 +176,7 @@ class SlotCard:
     def _actions(self, current, versions):
         doc, label = self.app.document, self.spec.label
         buttons = []
-        if self.spec.generatable and not self.app.server_reachable():
+        if self.spec.generatable and self.spec.needs_server and not self.app.server_reachable():
             buttons.append(el(doc, "p", {"class": "offline-note"}, self.app.connectivity.OFFLINE_MESSAGE))
             buttons.append(self._button("Queue for later", f"Queue {label} for later",
                                         lambda event: self.queue_for_later()))
@@ -199,9 +233,14 @@ class SlotCard:
         self.app.queue.add(self.project.id, self.spec.kind, self.spec.slot, self.default_request())
         self.app.info(f"{self.spec.label} is queued; it will be generated when the server is back.")
 
+    async def frame_ready(self) -> bool:
+        """For a clip: whether its scene has a current frame to make it from."""
+        frame_slot = self.spec.slot.rpartition(":")[0]
+        return any(v.current for v in await self.app.vault.versions(self.project.id, frame_slot))
+
     def default_request(self) -> dict:
         prompt = self.spec.prompt.strip() or self.spec.label
-        if self.spec.kind == "audio":
+        if self.spec.kind in ("audio", "clip"):
             return {"prompt": prompt}
         width, height = self.spec.size or SIZE_BY_ASPECT.get(self.project.aspect_ratio, (1024, 576))
         return {"prompt": prompt, "width": width, "height": height}
@@ -209,6 +248,9 @@ class SlotCard:
     async def generate_with_options(self, recipe: dict | None) -> None:
         """The generation form, filled from the defaults or from a recipe to reuse."""
         base = {**self.default_request(), **(recipe or {})}
+        if self.spec.kind == "clip":
+            await self._clip_options(base)
+            return
         fields = [Field("prompt", "Prompt", str(base.get("prompt", "")), kind="textarea",
                         required=True), Field("seed", "Seed (empty: random)", str(base.get("seed", "")))]
         if self.spec.kind != "audio":
@@ -219,6 +261,26 @@ class SlotCard:
         names = tuple(p.name for p in catalog.providers if p.configured)
         fields.append(Field("provider", "Provider", str(base.get("provider", catalog.default)),
                             kind="select", options=names))
+        values = await form_dialog(self.app.document, f"Generate {self.spec.label}", fields,
+                                   submit="Generate")
+        if values is not None:
+            await self.generate(_numbers(values))
+
+    async def _clip_options(self, base: dict) -> None:
+        """The clip form: motion prompt, seed, seconds, provider and model."""
+        from app.generation.clips import clip_catalog
+
+        server = await self.app.generation.client.catalog() if self.app.server_reachable() else None
+        catalog = clip_catalog(server)
+        models = [m for spec in catalog.providers for m in spec.models.get("clip", ())]
+        fields = [Field("prompt", "Motion prompt", str(base.get("prompt", "")), kind="textarea",
+                        required=True),
+                  Field("seed", "Seed (empty: random)", str(base.get("seed", ""))),
+                  Field("seconds", "Seconds (1-10)", str(base.get("seconds", 5))),
+                  Field("provider", "Provider", str(base.get("provider", catalog.default)),
+                        kind="select", options=tuple(p.name for p in catalog.providers)),
+                  Field("model", "Model", str(base.get("model", models[0])), kind="select",
+                        options=tuple(dict.fromkeys(models)))]
         values = await form_dialog(self.app.document, f"Generate {self.spec.label}", fields,
                                    submit="Generate")
         if values is not None:
@@ -291,7 +353,7 @@ def _describe(current, count: int) -> str:
 
 def _numbers(values: dict) -> dict:
     out = dict(values)
-    for name in ("seed", "width", "height"):
+    for name in ("seed", "width", "height", "seconds"):
         if out.get(name, "").strip().isdigit():
             out[name] = int(out[name])
         else:

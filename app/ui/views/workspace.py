@@ -4,7 +4,8 @@ final video — each file in a slot card (app/ui/parts/slots.py) — with the re
 (app/ui/parts/render_panel.py) that make the final video from the scenes.
 
 Scenes can be added, edited, reordered and removed; characters added, edited and removed.
-"Generate all empty" fills every empty slot that can be generated, one after another.
+"Generate all empty" fills every empty slot that can be generated, one after another; a scene's
+clip is made once its frame exists (frames come first in the walk).
 
     await workspace.render(app, scope, container, project_id="prj_...")
 """
@@ -93,14 +94,20 @@ async def _generate_all(app, cards: list[SlotCard], button) -> None:
                                                                        slot_card.spec.slot):
             empty.append(slot_card)
     button.disabled = True
+    made, waiting = 0, []
     try:
         for done, slot_card in enumerate(empty, 1):
+            if slot_card.spec.kind == "clip" and not await slot_card.frame_ready():
+                waiting.append(slot_card.spec.label)  # a clip is made from its scene's frame
+                continue
             button.textContent = f"Generating {done} of {len(empty)}…"
             await slot_card.generate({})
+            made += 1
     finally:
         button.disabled = False
         button.textContent = "Generate all empty"
-    app.info(f"Generated {len(empty)} files." if empty else "Every slot already has a file.")
+    note = f" Waiting for a frame: {', '.join(waiting)}." if waiting else ""
+    app.info((f"Generated {made} files." if made else "Every slot already has a file.") + note)
 
 
 async def _regenerate_missing(app, project, button) -> None:
@@ -163,7 +170,8 @@ async def _scene(app, scope, project, scene, number: int, card):
         buttons.append(button)
     frame = await card(SlotSpec("scene", slots["frame"], f"{label} frame",
                                 prompt=scene["prompt"] or scene["story"]))
-    clip = await card(SlotSpec("clip", slots["clip"], f"{label} clip"))
+    clip = await card(SlotSpec("clip", slots["clip"], f"{label} clip",
+                               prompt=f"slow camera move: {scene['prompt'] or scene['story']}"))
     narration = await card(SlotSpec("audio", slots["narration"], f"{label} narration",
                                     prompt=scene["story"] or scene["prompt"]))
     return el(doc, "li", {"class": "scene", "data-scene-id": scene["id"]},

@@ -5,6 +5,7 @@ the previous schema version. Afterwards the invariants hold and earlier data rea
 import json
 import textwrap
 
+from app.store.schema import VERSION as SCHEMA_VERSION
 from conftest import install_pagekit, run_python, vault_state, wait_for_app_state
 
 PRELUDE = """
@@ -173,5 +174,5 @@ def test_upgrading_from_the_previous_schema_version_keeps_every_record(app_page)
     assert result["same"] and result["blob"] > 0 and result["title"] == "Survivor"
     assert "notes" in result["stores"] and "favorite" in result["indexes"]
     assert {"blobs", "previews", "projects", "assets"} <= set(result["stores"])
-    assert result["version"] == 2
+    assert result["version"] == SCHEMA_VERSION + 1
     assert vault_state(page, "upgrade-test")["problems"] == []

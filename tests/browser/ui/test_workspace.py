@@ -74,9 +74,10 @@ def test_01_create_project_with_characters_and_scenes_and_generate_everything(st
                     Frame_prompt=f"a moon base at night, part {number}")
         page.get_by_role("heading", name=f"Scene {number}", exact=True).wait_for()
     page.get_by_role("button", name="Generate all empty").click()
-    page.get_by_text("Generated 9 files.").wait_for(timeout=120_000)
+    page.get_by_text("Generated 12 files.").wait_for(timeout=180_000)
     assert page.locator("img.slot-media").count() == 6
     assert page.locator("audio.slot-media").count() == 3
+    assert page.locator("section.slot[data-slot$=':clip'] video.slot-media").count() == 3
     shot(page, "workspace")
 
 

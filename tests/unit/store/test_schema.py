@@ -15,6 +15,7 @@ def test_final_layout_matches_the_design():
         "assets": {"projectId", "projectId_slot", "kind", "createdAt", "sha256"},
         "blobs": set(),
         "previews": set(),
+        "jobs": set(),
     }
 
 

@@ -1,0 +1,167 @@
+"""Clips generated from scene frames with the default, in-page local motion clip: the Clip card's
+Generate makes a clip from the scene's frame that plays in its slot, ffprobe reads it as a VP9
+WebM of the recipe's size and length, a lost clip comes back bit for bit from its recipe, a
+scene without a frame is refused with nothing stored, and "Generate all empty" makes clips after
+their frames."""
+
+import base64
+import json
+import shutil
+import subprocess
+import textwrap
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import install_pagekit, run_python
+
+PRELUDE = """
+import base64, json, js, pagekit
+from app.core import storyboard
+from app.generation.service import GenerationService
+from app.generation.client import ProxyClient
+from app.store import media
+from app.startup import current_vault
+vault = current_vault()
+service = GenerationService(vault, ProxyClient())
+
+async def current(project_id, slot):
+    return next((a for a in await vault.versions(project_id, slot) if a.current), None)
+"""
+EVICT_JS = """async (sha) => {
+  const db = await new Promise((ok, no) => { const r = indexedDB.open("scenevault");
+                                              r.onsuccess = () => ok(r.result); r.onerror = no; });
+  const tx = db.transaction(["blobs", "previews"], "readwrite");
+  tx.objectStore("blobs").delete(sha);
+  tx.objectStore("previews").delete(sha);
+  await new Promise((ok) => { tx.oncomplete = ok; });
+  db.close();
+}"""
+PLAYS_JS = """async (video) => {
+  if (video.readyState < 1) await new Promise((ok, no) => {
+    video.addEventListener("loadedmetadata", ok, { once: true });
+    video.addEventListener("error", () => no(video.error), { once: true }); });
+  video.muted = true;
+  await video.play();
+  await new Promise((ok) => setTimeout(ok, 300));
+  const played = video.currentTime;
+  video.pause();
+  return { duration: video.duration, width: video.videoWidth, height: video.videoHeight, played };
+}"""
+
+
+def py(page, code: str):
+    return json.loads(run_python(page, PRELUDE + textwrap.dedent(code)))
+
+
+def ffprobe(path) -> dict:
+    assert shutil.which("ffprobe"), "ffprobe is missing: `make test` installs Debian's ffmpeg"
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json",
+                          str(path)], capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def scenes(shared_app):
+    """A 16:9 project of two scenes; only scene 1 has a frame."""
+    _, page = shared_app
+    install_pagekit(page)
+    return py(page, """
+        project = await vault.create_project("Clips", aspect_ratio="16:9")
+        project = storyboard.add_scene(project, "The harbour wakes", "a harbour at dawn")
+        project = storyboard.add_scene(project, "Nobody came", "an empty pier")
+        await vault.save_project(project)
+        slots = [storyboard.scene_slots(s) for s in project.scenes]
+        frame = await service.generate(project.id, "scene", slots[0]["frame"],
+                                       {"prompt": "a harbour at dawn", "seed": 5,
+                                        "width": 512, "height": 288})
+        json.dumps({"id": project.id, "slots": slots, "frame": frame.sha256})
+    """)
+
+
+def test_a_clip_generated_from_the_frame_plays_in_its_slot(vault_page, scenes):
+    page = vault_page
+    page.evaluate("id => { location.hash = '#/project/' + id; }", scenes["id"])
+    card = page.locator(f"section.slot[data-slot='{scenes['slots'][0]['clip']}']")
+    card.get_by_role("button", name="Generate Scene 1 clip").click()
+    expect(card.locator(".slot-status")).to_contain_text("v1 of 1", timeout=60_000)
+    shown = card.locator("video").evaluate(PLAYS_JS)
+    assert abs(shown["duration"] - 5) <= 0.5, shown
+    assert (shown["width"], shown["height"]) == (640, 360) and shown["played"] > 0
+    clip = py(page, f"""
+        clip = await current({scenes["id"]!r}, {scenes["slots"][0]["clip"]!r})
+        json.dumps(pagekit.view(clip))
+    """)
+    assert (clip["kind"], clip["source"], clip["mime_type"]) == ("clip", "generated", "video/webm")
+    recipe = clip["recipe"]
+    assert (recipe["kind"], recipe["provider"], recipe["model"], recipe["seconds"]) == (
+        "clip", "local", "motion", 5)
+    assert recipe["input_sha256"] == scenes["frame"] and isinstance(recipe["seed"], int)
+    assert (recipe["width"], recipe["height"]) == (640, 360)
+
+
+def test_the_local_motion_clip_is_a_vp9_webm_of_its_recipe(vault_page, scenes, tmp_path):
+    made = py(vault_page, f"""
+        clip = await service.generate({scenes["id"]!r}, "clip", {scenes["slots"][0]["clip"]!r},
+                                      {{"prompt": "push in", "seed": 4, "seconds": 2}})
+        blob = await vault.get_blob(clip.id)
+        data = (await blob.arrayBuffer()).to_bytes()
+        json.dumps({{"b64": base64.b64encode(data).decode(), "recipe": clip.recipe,
+                    "version": clip.version}})
+    """)
+    path = tmp_path / "clip.webm"
+    path.write_bytes(base64.b64decode(made["b64"]))
+    probed = ffprobe(path)
+    streams = probed["streams"]
+    assert [s["codec_type"] for s in streams] == ["video"]  # a motion clip has no sound
+    assert (streams[0]["codec_name"], streams[0]["width"], streams[0]["height"]) == ("vp9", 640, 360)
+    assert abs(float(probed["format"]["duration"]) - 2) <= 0.2, probed["format"]
+    assert made["recipe"]["seconds"] == 2 and made["recipe"]["seed"] == 4 and made["version"] >= 2
+
+
+def test_a_lost_clip_is_restored_bit_for_bit_from_its_recipe(vault_page, scenes):
+    made = py(vault_page, f"""
+        clip = await service.generate({scenes["id"]!r}, "clip", {scenes["slots"][0]["clip"]!r},
+                                      {{"prompt": "drift", "seed": 8, "seconds": 1}})
+        json.dumps({{"id": clip.id, "sha": clip.sha256}})
+    """)
+    vault_page.evaluate(EVICT_JS, made["sha"])
+    result = py(vault_page, f"""
+        lost = await vault.get(({made["id"]!r}))
+        outcome = await service.regenerate_asset(lost)
+        blob = await vault.get_blob({made["id"]!r})
+        json.dumps({{"status": outcome.status, "sha": await media.sha256_hex(blob),
+                    "missing": [a.id for a in await vault.missing({scenes["id"]!r})]}})
+    """)
+    assert result == {"status": "restored (identical)", "sha": made["sha"], "missing": []}
+
+
+def test_a_scene_without_a_frame_gets_no_clip_and_is_told_why(vault_page, scenes):
+    result = py(vault_page, f"""
+        error = await pagekit.error_of(service.generate(
+            {scenes["id"]!r}, "clip", {scenes["slots"][1]["clip"]!r}, {{"prompt": "pan"}}))
+        json.dumps({{"error": error, "versions": len(await vault.versions(
+            {scenes["id"]!r}, {scenes["slots"][1]["clip"]!r}))}})
+    """)
+    assert result["error"]["type"] == "RecipeError" and result["versions"] == 0
+    assert "no frame yet" in result["error"]["message"]
+
+
+def test_generate_all_empty_makes_each_clip_from_the_frame_made_just_before(vault_page):
+    page = vault_page
+    made = py(page, """
+        project = await vault.create_project("All at once", aspect_ratio="9:16")
+        project = storyboard.add_scene(project, "A fox waits", "a fox in the snow")
+        await vault.save_project(project)
+        json.dumps({"id": project.id, "slots": storyboard.scene_slots(project.scenes[0])})
+    """)
+    page.evaluate("id => { location.hash = '#/project/' + id; }", made["id"])
+    page.get_by_role("button", name="Generate all empty").click()
+    page.get_by_role("status").filter(has_text="Generated").wait_for(timeout=120_000)
+    result = py(page, f"""
+        frame = await current({made["id"]!r}, {made["slots"]["frame"]!r})
+        clip = await current({made["id"]!r}, {made["slots"]["clip"]!r})
+        json.dumps({{"frame": frame.sha256, "clip": clip.recipe}})
+    """)
+    assert result["clip"]["input_sha256"] == result["frame"]
+    assert (result["clip"]["width"], result["clip"]["height"]) == (360, 640)
