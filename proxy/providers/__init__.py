@@ -13,10 +13,12 @@ line break or control character is refused, since it travels in one header line)
     local.py       local     image, audio  nothing: embedded, deterministic (scene.py, narration.py)
     openai.py      openai    image, audio  an OpenAI-compatible Images and Speech API
     a1111.py       a1111     image         the Stable Diffusion web UI (/sdapi/v1/txt2img)
-    fal.py         fal       image         a FAL-style queue, result fetched via download.py
+    fal.py         fal       image, clip   a FAL-style queue, result fetched via download.py
+                                           (clip models: fal_video.py)
 
-`service.ProviderRunner` runs them (concurrency cap, deadline, PNG metadata); `transport`
-is their HTTP (one wall-clock deadline per generation), `redaction` keeps keys out of messages.
+`runner.ProviderRunner` runs images and audio (concurrency cap, deadline, PNG metadata); clips
+are `clip.ClipProvider`s that proxy/jobs.py runs as jobs; `transport` is their HTTP (one
+wall-clock deadline per exchange), `redaction` keeps keys out of messages.
 
     settings = settings_from_env(os.environ)
     providers = build_providers(settings)
@@ -33,6 +35,7 @@ from proxy.providers.a1111 import A1111Provider
 from proxy.providers.base import Provider
 from proxy.providers.download import DownloadPolicy
 from proxy.providers.fal import FalProvider
+from proxy.providers.fal_video import DEFAULT_VIDEO_MODELS, model_ids
 from proxy.providers.local import LocalProvider
 from proxy.providers.openai import OpenAIProvider
 from proxy.providers.transport import parse_target
@@ -59,6 +62,7 @@ class ProviderSettings:
     fal_base_url: str = DEFAULT_FAL_BASE_URL
     fal_key: str = field(default="", repr=False)
     fal_download_hosts: str = DEFAULT_FAL_DOWNLOAD_HOSTS
+    fal_video_models: tuple[str, ...] = (DEFAULT_VIDEO_MODELS,)
     timeout_s: float = 60.0
     max_concurrent: int = 4
     max_media_bytes: int = DEFAULT_MEDIA_CAP
@@ -85,6 +89,8 @@ def settings_from_env(environ: Mapping[str, str]) -> ProviderSettings:
         fal_base_url=_url(get("SCENEVAULT_FAL_BASE_URL", DEFAULT_FAL_BASE_URL), "SCENEVAULT_FAL_BASE_URL"),
         fal_key=_key(get("SCENEVAULT_FAL_KEY"), "SCENEVAULT_FAL_KEY"),
         fal_download_hosts=get("SCENEVAULT_FAL_DOWNLOAD_HOSTS", DEFAULT_FAL_DOWNLOAD_HOSTS),
+        fal_video_models=model_ids(get("SCENEVAULT_FAL_VIDEO_MODELS", DEFAULT_VIDEO_MODELS),
+                                   "SCENEVAULT_FAL_VIDEO_MODELS"),
         timeout_s=_number(get("SCENEVAULT_PROVIDER_TIMEOUT_S", "60"), "SCENEVAULT_PROVIDER_TIMEOUT_S", float),
         max_concurrent=_number(get("SCENEVAULT_MAX_CONCURRENT", "4"), "SCENEVAULT_MAX_CONCURRENT", int),
         max_media_bytes=_number(get("SCENEVAULT_MAX_MEDIA_BYTES", str(DEFAULT_MEDIA_CAP)),
@@ -147,5 +153,6 @@ def build_providers(settings: ProviderSettings) -> dict[str, Provider]:
                                  DownloadPolicy.parse(settings.openai_download_hosts), cap),
         "a1111": A1111Provider(settings.a1111_url, settings.a1111_models, cap),
         "fal": FalProvider(settings.fal_base_url, settings.fal_key,
-                           DownloadPolicy.parse(settings.fal_download_hosts), cap),
+                           DownloadPolicy.parse(settings.fal_download_hosts), cap,
+                           settings.fal_video_models),
     }

@@ -76,7 +76,7 @@ def fetch_result(url: str, policy: DownloadPolicy, *, deadline: Deadline, max_by
                                 f"({target.origin}); refused")
         address = vetted_address(target, policy, deadline)
         reply = request("GET", current, deadline=deadline, max_bytes=max_bytes,
-                        headers={"Accept": "image/*, audio/*"}, connect_ip=address)
+                        headers={"Accept": "image/*, audio/*, video/*"}, connect_ip=address)
         if reply.status not in REDIRECTS:
             return reply
         if not reply.header("location"):

@@ -3,8 +3,8 @@
 A `StandIn` is a ThreadingHTTPServer on 127.0.0.1 (or 127.0.0.2, the forbidden host) that
 records every request (method, path, headers, body) and answers through `routes`, a dict of
 (method, path) -> function(Seen) -> Reply, which a test may swap to make a fault. The
-`openai_routes`, `a1111_routes`, `fal_routes` and `cdn_routes` builders speak each API's
-documented wire format.
+`openai_routes`, `a1111_routes`, `fal_routes`, `fal_video_routes` and `cdn_routes` builders speak
+each API's documented wire format.
 
     with StandIn() as openai:
         openai.routes.update(openai_routes(PNG))
@@ -101,6 +101,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer()
 
     def do_POST(self):
+        self._answer()
+
+    def do_PUT(self):
+        self._answer()
+
+    def do_DELETE(self):
         self._answer()
 
     def _answer(self):
@@ -209,6 +215,38 @@ def fal_routes(fal: StandIn, image_url: Callable[[], str], model: str = "fal-ai/
     }
 
 
-def cdn_routes(png: bytes = PNG) -> dict[tuple[str, str], Route]:
-    """A CDN holding the temporary result file."""
-    return {("GET", "/files/result.png"): lambda seen: Reply(200, png, {"Content-Type": "image/png"})}
+def cdn_routes(png: bytes = PNG, mp4: bytes = MP4) -> dict[tuple[str, str], Route]:
+    """A CDN holding the temporary result files."""
+    return {("GET", "/files/result.png"): lambda seen: Reply(200, png, {"Content-Type": "image/png"}),
+            ("GET", "/files/clip.mp4"): lambda seen: Reply(200, mp4, {"Content-Type": "video/mp4"})}
+
+
+FAL_VIDEO_MODEL = "fal-ai/kling-video/v2.1/standard/image-to-video"
+
+
+def fal_video_routes(fal: StandIn, video_url: Callable[[], str], model: str = FAL_VIDEO_MODEL,
+                     waits: int = 2) -> dict[tuple[str, str], Route]:
+    """fal.ai's queue for an image-to-video model: submit -> {request_id, status_url,
+    response_url, cancel_url}; status IN_QUEUE, IN_PROGRESS ... COMPLETED; result {"video":
+    {"url", "content_type", "file_name", "file_size"}}; cancel (PUT) -> 202
+    {"status": "CANCELLATION_REQUESTED"}."""
+    app_id = "/".join(model.split("/")[:2])
+    base = f"/{app_id}/requests/vid-1"
+    polls = {"count": 0}
+
+    def status(seen: Seen) -> Reply:
+        polls["count"] += 1
+        state = "COMPLETED" if polls["count"] > waits else ("IN_QUEUE" if polls["count"] == 1 else "IN_PROGRESS")
+        return json_reply({"status": state, "queue_position": 0, "response_url": f"{fal.url}{base}"})
+
+    return {
+        ("POST", f"/{model}"): lambda seen: json_reply({
+            "request_id": "vid-1", "status_url": f"{fal.url}{base}/status",
+            "response_url": f"{fal.url}{base}", "cancel_url": f"{fal.url}{base}/cancel",
+            "queue_position": 0}),
+        ("GET", f"{base}/status"): status,
+        ("GET", base): lambda seen: json_reply({"video": {
+            "url": video_url(), "content_type": "video/mp4", "file_name": "output.mp4",
+            "file_size": len(MP4)}}),
+        ("PUT", f"{base}/cancel"): lambda seen: json_reply({"status": "CANCELLATION_REQUESTED"}, 202),
+    }

@@ -30,7 +30,8 @@ def test_the_catalog_lists_every_provider_configured_and_no_key(proxy):
     assert set(by_name) == {"local", "openai", "a1111", "fal"}
     assert all(p["configured"] for p in by_name.values())
     assert by_name["local"]["deterministic"] is True and by_name["openai"]["deterministic"] is False
-    assert by_name["openai"]["kinds"] == ["image", "audio"] and by_name["fal"]["kinds"] == ["image"]
+    assert by_name["openai"]["kinds"] == ["image", "audio"] and by_name["fal"]["kinds"] == ["image", "clip"]
+    assert by_name["fal"]["models_by_kind"]["clip"] == ["fal-ai/kling-video/v2.1/standard/image-to-video"]
     assert "sd_xl_base_1.0" in by_name["a1111"]["models"]
     assert OPENAI_KEY not in body.decode() and FAL_KEY not in body.decode()
 
@@ -39,6 +40,8 @@ def test_an_unconfigured_provider_is_listed_as_such_and_refused(server):
     catalog = json.loads(request(server, "GET", "/api/providers")[2])
     configured = {p["name"]: p["configured"] for p in catalog["providers"]}
     assert configured["local"] and not configured["a1111"]
+    fal = next(p for p in catalog["providers"] if p["name"] == "fal")
+    assert fal["kinds"] == ["image"] and "clip" not in fal["models_by_kind"]  # clips once configured
     message = error_of(*post_generate(server, {**IMAGE, "provider": "a1111"}), 400, "invalid_provider")
     assert "a1111" in message and "not configured" in message
 

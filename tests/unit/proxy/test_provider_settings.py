@@ -52,6 +52,12 @@ def test_every_variable_is_read():
     ({"SCENEVAULT_FAL_BASE_URL": "ftp://queue"}, "SCENEVAULT_FAL_BASE_URL must be an http"),
     ({"SCENEVAULT_FAL_DOWNLOAD_HOSTS": "https://fal.media"}, "download host"),
     ({"SCENEVAULT_PROVIDER": "dalle"}, "SCENEVAULT_PROVIDER='dalle' is not one of"),
+    ({"SCENEVAULT_FAL_VIDEO_MODELS": "kling"}, "SCENEVAULT_FAL_VIDEO_MODELS: 'kling' is not a FAL"),
+    ({"SCENEVAULT_FAL_VIDEO_MODELS": "fal-ai/../admin"}, "SCENEVAULT_FAL_VIDEO_MODELS: 'fal-ai/../admin'"),
+    ({"SCENEVAULT_FAL_VIDEO_MODELS": "fal-ai/x?y=1"}, "is not a FAL model id"),
+    ({"SCENEVAULT_FAL_VIDEO_MODELS": " , "}, "SCENEVAULT_FAL_VIDEO_MODELS names no model"),
+    ({"SCENEVAULT_JOB_TIMEOUT_S": "0"}, "SCENEVAULT_JOB_TIMEOUT_S must be above zero"),
+    ({"SCENEVAULT_MAX_JOBS": "many"}, "SCENEVAULT_MAX_JOBS='many' is not a whole"),
     ({"SCENEVAULT_PROVIDER": "a1111"}, "SCENEVAULT_PROVIDER=a1111 is not configured"),
 ])
 def test_bad_settings_are_refused_naming_the_variable_never_the_key(environ, fragment):
