@@ -180,6 +180,17 @@ def ready_page(shared_app):
     assert recorder.page_errors[errors_before:] == [], "uncaught errors in the page"
 
 
+# Deletes a blob and its preview the way the browser's eviction would (plain JS, not the vault's
+# code), so a test can make media "missing" and check what the app does about it.
+EVICT_JS = """async (sha) => {
+  const db = await new Promise((ok, no) => { const r = indexedDB.open("scenevault");
+                                              r.onsuccess = () => ok(r.result); r.onerror = no; });
+  const tx = db.transaction(["blobs", "previews"], "readwrite");
+  tx.objectStore("blobs").delete(sha);
+  tx.objectStore("previews").delete(sha);
+  await new Promise((ok) => { tx.oncomplete = ok; });
+  db.close();
+}"""
 INVARIANTS_JS = (Path(__file__).parent / "browser" / "invariants.js").read_text()
 PAGEKIT = (Path(__file__).parent / "browser" / "pagekit.py").read_text()
 

@@ -128,3 +128,10 @@ PREVIEW_STATS_JS = """async (sha) => {
 def preview_stats(page, sha256: str) -> dict | None:
     """What the stored preview of `sha256` looks like (None when there is none)."""
     return page.evaluate(PREVIEW_STATS_JS, sha256)
+
+
+def ffprobe(path) -> dict:
+    """ffprobe's JSON (format and streams) of a media file: measured outside the page."""
+    out = subprocess.run([FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json",
+                          str(path)], capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(out.stdout)

@@ -6,14 +6,13 @@ their frames."""
 
 import base64
 import json
-import shutil
-import subprocess
 import textwrap
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import install_pagekit, run_python
+from clipkit import ffprobe
+from conftest import EVICT_JS, install_pagekit, run_python
 
 PRELUDE = """
 import base64, json, js, pagekit
@@ -28,15 +27,6 @@ service = GenerationService(vault, ProxyClient())
 async def current(project_id, slot):
     return next((a for a in await vault.versions(project_id, slot) if a.current), None)
 """
-EVICT_JS = """async (sha) => {
-  const db = await new Promise((ok, no) => { const r = indexedDB.open("scenevault");
-                                              r.onsuccess = () => ok(r.result); r.onerror = no; });
-  const tx = db.transaction(["blobs", "previews"], "readwrite");
-  tx.objectStore("blobs").delete(sha);
-  tx.objectStore("previews").delete(sha);
-  await new Promise((ok) => { tx.oncomplete = ok; });
-  db.close();
-}"""
 PLAYS_JS = """async (video) => {
   if (video.readyState < 1) await new Promise((ok, no) => {
     video.addEventListener("loadedmetadata", ok, { once: true });
@@ -52,13 +42,6 @@ PLAYS_JS = """async (video) => {
 
 def py(page, code: str):
     return json.loads(run_python(page, PRELUDE + textwrap.dedent(code)))
-
-
-def ffprobe(path) -> dict:
-    assert shutil.which("ffprobe"), "ffprobe is missing: `make test` installs Debian's ffmpeg"
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json",
-                          str(path)], capture_output=True, text=True, timeout=60, check=True)
-    return json.loads(out.stdout)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from conftest import run_python, vault_state
+from conftest import EVICT_JS, run_python, vault_state
 
 PRELUDE = """
 import json, js, pagekit
@@ -19,16 +19,6 @@ from app.startup import current_vault
 vault = current_vault()
 service = GenerationService(vault, ProxyClient())
 """
-
-EVICT_JS = """async (sha) => {
-  const db = await new Promise((ok, no) => { const r = indexedDB.open("scenevault");
-                                              r.onsuccess = () => ok(r.result); r.onerror = no; });
-  const tx = db.transaction(["blobs", "previews"], "readwrite");
-  tx.objectStore("blobs").delete(sha);
-  tx.objectStore("previews").delete(sha);
-  await new Promise((ok) => { tx.oncomplete = ok; });
-  db.close();
-}"""
 
 SHOW_JS = """async (url) => {
   const img = document.createElement("img");

@@ -8,13 +8,12 @@ import base64
 import hashlib
 import io
 import json
-import shutil
-import subprocess
 import textwrap
 import zipfile
 
 import pytest
 
+from clipkit import ffprobe
 from conftest import install_pagekit, run_python
 
 PRELUDE = """
@@ -50,13 +49,6 @@ DURATION_JS = """async (url) => {
 
 def py(page, code: str):
     return json.loads(run_python(page, PRELUDE + textwrap.dedent(code)))
-
-
-def ffprobe(path) -> dict:
-    assert shutil.which("ffprobe"), "ffprobe is missing: `make test` installs Debian's ffmpeg"
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json",
-                          str(path)], capture_output=True, text=True, timeout=60, check=True)
-    return json.loads(out.stdout)
 
 
 @pytest.fixture(scope="module")

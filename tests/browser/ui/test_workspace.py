@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AppPage, is_loopback, run_python, vault_state, wait_for_app_state
+from conftest import EVICT_JS, AppPage, is_loopback, run_python, vault_state, wait_for_app_state
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 URL_COUNTER = """
@@ -18,14 +18,6 @@ const create = URL.createObjectURL.bind(URL), revoke = URL.revokeObjectURL.bind(
 URL.createObjectURL = (obj) => { const u = create(obj); window.__liveUrls.add(u); return u; };
 URL.revokeObjectURL = (u) => { window.__liveUrls.delete(u); revoke(u); };
 """
-EVICT_JS = """async (sha) => {
-  const db = await new Promise((ok, no) => { const r = indexedDB.open("scenevault");
-                                              r.onsuccess = () => ok(r.result); r.onerror = no; });
-  const tx = db.transaction(["blobs", "previews"], "readwrite");
-  tx.objectStore("blobs").delete(sha); tx.objectStore("previews").delete(sha);
-  await new Promise((ok) => { tx.oncomplete = ok; }); db.close();
-}"""
-
 
 @pytest.fixture(scope="module")
 def studio(browser, server):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import app.core.textrules as textrules
 from app.core.textrules import LINE, PROSE, TextRule, checked, checked_json, normal_form, problem
-from unicode_cases import DROPPED, ENGLAND, FAMILY, FORBIDDEN, TEXT, TRICKY
+from unicode_cases import DROPPED, ENGLAND, FAMILY, FORBIDDEN, TEXT
 
 ROOT = Path(__file__).resolve().parents[3]
 
