@@ -171,8 +171,8 @@ class ClipService:
     async def resume(self, on_stored: Callable | None = None,
                      on_failed: Callable | None = None) -> None:
         """Follow every recorded running job this page is not following yet (at start-up, and
-        when the server comes back). `on_stored(job, asset)` and `on_failed(job, error)` tell
-        the user."""
+        when the server comes back). `on_stored(job, asset)` (asset None when another tab stored
+        it first) and `on_failed(job, error)` tell the user."""
         jobs = [j for j in await self.vault.pending_jobs()
                 if j.state == "running" and j.id not in self.following]
         await asyncio.gather(*(self._resume_one(job, on_stored, on_failed) for job in jobs))
@@ -184,8 +184,8 @@ class ClipService:
             if on_failed is not None:
                 on_failed(job, exc)
             return
-        if asset is not None and on_stored is not None:
-            on_stored(job, asset)
+        if on_stored is not None:
+            on_stored(job, asset)  # None: another tab stored it first
 
     async def make(self, recipe: dict, on_progress: OnProgress | None = None, cancel=None):
         """The WebM Blob a local clip recipe describes, from its frame found by SHA-256."""

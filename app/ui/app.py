@@ -55,8 +55,9 @@ class App:
         """Follow the server jobs (clips) recorded before a reload, now and whenever the server
         comes back; tell the user when each one is stored or lost."""
         def stored(job, asset):
-            self.info(f"The clip for {job.slot} finished on the server and was stored "
-                      f"(version {asset.version}).")
+            if asset is not None:  # None: another tab stored it, and told the user there
+                self.info(f"The clip for {job.slot} finished on the server and was stored "
+                          f"(version {asset.version}).")
             self.refresh()
 
         def failed(job, error):
