@@ -356,6 +356,9 @@ def texts_of(manifest) -> list[tuple[str, bool]]:
 @given(title=TEXT, prompt=TEXT)
 def test_any_unicode_text_imports_in_normal_form_and_round_trips_unchanged(title, prompt):
     data = json.dumps(hygiene_manifest(title, prompt)).encode()
+    # The texts as the importer reads them: JSON joins an escaped high and low surrogate into one
+    # character ("\ud800\udfff" is U+103FF), so a pair of lone surrogates is no longer forbidden.
+    title, prompt = json.loads(json.dumps([title, prompt]))
     forbidden = FORBIDDEN & set(title + prompt)
     try:
         first = parse_manifest(data)
