@@ -15,6 +15,8 @@ line break or control character is refused, since it travels in one header line)
     a1111.py       a1111     image         the Stable Diffusion web UI (/sdapi/v1/txt2img)
     fal.py         fal       image, clip   a FAL-style queue, result fetched via download.py
                                            (clip models: fal_video.py)
+    comfyui.py     comfyui   clip          the user's ComfyUI, with their workflow
+                                           (comfyui_workflow.py)
 
 `runner.ProviderRunner` runs images and audio (concurrency cap, deadline, PNG metadata); clips
 are `clip.ClipProvider`s that proxy/jobs.py runs as jobs; `transport` is their HTTP (one
@@ -28,11 +30,14 @@ wall-clock deadline per exchange), `redaction` keeps keys out of messages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from pathlib import Path
+from typing import Callable, Mapping
 
 from app.core.errors import ProviderError
 from proxy.providers.a1111 import A1111Provider
 from proxy.providers.base import Provider
+from proxy.providers.comfyui import ComfyUIProvider
+from proxy.providers.comfyui_workflow import ComfyWorkflow
 from proxy.providers.download import DownloadPolicy
 from proxy.providers.fal import FalProvider
 from proxy.providers.fal_video import DEFAULT_VIDEO_MODELS, model_ids
@@ -47,6 +52,10 @@ DEFAULT_FAL_DOWNLOAD_HOSTS = "fal.media,v2.fal.media,v3.fal.media,v3b.fal.media"
 DEFAULT_MEDIA_CAP = 50 * 1024 * 1024
 DEFAULT_JOB_TIMEOUT_S = 900.0
 DEFAULT_MAX_JOBS = 64
+DEFAULT_COMFYUI_FPS = 16
+COMFYUI_NODES = {"image": "SCENEVAULT_COMFYUI_IMAGE_NODE", "prompt": "SCENEVAULT_COMFYUI_PROMPT_NODE",
+                 "seed": "SCENEVAULT_COMFYUI_SEED_NODE", "length": "SCENEVAULT_COMFYUI_LENGTH_NODE",
+                 "size": "SCENEVAULT_COMFYUI_SIZE_NODE"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,8 @@ class ProviderSettings:
     fal_key: str = field(default="", repr=False)
     fal_download_hosts: str = DEFAULT_FAL_DOWNLOAD_HOSTS
     fal_video_models: tuple[str, ...] = (DEFAULT_VIDEO_MODELS,)
+    comfyui_url: str = ""
+    comfyui_workflow: ComfyWorkflow | None = field(default=None, repr=False)
     timeout_s: float = 60.0
     max_concurrent: int = 4
     max_media_bytes: int = DEFAULT_MEDIA_CAP
@@ -91,6 +102,8 @@ def settings_from_env(environ: Mapping[str, str]) -> ProviderSettings:
         fal_download_hosts=get("SCENEVAULT_FAL_DOWNLOAD_HOSTS", DEFAULT_FAL_DOWNLOAD_HOSTS),
         fal_video_models=model_ids(get("SCENEVAULT_FAL_VIDEO_MODELS", DEFAULT_VIDEO_MODELS),
                                    "SCENEVAULT_FAL_VIDEO_MODELS"),
+        comfyui_url=_url(get("SCENEVAULT_COMFYUI_URL"), "SCENEVAULT_COMFYUI_URL"),
+        comfyui_workflow=_comfyui_workflow(get),
         timeout_s=_number(get("SCENEVAULT_PROVIDER_TIMEOUT_S", "60"), "SCENEVAULT_PROVIDER_TIMEOUT_S", float),
         max_concurrent=_number(get("SCENEVAULT_MAX_CONCURRENT", "4"), "SCENEVAULT_MAX_CONCURRENT", int),
         max_media_bytes=_number(get("SCENEVAULT_MAX_MEDIA_BYTES", str(DEFAULT_MEDIA_CAP)),
@@ -135,6 +148,23 @@ def _number(value: str, name: str, kind: type) -> float | int:
     return number
 
 
+def _comfyui_workflow(get: Callable[..., str]) -> ComfyWorkflow | None:
+    """The workflow, checked against its node settings, when SCENEVAULT_COMFYUI_URL is set."""
+    others = ["SCENEVAULT_COMFYUI_WORKFLOW", "SCENEVAULT_COMFYUI_FPS", *COMFYUI_NODES.values()]
+    if not get("SCENEVAULT_COMFYUI_URL"):
+        named = [name for name in others if get(name)]
+        if named:
+            raise ValueError(f"{named[0]} is set but SCENEVAULT_COMFYUI_URL is not")
+        return None
+    path = get("SCENEVAULT_COMFYUI_WORKFLOW")
+    if not path:
+        raise ValueError("SCENEVAULT_COMFYUI_WORKFLOW is required with SCENEVAULT_COMFYUI_URL: the "
+                         "path of a workflow saved in ComfyUI's API format")
+    fps = _number(get("SCENEVAULT_COMFYUI_FPS", str(DEFAULT_COMFYUI_FPS)), "SCENEVAULT_COMFYUI_FPS", int)
+    return ComfyWorkflow.load(Path(path), {place: get(name) for place, name in COMFYUI_NODES.items()},
+                              fps)
+
+
 def _check_default(settings: ProviderSettings) -> None:
     if settings.default not in PROVIDER_NAMES:
         raise ValueError(f"SCENEVAULT_PROVIDER={settings.default!r} is not one of "
@@ -155,4 +185,5 @@ def build_providers(settings: ProviderSettings) -> dict[str, Provider]:
         "fal": FalProvider(settings.fal_base_url, settings.fal_key,
                            DownloadPolicy.parse(settings.fal_download_hosts), cap,
                            settings.fal_video_models),
+        "comfyui": ComfyUIProvider(settings.comfyui_url, settings.comfyui_workflow, cap),
     }

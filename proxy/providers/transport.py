@@ -172,11 +172,12 @@ def is_ip(host: str) -> bool:
 # --- one exchange -----------------------------------------------------------------------------
 def request(method: str, url: str, *, deadline: Deadline, max_bytes: int,
             headers: dict[str, str] | None = None, json_body: Any = None,
-            connect_ip: str | None = None) -> HttpReply:
-    """One HTTP exchange within `deadline`. `connect_ip` pins the address (the host name still
+            connect_ip: str | None = None, body: bytes | None = None) -> HttpReply:
+    """One HTTP exchange within `deadline`. The body is `json_body` as JSON, or `body` as given
+    (with its Content-Type in `headers`). `connect_ip` pins the address (the host name still
     goes in Host and TLS SNI), so a checked address cannot change between check and connection."""
     target = parse_target(url)
-    sent, body = _outgoing(target, headers, json_body)
+    sent, body = _outgoing(target, headers, json_body, body)
     watchdog = Watchdog(deadline)
     connection = _connection(target, connect_ip, deadline, watchdog)
     try:
@@ -198,14 +199,15 @@ def _mapped(exc: Exception, target: Target, deadline: Deadline, watchdog: Watchd
     return ProviderError(f"{target.origin} could not be reached or broke off: {type(exc).__name__}")
 
 
-def _outgoing(target: Target, headers: dict[str, str] | None, json_body: Any) -> tuple[dict, bytes | None]:
+def _outgoing(target: Target, headers: dict[str, str] | None, json_body: Any,
+              raw: bytes | None) -> tuple[dict, bytes | None]:
     sent = {"Accept": "*/*", "User-Agent": "SceneVault", **(headers or {})}
     for name, value in sent.items():
         if not value.isprintable():  # http.client would refuse it quoting the value: a key
             raise ProviderError(f"the {name} header for {target.origin} contains a line break "
                                 "or control character; not sent")
     if json_body is None:
-        return sent, None
+        return sent, raw
     return {**sent, "Content-Type": "application/json"}, json.dumps(json_body).encode()
 
 

@@ -107,6 +107,8 @@ class ScriptedClip(ClipProvider):
         self.cancel_error: Exception | None = None
         self.result_seed: int | None = None
         self.submitted: list = []
+        self.submit_gate: threading.Event | None = None  # set: submit waits for it
+        self.submitting = threading.Event()  # set once submit() has been called
         self.polled = 0
         self.cancelled: list[str] = []
 
@@ -114,6 +116,9 @@ class ScriptedClip(ClipProvider):
         return {"clip": ("scripted-motion-1",)}
 
     def submit(self, recipe, frame, deadline):
+        self.submitting.set()
+        if self.submit_gate is not None:
+            self.submit_gate.wait(WAIT_S)
         self.submitted.append((recipe, frame))
         return ClipTicket(f"ticket-{len(self.submitted)}")
 

@@ -15,12 +15,14 @@ each API's documented wire format.
 from __future__ import annotations
 
 import base64
+import email.policy
 import json
 import struct
 import sys
 import threading
 import zlib
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable
 
@@ -29,15 +31,25 @@ from app.core.pngmeta import tiny_png
 
 @dataclass
 class Seen:
-    """One request a stand-in received (header names in lower case)."""
+    """One request a stand-in received (header names in lower case, the query string apart)."""
 
     method: str
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""
 
     def json(self):
         return json.loads(self.body)
+
+    def form(self) -> dict[str, tuple[str | None, str | None, bytes]]:
+        """A multipart/form-data body: name -> (file name, content type, bytes)."""
+        message = BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {self.headers['content-type']}\r\n\r\n".encode() + self.body)
+        assert message.is_multipart(), self.headers["content-type"]
+        return {part.get_param("name", header="content-disposition"):
+                (part.get_filename(), part.get("Content-Type"), part.get_payload(decode=True))
+                for part in message.iter_parts()}
 
 
 @dataclass
@@ -111,9 +123,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self):
         length = int(self.headers.get("Content-Length") or 0)
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         seen = Seen(self.command, path, {k.lower(): v for k, v in self.headers.items()},
-                    self.rfile.read(length))
+                    self.rfile.read(length), query)
         self.server.seen.append(seen)
         route = self.server.routes.get((self.command, path))
         reply = route(seen) if route else json_reply({"detail": f"no route {path}"}, 404)
@@ -249,4 +261,84 @@ def fal_video_routes(fal: StandIn, video_url: Callable[[], str], model: str = FA
             "url": video_url(), "content_type": "video/mp4", "file_name": "output.mp4",
             "file_size": len(MP4)}}),
         ("PUT", f"{base}/cancel"): lambda seen: json_reply({"status": "CANCELLATION_REQUESTED"}, 202),
+    }
+
+
+# --- ComfyUI ------------------------------------------------------------------------------------
+# A trimmed Wan 2.1 image-to-video workflow in ComfyUI's API format (Workflow > Export (API)).
+COMFY_WORKFLOW = {
+    "3": {"class_type": "KSampler", "inputs": {
+        "seed": 0, "steps": 20, "cfg": 6, "sampler_name": "uni_pc", "scheduler": "simple",
+        "denoise": 1, "model": ["37", 0], "positive": ["50", 0], "negative": ["50", 1],
+        "latent_image": ["50", 2]}},
+    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "placeholder", "clip": ["38", 0]}},
+    "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "static, blurry", "clip": ["38", 0]}},
+    "37": {"class_type": "UNETLoader", "inputs": {"unet_name": "wan2.1_i2v_480p_14B_fp8.safetensors",
+                                                  "weight_dtype": "default"}},
+    "38": {"class_type": "CLIPLoader", "inputs": {"clip_name": "umt5_xxl_fp8.safetensors", "type": "wan"}},
+    "50": {"class_type": "WanImageToVideo", "inputs": {
+        "width": 832, "height": 480, "length": 33, "batch_size": 1, "positive": ["6", 0],
+        "negative": ["7", 0], "vae": ["39", 0], "start_image": ["52", 0]}},
+    "52": {"class_type": "LoadImage", "inputs": {"image": "example.png"}},
+    "39": {"class_type": "VAELoader", "inputs": {"vae_name": "wan_2.1_vae.safetensors"}},
+    "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["39", 0]}},
+    "28": {"class_type": "SaveWEBM", "inputs": {"filename_prefix": "ComfyUI", "codec": "vp9",
+                                                "fps": 16, "crf": 32, "images": ["8", 0]}},
+}
+
+
+def comfy_routes(comfy: StandIn, video: bytes = WEBM, pending: int = 1, running: int = 2,
+                 prompt_id: str = "5f1e0c2a-7d3b-4c1e-9a8b-0123456789ab") -> dict[tuple[str, str], Route]:
+    """ComfyUI's HTTP API: /upload/image (multipart) answers the stored name; /prompt answers
+    {prompt_id, number, node_errors}; the prompt is `pending` polls in queue_pending, then
+    `running` in queue_running, then in /history with a SaveWEBM output that /view serves;
+    /interrupt and /queue (delete) answer empty bodies, as ComfyUI does."""
+    state = {"polls": 0, "queued": False}
+    output = {"filename": "ComfyUI_00001_.webm", "subfolder": "clips", "type": "output"}
+
+    def phase() -> str:
+        if not state["queued"]:
+            return "unknown"
+        if state["polls"] <= pending:
+            return "pending"
+        return "running" if state["polls"] <= pending + running else "done"
+
+    def upload(seen: Seen) -> Reply:
+        filename = seen.form()["image"][0]
+        return json_reply({"name": filename, "subfolder": "", "type": "input"})
+
+    def prompt(seen: Seen) -> Reply:
+        state["queued"] = True
+        return json_reply({"prompt_id": prompt_id, "number": 7, "node_errors": {}})
+
+    def history(seen: Seen) -> Reply:
+        state["polls"] += 1
+        if phase() != "done":
+            return json_reply({})
+        return json_reply({prompt_id: {
+            "prompt": [7, prompt_id, {}, {}, ["28"]], "outputs": {"28": {"images": [output], "animated": [True]}},
+            "status": {"status_str": "success", "completed": True, "messages": [
+                ["execution_start", {"prompt_id": prompt_id}],
+                ["execution_success", {"prompt_id": prompt_id}]]}}})
+
+    def queue(seen: Seen) -> Reply:
+        item = [7, prompt_id, {}, {"client_id": "x"}, ["28"]]
+        other = [6, "someone-elses-prompt", {}, {}, ["9"]]
+        return json_reply({"queue_running": [item] if phase() == "running" else [other],
+                           "queue_pending": [item] if phase() == "pending" else []})
+
+    def view(seen: Seen) -> Reply:
+        asked = dict(part.split("=", 1) for part in seen.query.split("&"))
+        if asked == {"filename": output["filename"], "subfolder": output["subfolder"], "type": "output"}:
+            return Reply(200, video, {"Content-Type": "video/webm"})
+        return Reply(404, b"404: Not Found")
+
+    return {
+        ("POST", "/upload/image"): upload,
+        ("POST", "/prompt"): prompt,
+        ("GET", f"/history/{prompt_id}"): history,
+        ("GET", "/queue"): queue,
+        ("GET", "/view"): view,
+        ("POST", "/interrupt"): lambda seen: Reply(200, b""),
+        ("POST", "/queue"): lambda seen: Reply(200, b""),
     }

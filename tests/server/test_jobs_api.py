@@ -8,6 +8,7 @@ coming back on every path."""
 import hashlib
 import json
 import re
+import threading
 
 import pytest
 from jobkit import (InProcess, ScriptedClip, call, data_uri, job_body, job_status, post_job,
@@ -136,6 +137,17 @@ def test_delete_cancels_a_running_job_upstream_and_keeps_it_as_cancelled(inproc,
     assert delete(inproc, job_id)[0] == 200  # a second DELETE discards it
     error_of(*call(inproc, "GET", f"/api/jobs/{job_id}"), 404, "job_not_found")
     assert clip.cancelled == ["ticket-1"]
+
+
+def test_a_job_cancelled_while_it_is_being_submitted_is_cancelled_upstream_once_submitted(inproc, clip):
+    clip.submit_gate = threading.Event()
+    job_id = start_job(inproc)
+    assert clip.submitting.wait(15), "the job reached submit"
+    assert json.loads(delete(inproc, job_id)[2])["status"] == "cancelled"
+    assert clip.cancelled == []  # no ticket yet: nothing to cancel upstream
+    clip.submit_gate.set()
+    wait_until(lambda: clip.cancelled == ["ticket-1"], "the upstream cancel after submit")
+    assert job_status(inproc, job_id)["status"] == "cancelled" and clip.polled == 0
 
 
 def test_a_queued_job_cancelled_before_it_gets_a_slot_never_reaches_the_provider():

@@ -24,22 +24,34 @@ def test_the_defaults_need_no_configuration():
     assert (settings.default, settings.timeout_s, settings.max_concurrent, settings.max_media_bytes) == \
         ("local", 60.0, 4, 50 * 1024 * 1024)
     assert settings.fal_download_hosts == DEFAULT_FAL_DOWNLOAD_HOSTS
+    assert (settings.job_timeout_s, settings.max_jobs) == (900.0, 64)
     configured = {name: p.configured for name, p in build_providers(settings).items()}
-    assert configured == {"local": True, "openai": False, "a1111": False, "fal": False}
+    assert configured == {"local": True, "openai": False, "a1111": False, "fal": False,
+                          "comfyui": False}
 
 
-def test_every_variable_is_read():
+def test_every_variable_is_read(tmp_path):
+    workflow = tmp_path / "i2v.json"
+    workflow.write_text('{"1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}}, '
+                        '"2": {"class_type": "Sampler", "inputs": {"seed": 1, "text": "", "length": 9}}}')
     settings = settings_from_env({
         "SCENEVAULT_PROVIDER": "fal", "SCENEVAULT_OPENAI_BASE_URL": "http://127.0.0.1:1/v1",
         "SCENEVAULT_OPENAI_API_KEY": KEY, "SCENEVAULT_A1111_URL": "http://127.0.0.1:7860",
         "SCENEVAULT_A1111_MODELS": "a, b", "SCENEVAULT_FAL_BASE_URL": "http://127.0.0.1:2",
         "SCENEVAULT_FAL_KEY": "fal-key", "SCENEVAULT_FAL_DOWNLOAD_HOSTS": "127.0.0.1:3",
         "SCENEVAULT_PROVIDER_TIMEOUT_S": "1.5", "SCENEVAULT_MAX_CONCURRENT": "2",
-        "SCENEVAULT_MAX_MEDIA_BYTES": "1000", "SCENEVAULT_OPENAI_DOWNLOAD_HOSTS": "cdn.example"})
+        "SCENEVAULT_MAX_MEDIA_BYTES": "1000", "SCENEVAULT_OPENAI_DOWNLOAD_HOSTS": "cdn.example",
+        "SCENEVAULT_FAL_VIDEO_MODELS": "fal-ai/x/i2v", "SCENEVAULT_JOB_TIMEOUT_S": "30",
+        "SCENEVAULT_MAX_JOBS": "5", "SCENEVAULT_COMFYUI_URL": "http://192.168.1.5:8188",
+        "SCENEVAULT_COMFYUI_WORKFLOW": str(workflow), "SCENEVAULT_COMFYUI_IMAGE_NODE": "1",
+        "SCENEVAULT_COMFYUI_PROMPT_NODE": "2", "SCENEVAULT_COMFYUI_SEED_NODE": "2",
+        "SCENEVAULT_COMFYUI_LENGTH_NODE": "2", "SCENEVAULT_COMFYUI_FPS": "8"})
     assert (settings.default, settings.a1111_models, settings.timeout_s, settings.max_concurrent,
             settings.max_media_bytes) == ("fal", ("a", "b"), 1.5, 2, 1000)
+    assert (settings.fal_video_models, settings.job_timeout_s, settings.max_jobs) == (("fal-ai/x/i2v",), 30, 5)
+    assert (settings.comfyui_workflow.name, settings.comfyui_workflow.fps) == ("i2v", 8)
     providers = build_providers(settings)
-    assert all(p.configured for p in providers.values())
+    assert all(p.configured and p.listed for p in providers.values())
     assert providers["openai"].base_url == "http://127.0.0.1:1"  # a trailing /v1 is tolerated
 
 
