@@ -17,6 +17,7 @@ line break or control character is refused, since it travels in one header line)
                                            (clip models: fal_video.py)
     comfyui.py     comfyui   clip          the user's ComfyUI, with their workflow
                                            (comfyui_workflow.py)
+    elevenlabs.py  elevenlabs audio        ElevenLabs' text-to-speech API (MP3)
 
 `runner.ProviderRunner` runs images and audio (concurrency cap, deadline, PNG metadata); clips
 are `clip.ClipProvider`s that proxy/jobs.py runs as jobs; `transport` is their HTTP (one
@@ -39,6 +40,10 @@ from proxy.providers.base import Provider
 from proxy.providers.comfyui import ComfyUIProvider
 from proxy.providers.comfyui_workflow import ComfyWorkflow
 from proxy.providers.download import DownloadPolicy
+from proxy.providers.elevenlabs import (DEFAULT_BASE_URL as DEFAULT_ELEVENLABS_BASE_URL,
+                                        DEFAULT_MODEL as DEFAULT_ELEVENLABS_MODEL,
+                                        DEFAULT_VOICES as DEFAULT_ELEVENLABS_VOICES,
+                                        ElevenLabsProvider, model_id, voice_ids)
 from proxy.providers.fal import FalProvider
 from proxy.providers.fal_video import DEFAULT_VIDEO_MODELS, model_ids
 from proxy.providers.local import LocalProvider
@@ -74,6 +79,10 @@ class ProviderSettings:
     fal_video_models: tuple[str, ...] = (DEFAULT_VIDEO_MODELS,)
     comfyui_url: str = ""
     comfyui_workflow: ComfyWorkflow | None = field(default=None, repr=False)
+    elevenlabs_base_url: str = DEFAULT_ELEVENLABS_BASE_URL
+    elevenlabs_api_key: str = field(default="", repr=False)
+    elevenlabs_voices: tuple[str, ...] = tuple(DEFAULT_ELEVENLABS_VOICES.split(","))
+    elevenlabs_model: str = DEFAULT_ELEVENLABS_MODEL
     timeout_s: float = 60.0
     max_concurrent: int = 4
     max_media_bytes: int = DEFAULT_MEDIA_CAP
@@ -82,7 +91,8 @@ class ProviderSettings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(key for key in (self.openai_api_key, self.fal_key) if key)
+        return tuple(key for key in (self.openai_api_key, self.fal_key, self.elevenlabs_api_key)
+                     if key)
 
 
 def settings_from_env(environ: Mapping[str, str]) -> ProviderSettings:
@@ -104,6 +114,13 @@ def settings_from_env(environ: Mapping[str, str]) -> ProviderSettings:
                                    "SCENEVAULT_FAL_VIDEO_MODELS"),
         comfyui_url=_url(get("SCENEVAULT_COMFYUI_URL"), "SCENEVAULT_COMFYUI_URL"),
         comfyui_workflow=_comfyui_workflow(get),
+        elevenlabs_base_url=_url(get("SCENEVAULT_ELEVENLABS_BASE_URL", DEFAULT_ELEVENLABS_BASE_URL),
+                                 "SCENEVAULT_ELEVENLABS_BASE_URL"),
+        elevenlabs_api_key=_key(get("SCENEVAULT_ELEVENLABS_API_KEY"), "SCENEVAULT_ELEVENLABS_API_KEY"),
+        elevenlabs_voices=voice_ids(get("SCENEVAULT_ELEVENLABS_VOICES", DEFAULT_ELEVENLABS_VOICES),
+                                    "SCENEVAULT_ELEVENLABS_VOICES"),
+        elevenlabs_model=model_id(get("SCENEVAULT_ELEVENLABS_MODEL", DEFAULT_ELEVENLABS_MODEL),
+                                  "SCENEVAULT_ELEVENLABS_MODEL"),
         timeout_s=_number(get("SCENEVAULT_PROVIDER_TIMEOUT_S", "60"), "SCENEVAULT_PROVIDER_TIMEOUT_S", float),
         max_concurrent=_number(get("SCENEVAULT_MAX_CONCURRENT", "4"), "SCENEVAULT_MAX_CONCURRENT", int),
         max_media_bytes=_number(get("SCENEVAULT_MAX_MEDIA_BYTES", str(DEFAULT_MEDIA_CAP)),
@@ -186,4 +203,6 @@ def build_providers(settings: ProviderSettings) -> dict[str, Provider]:
                            DownloadPolicy.parse(settings.fal_download_hosts), cap,
                            settings.fal_video_models),
         "comfyui": ComfyUIProvider(settings.comfyui_url, settings.comfyui_workflow, cap),
+        "elevenlabs": ElevenLabsProvider(settings.elevenlabs_base_url, settings.elevenlabs_api_key,
+                                         settings.elevenlabs_voices, settings.elevenlabs_model, cap),
     }

@@ -178,6 +178,7 @@ PNG = tiny_png(16, 8, (10, 120, 200))
 MP4 = (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00\x00\x00\x10free"
        + b"scenevault-mp4!!")
 WEBM = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm\x42\x87\x81\x04" + b"\x00" * 16
+MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x64" + b"\x00" * 60
 WAV = (b"RIFF" + struct.pack("<I", 36 + 8) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
        + b"data" + struct.pack("<I", 8) + b"\x00\x01" * 4)
 
@@ -342,3 +343,11 @@ def comfy_routes(comfy: StandIn, video: bytes = WEBM, pending: int = 1, running:
         ("POST", "/interrupt"): lambda seen: Reply(200, b""),
         ("POST", "/queue"): lambda seen: Reply(200, b""),
     }
+
+
+# --- ElevenLabs ---------------------------------------------------------------------------------
+def elevenlabs_routes(voices: Iterable[str], mp3: bytes = MP3) -> dict[tuple[str, str], Route]:
+    """ElevenLabs text-to-speech: POST /v1/text-to-speech/{voice_id}?output_format=... with
+    {"text", "model_id", "seed"} answers the audio bytes (audio/mpeg for mp3_* formats)."""
+    return {("POST", f"/v1/text-to-speech/{voice}"): lambda seen: Reply(
+        200, mp3, {"Content-Type": "audio/mpeg", "request-id": "req-el-1"}) for voice in voices}

@@ -27,7 +27,7 @@ def test_the_defaults_need_no_configuration():
     assert (settings.job_timeout_s, settings.max_jobs) == (900.0, 64)
     configured = {name: p.configured for name, p in build_providers(settings).items()}
     assert configured == {"local": True, "openai": False, "a1111": False, "fal": False,
-                          "comfyui": False}
+                          "comfyui": False, "elevenlabs": False}
 
 
 def test_every_variable_is_read(tmp_path):
@@ -45,11 +45,14 @@ def test_every_variable_is_read(tmp_path):
         "SCENEVAULT_MAX_JOBS": "5", "SCENEVAULT_COMFYUI_URL": "http://192.168.1.5:8188",
         "SCENEVAULT_COMFYUI_WORKFLOW": str(workflow), "SCENEVAULT_COMFYUI_IMAGE_NODE": "1",
         "SCENEVAULT_COMFYUI_PROMPT_NODE": "2", "SCENEVAULT_COMFYUI_SEED_NODE": "2",
-        "SCENEVAULT_COMFYUI_LENGTH_NODE": "2", "SCENEVAULT_COMFYUI_FPS": "8"})
+        "SCENEVAULT_COMFYUI_LENGTH_NODE": "2", "SCENEVAULT_COMFYUI_FPS": "8",
+        "SCENEVAULT_ELEVENLABS_API_KEY": "xi-key", "SCENEVAULT_ELEVENLABS_BASE_URL": "http://127.0.0.1:4",
+        "SCENEVAULT_ELEVENLABS_VOICES": "v1,v2", "SCENEVAULT_ELEVENLABS_MODEL": "eleven_turbo_v2_5"})
     assert (settings.default, settings.a1111_models, settings.timeout_s, settings.max_concurrent,
             settings.max_media_bytes) == ("fal", ("a", "b"), 1.5, 2, 1000)
     assert (settings.fal_video_models, settings.job_timeout_s, settings.max_jobs) == (("fal-ai/x/i2v",), 30, 5)
     assert (settings.comfyui_workflow.name, settings.comfyui_workflow.fps) == ("i2v", 8)
+    assert (settings.elevenlabs_voices, settings.elevenlabs_model) == (("v1", "v2"), "eleven_turbo_v2_5")
     providers = build_providers(settings)
     assert all(p.configured and p.listed for p in providers.values())
     assert providers["openai"].base_url == "http://127.0.0.1:1"  # a trailing /v1 is tolerated
@@ -69,12 +72,17 @@ def test_every_variable_is_read(tmp_path):
     ({"SCENEVAULT_FAL_VIDEO_MODELS": "fal-ai/x?y=1"}, "is not a FAL model id"),
     ({"SCENEVAULT_FAL_VIDEO_MODELS": " , "}, "SCENEVAULT_FAL_VIDEO_MODELS names no model"),
     ({"SCENEVAULT_JOB_TIMEOUT_S": "0"}, "SCENEVAULT_JOB_TIMEOUT_S must be above zero"),
+    ({"SCENEVAULT_ELEVENLABS_VOICES": "Rachel, ../admin"}, "SCENEVAULT_ELEVENLABS_VOICES: '../admin'"),
+    ({"SCENEVAULT_ELEVENLABS_VOICES": ","}, "SCENEVAULT_ELEVENLABS_VOICES names no voice"),
+    ({"SCENEVAULT_ELEVENLABS_MODEL": "eleven v3"}, "SCENEVAULT_ELEVENLABS_MODEL: 'eleven v3'"),
+    ({"SCENEVAULT_ELEVENLABS_BASE_URL": "api.elevenlabs.io"}, "SCENEVAULT_ELEVENLABS_BASE_URL must be an http"),
     ({"SCENEVAULT_MAX_JOBS": "many"}, "SCENEVAULT_MAX_JOBS='many' is not a whole"),
     ({"SCENEVAULT_PROVIDER": "a1111"}, "SCENEVAULT_PROVIDER=a1111 is not configured"),
 ])
 def test_bad_settings_are_refused_naming_the_variable_never_the_key(environ, fragment):
     with pytest.raises(ValueError, match=re.escape(fragment)) as caught:
-        settings_from_env({**environ, "SCENEVAULT_OPENAI_API_KEY": KEY, "SCENEVAULT_FAL_KEY": KEY})
+        settings_from_env({**environ, "SCENEVAULT_OPENAI_API_KEY": KEY, "SCENEVAULT_FAL_KEY": KEY,
+                           "SCENEVAULT_ELEVENLABS_API_KEY": KEY})
     assert KEY not in str(caught.value)
 
 
@@ -83,7 +91,8 @@ def test_the_server_turns_a_bad_setting_into_an_exit_message():
         config_from([], {"SCENEVAULT_MAX_CONCURRENT": "many"})
 
 
-@pytest.mark.parametrize("variable", ["SCENEVAULT_OPENAI_API_KEY", "SCENEVAULT_FAL_KEY"])
+@pytest.mark.parametrize("variable", ["SCENEVAULT_OPENAI_API_KEY", "SCENEVAULT_FAL_KEY",
+                                      "SCENEVAULT_ELEVENLABS_API_KEY"])
 @pytest.mark.parametrize("key", [KEY + "\nX-Injected: 1", KEY + "\rX", "sk-\x00" + KEY])
 def test_a_key_with_a_line_break_or_control_character_is_refused_unquoted(variable, key):
     with pytest.raises(ValueError, match=f"{variable} contains a line break") as caught:
@@ -105,10 +114,11 @@ def test_a_base_url_is_parsed_strictly_naming_the_variable(url, fragment):
 
 
 def test_keys_stay_out_of_reprs():
-    settings = settings_from_env({"SCENEVAULT_OPENAI_API_KEY": KEY, "SCENEVAULT_FAL_KEY": KEY})
+    settings = settings_from_env({"SCENEVAULT_OPENAI_API_KEY": KEY, "SCENEVAULT_FAL_KEY": KEY,
+                                  "SCENEVAULT_ELEVENLABS_API_KEY": KEY})
     config = ServerConfig(providers=settings)
     assert KEY not in repr(settings) and KEY not in repr(config)
-    assert settings.secrets == (KEY, KEY)
+    assert settings.secrets == (KEY, KEY, KEY)
 
 
 def test_every_variable_the_code_reads_is_in_the_readme_and_the_configuration_table():
