@@ -272,15 +272,16 @@ class SlotCard:
 
         server = await self.app.generation.client.catalog() if self.app.server_reachable() else None
         catalog = clip_catalog(server)
-        models = [m for spec in catalog.providers for m in spec.models.get("clip", ())]
         fields = [Field("prompt", "Motion prompt", str(base.get("prompt", "")), kind="textarea",
                         required=True),
                   Field("seed", "Seed (empty: random)", str(base.get("seed", ""))),
                   Field("seconds", "Seconds (1-10)", str(base.get("seconds", 5))),
                   Field("provider", "Provider", str(base.get("provider", catalog.default)),
                         kind="select", options=tuple(p.name for p in catalog.providers)),
-                  Field("model", "Model", str(base.get("model", models[0])), kind="select",
-                        options=tuple(dict.fromkeys(models)))]
+                  Field("model", "Model (empty: the provider's first: "
+                        + "; ".join(f"{p.name}: {', '.join(p.models.get('clip', ()))}"
+                                    for p in catalog.providers) + ")",
+                        str(base.get("model", "")))]
         values = await form_dialog(self.app.document, f"Generate {self.spec.label}", fields,
                                    submit="Generate")
         if values is not None:

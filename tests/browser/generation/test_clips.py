@@ -83,6 +83,26 @@ def test_a_clip_generated_from_the_frame_plays_in_its_slot(vault_page, scenes):
     assert (recipe["width"], recipe["height"]) == (640, 360)
 
 
+def test_the_clip_options_set_its_length_and_seed(vault_page, scenes):
+    page = vault_page
+    page.evaluate("id => { location.hash = '#/project/' + id; }", scenes["id"])
+    card = page.locator(f"section.slot[data-slot='{scenes['slots'][0]['clip']}']")
+    card.get_by_role("button", name="Generation options for Scene 1 clip").click()
+    dialog = page.get_by_role("dialog")
+    assert dialog.get_by_label("Provider", exact=True).input_value() == "local"
+    dialog.get_by_label("Motion prompt").fill("a slow pan to the right")
+    dialog.get_by_label("Seconds (1-10)").fill("2")
+    dialog.get_by_label("Seed (empty: random)").fill("6")
+    dialog.get_by_role("button", name="Generate", exact=True).click()
+    dialog.wait_for(state="detached")
+    expect(card.locator(".slot-status")).to_contain_text("2.0 s", timeout=60_000)
+    recipe = py(page, f"""
+        clip = await current({scenes["id"]!r}, {scenes["slots"][0]["clip"]!r})
+        json.dumps(clip.recipe)
+    """)
+    assert (recipe["seconds"], recipe["seed"], recipe["prompt"]) == (2, 6, "a slow pan to the right")
+
+
 def test_the_local_motion_clip_is_a_vp9_webm_of_its_recipe(vault_page, scenes, tmp_path):
     made = py(vault_page, f"""
         clip = await service.generate({scenes["id"]!r}, "clip", {scenes["slots"][0]["clip"]!r},
