@@ -3,7 +3,7 @@
 A thin entry: it reads the configuration (proxy/config.py), warns when the browser runtime is
 not vendored or the offline copy is stale, and serves (proxy/connections.py). Everything the
 server does lives in proxy/ (server-only, never served): guards.py, static.py, handler.py,
-routes.py, connections.py and providers/.
+routes.py, connections.py, workers.py, jobs.py and providers/.
 
 Run it:
 
