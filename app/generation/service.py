@@ -94,8 +94,10 @@ class GenerationService:
         """
         outcomes = []
         replaced = {a.replaces for a in await self.vault.list_assets(project_id) if a.replaces}
-        # Rendered videos go last: they are made from the images and narration restored first.
-        missing = sorted(await self.vault.missing(project_id), key=lambda a: a.source == "rendered")
+        # Clips come after the frames they are made from, rendered videos last: each is made
+        # from what was restored before it.
+        missing = sorted(await self.vault.missing(project_id),
+                         key=lambda a: (a.source == "rendered", a.kind == "clip"))
         for asset in missing:
             if asset.id in replaced:
                 continue  # already re-rolled once; the new version is in the slot

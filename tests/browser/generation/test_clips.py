@@ -19,6 +19,7 @@ import base64, json, js, pagekit
 from app.core import storyboard
 from app.generation.service import GenerationService
 from app.generation.client import ProxyClient
+from app.backup import service as backups
 from app.store import media
 from app.startup import current_vault
 vault = current_vault()
@@ -139,6 +140,32 @@ def test_a_lost_clip_is_restored_bit_for_bit_from_its_recipe(vault_page, scenes)
     assert result == {"status": "restored (identical)", "sha": made["sha"], "missing": []}
 
 
+def test_a_recipe_only_backup_brings_the_frame_back_then_the_clip_made_from_it(vault_page):
+    result = py(vault_page, """
+        project = await vault.create_project("Backed up clips", aspect_ratio="16:9")
+        project = storyboard.add_scene(project, "The tide turns", "a beach at dusk")
+        await vault.save_project(project)
+        slots = storyboard.scene_slots(project.scenes[0])
+        frame = await service.generate(project.id, "scene", slots["frame"],
+                                       {"prompt": "a beach at dusk", "width": 384, "height": 216})
+        clip = await service.generate(project.id, "clip", slots["clip"],
+                                      {"prompt": "drift", "seconds": 1})
+        archive, _ = await backups.export(vault, [project.id], recipe_only=True)
+        await vault.delete_project(project.id)       # every file of it is gone from this device
+        await backups.import_archive(vault, archive)
+        kinds = {a.id: a.kind for a in await vault.missing(project.id)}
+        outcomes = await service.regenerate_missing(project.id)
+        back = await current(project.id, slots["clip"])
+        out = {"statuses": [[kinds[o.asset_id], o.status] for o in outcomes],
+               "recipe": back.recipe == clip.recipe, "sha": back.sha256 == clip.sha256,
+               "left": len(await vault.missing(project.id))}
+        await vault.delete_project(project.id)
+        json.dumps(out)
+    """)
+    assert result["statuses"] == [["scene", "restored (identical)"], ["clip", "restored (identical)"]]
+    assert result["recipe"] and result["sha"] and result["left"] == 0
+
+
 def test_a_scene_without_a_frame_gets_no_clip_and_is_told_why(vault_page, scenes):
     result = py(vault_page, f"""
         error = await pagekit.error_of(service.generate(
@@ -160,7 +187,9 @@ def test_generate_all_empty_makes_each_clip_from_the_frame_made_just_before(vaul
     """)
     page.evaluate("id => { location.hash = '#/project/' + id; }", made["id"])
     page.get_by_role("button", name="Generate all empty").click()
-    page.get_by_role("status").filter(has_text="Generated").wait_for(timeout=120_000)
+    outcome = page.get_by_role("status").filter(has_text="Generated").or_(page.get_by_role("alert"))
+    outcome.first.wait_for(timeout=120_000)
+    assert "Generated 4 files." in outcome.first.inner_text()  # thumbnail, frame, clip, narration
     result = py(page, f"""
         frame = await current({made["id"]!r}, {made["slots"]["frame"]!r})
         clip = await current({made["id"]!r}, {made["slots"]["clip"]!r})
