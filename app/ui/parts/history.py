@@ -1,7 +1,8 @@
 """Version history and recipe dialogs of a slot card (browser).
 
-History shows every version with its preview (a thumbnail, waveform or poster frame), and lets the user restore one, delete one, or
-compare one side by side with the current version. The recipe dialog shows the recipe, copies
+History shows every version with its preview (a thumbnail, waveform or poster frame), and lets
+the user restore one, delete one, or compare an image or a clip side by side with the current
+version. The recipe dialog shows the recipe, copies
 it, or reuses it to fill the generation form. Both dialogs own a Scope that releases their
 object URLs when they close; the card re-renders afterwards.
 
@@ -76,7 +77,7 @@ async def _history_row(card, scope, body, dialog, asset):
     if not asset.current:
         button("Restore", f"Restore version {asset.version}",
                lambda event: _restore(card, scope, body, dialog, asset))
-        if card.spec.family == "image":
+        if card.spec.family in ("image", "video"):
             button("Compare", f"Compare version {asset.version} with current",
                    lambda event: _compare(card, scope, body, asset))
     button("Delete", f"Delete version {asset.version}",
@@ -118,7 +119,11 @@ async def _compare(card, scope, body, asset) -> None:
     for shown in (asset, current):
         try:
             url = scope.url(await vault.get_blob(shown.id))
-            media = el(doc, "img", {"src": url, "alt": f"Version {shown.version} full size"})
+            media = (el(doc, "video", {"src": url, "controls": True, "muted": True, "loop": True,
+                                       "playsinline": True,
+                                       "aria-label": f"Version {shown.version}"})
+                     if card.spec.family == "video" else
+                     el(doc, "img", {"src": url, "alt": f"Version {shown.version} full size"}))
         except MissingBlob:
             media = el(doc, "div", {"class": "placeholder"}, "Missing")
         figures.append(el(doc, "figure", {}, media,

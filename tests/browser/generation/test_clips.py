@@ -45,6 +45,13 @@ def py(page, code: str):
     return json.loads(run_python(page, PRELUDE + textwrap.dedent(code)))
 
 
+def reopen(page, project_id: str) -> None:
+    """Show the project's workspace afresh (through the project list, so it renders again)."""
+    page.evaluate("location.hash = '#/'")
+    page.get_by_role("button", name="New project").wait_for()
+    page.evaluate("id => { location.hash = '#/project/' + id; }", project_id)
+
+
 @pytest.fixture(scope="module")
 def scenes(shared_app):
     """A 16:9 project of two scenes; only scene 1 has a frame."""
@@ -197,3 +204,67 @@ def test_generate_all_empty_makes_each_clip_from_the_frame_made_just_before(vaul
     """)
     assert result["clip"]["input_sha256"] == result["frame"]
     assert (result["clip"]["width"], result["clip"]["height"]) == (360, 640)
+
+
+def test_history_and_recipe_work_for_generated_clips(vault_page, scenes):
+    page = vault_page
+    page.evaluate("id => { location.hash = '#/project/' + id; }", scenes["id"])
+    card = page.locator(f"section.slot[data-slot='{scenes['slots'][0]['clip']}']")
+    card.get_by_role("button", name="Recipe of Scene 1 clip").click()
+    dialog = page.get_by_role("dialog")
+    recipe = json.loads(dialog.locator("pre.recipe").inner_text())
+    assert (recipe["kind"], recipe["provider"], recipe["input_sha256"]) == ("clip", "local", scenes["frame"])
+    assert dialog.get_by_role("button", name="Reuse recipe").count() == 1
+    dialog.get_by_role("button", name="Close").click()
+    dialog.wait_for(state="detached")
+    card.get_by_role("button", name="History of Scene 1 clip").click()
+    history = page.get_by_role("dialog")
+    expect(history.get_by_role("heading", name="History of Scene 1 clip")).to_be_visible()
+    rows = history.locator("li.history-row")
+    assert rows.count() >= 2 and history.locator("li.history-row img").count() == rows.count()  # posters
+    history.get_by_role("button", name="Compare version 1 with current").click()
+    compared = history.get_by_role("group", name="Side-by-side comparison").locator("video")
+    expect(compared).to_have_count(2)
+    sizes = compared.evaluate_all("""vs => Promise.all(vs.map(v => v.readyState >= 1
+        ? [v.videoWidth, v.videoHeight]
+        : new Promise(ok => v.onloadedmetadata = () => ok([v.videoWidth, v.videoHeight]))))""")
+    assert sizes == [[640, 360], [640, 360]]
+    history.get_by_role("button", name="Close").click()
+    history.wait_for(state="detached")
+
+
+def test_a_job_the_server_lost_keeps_its_recipe_and_generates_again_in_one_click(vault_page, scenes):
+    page = vault_page
+    slot = scenes["slots"][1]["clip"]
+    py(page, f"""
+        from app.generation.clips import ClipService
+        from app.store.jobs import PendingJob
+        recipe = {{"kind": "clip", "prompt": "a slow pan", "provider": "local", "model": "motion",
+                   "seed": 2, "seconds": 1, "width": 640, "height": 360,
+                   "input_sha256": {scenes["frame"]!r}, "version": 1}}
+        await vault.add_job(PendingJob("job_" + "f" * 32, {scenes["id"]!r}, "clip", {slot!r}, recipe))
+        failed = []
+        await ClipService(vault, ProxyClient()).resume(on_failed=lambda job, error: failed.append(str(error)))
+        json.dumps(failed)
+    """)
+    reopen(page, scenes["id"])
+    card = page.locator(f"section.slot[data-slot='{slot}']")
+    expect(card.get_by_role("alert")).to_contain_text("no longer knows job")
+    assert card.get_attribute("data-job") == "lost"
+    # the lost job's recipe (seed 2, 1 s) is made again with one click, here by the page itself
+    # once the scene has a frame to make it from
+    py(page, f"""
+        frame = await service.generate({scenes["id"]!r}, "scene", {scenes["slots"][1]["frame"]!r},
+                                       {{"prompt": "an empty pier", "seed": 9, "width": 512, "height": 288}})
+        json.dumps(frame.sha256)
+    """)
+    reopen(page, scenes["id"])
+    card.get_by_role("button", name="Generate Scene 2 clip again").click()
+    expect(card.locator(".slot-status")).to_contain_text("1.0 s", timeout=60_000)
+    assert card.get_attribute("data-job") == "none"
+    after = py(page, f"""
+        clip = await current({scenes["id"]!r}, {slot!r})
+        json.dumps({{"seed": clip.recipe["seed"], "seconds": clip.recipe["seconds"],
+                    "jobs": len(await vault.pending_jobs({scenes["id"]!r}))}})
+    """)
+    assert after == {"seed": 2, "seconds": 1, "jobs": 0}
