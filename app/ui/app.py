@@ -11,6 +11,7 @@ Routes live in the URL hash, so the back button works and a reload reopens the s
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 
 import js
@@ -35,6 +36,8 @@ class App:
         self.nav_scope = Scope()
         self.persistence_asked = False
         self.queue = None
+        self._render_lock = asyncio.Lock()  # one view render at a time (see `show`)
+        self._render_wanted = 0
         set_error_reporter(self.report)
 
     # --- offline ------------------------------------------------------------------------------
@@ -114,7 +117,19 @@ class App:
         return "dashboard", {}
 
     async def show(self) -> None:
-        """Render the view named by the URL hash into #view, replacing the previous one."""
+        """Render the view named by the URL hash into #view, replacing the previous one.
+
+        Renders never overlap: a view's render awaits the vault, and a second render started
+        meanwhile (a hashchange and a refresh together) would dispose the first one's Scope
+        while the first still builds its DOM, leaving buttons whose handlers are gone. So a
+        render waits for the one before it, and one that a newer request supersedes is skipped."""
+        self._render_wanted += 1
+        ticket = self._render_wanted
+        async with self._render_lock:
+            if ticket == self._render_wanted:
+                await self._render_current()
+
+    async def _render_current(self) -> None:
         name, params = self.route()
         view = importlib.import_module(f"app.ui.views.{name}")
         if self.scope is not None:

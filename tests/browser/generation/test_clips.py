@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from clipkit import ffprobe
-from conftest import EVICT_JS, install_pagekit, run_python
+from conftest import (EVICT_JS, AppPage, install_pagekit, is_loopback, run_python, vault_state,
+                      wait_for_app_state)
 
 PRELUDE = """
 import base64, json, js, pagekit
@@ -53,10 +54,32 @@ def reopen(page, project_id: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def scenes(shared_app):
-    """A 16:9 project of two scenes; only scene 1 has a frame."""
-    _, page = shared_app
+def clip_page(browser, server):
+    """This module's own context and page: clips, jobs and backups made here stay out of the
+    page the other modules share."""
+    context = browser.new_context()
+    recorder = AppPage(context, server.url)
+    context.on("request", lambda request: None if is_loopback(request.url)
+               else recorder.outside_requests.append(request.url))
+    page = recorder.open()
+    assert wait_for_app_state(page) == "ready"
     install_pagekit(page)
+    yield page
+    context.close()
+    assert recorder.outside_requests == [] and recorder.page_errors == []
+
+
+@pytest.fixture
+def vault_page(clip_page):
+    """This module's page; the vault's invariants must hold after each test."""
+    yield clip_page
+    assert vault_state(clip_page)["problems"] == []
+
+
+@pytest.fixture(scope="module")
+def scenes(clip_page):
+    """A 16:9 project of two scenes; only scene 1 has a frame."""
+    page = clip_page
     return py(page, """
         project = await vault.create_project("Clips", aspect_ratio="16:9")
         project = storyboard.add_scene(project, "The harbour wakes", "a harbour at dawn")
