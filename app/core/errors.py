@@ -99,6 +99,11 @@ class PngError(SceneVaultError):
     """Bytes are not a well-formed PNG: bad signature, truncated chunk or CRC mismatch."""
 
 
+class MetadataError(SceneVaultError):
+    """A file's embedded metadata (PNG text, EXIF, XMP, a ComfyUI graph) breaks a rule or a cap.
+    The file itself may still be stored, without the recipe; the message says what was wrong."""
+
+
 class RecipeError(SceneVaultError):
     """Generation parameters are invalid; the message names the field.
 
