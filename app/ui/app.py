@@ -122,7 +122,12 @@ class App:
         Renders never overlap: a view's render awaits the vault, and a second render started
         meanwhile (a hashchange and a refresh together) would dispose the first one's Scope
         while the first still builds its DOM, leaving buttons whose handlers are gone. So a
-        render waits for the one before it, and one that a newer request supersedes is skipped."""
+        render waits for the one before it, and one that a newer request supersedes is skipped.
+
+        The view on screen keeps working while the next one is built: its Scope (handlers,
+        object URLs) is disposed only once the new view has replaced it. Disposing it first left
+        a window, as long as the new view's vault reads, in which every click on the visible
+        buttons went nowhere (a refresh when the server comes back, a job that finishes)."""
         self._render_wanted += 1
         ticket = self._render_wanted
         async with self._render_lock:
@@ -132,14 +137,16 @@ class App:
     async def _render_current(self) -> None:
         name, params = self.route()
         view = importlib.import_module(f"app.ui.views.{name}")
-        if self.scope is not None:
-            self.scope.dispose()
-        self.scope = Scope()
+        previous, self.scope = self.scope, Scope()
         container = self.document.getElementById("view")
-        container.setAttribute("data-view", name)
-        container.setAttribute("aria-label", VIEW_NAMES[name])
-        self._mark_nav(name)
-        await view.render(self, self.scope, container, **params)
+        try:
+            await view.render(self, self.scope, container, **params)
+        finally:
+            container.setAttribute("data-view", name)
+            container.setAttribute("aria-label", VIEW_NAMES[name])
+            self._mark_nav(name)
+            if previous is not None:
+                previous.dispose()
 
     def navigate(self, hash_path: str) -> None:
         """Go to a route; the hashchange listener renders it."""

@@ -172,7 +172,7 @@ def test_07_import_of_an_a1111_png_keeps_its_recipe(studio):
     page.get_by_text("Imported “castle.png” into Thumbnail with its recipe.").wait_for()
     thumb = slot(page, "Thumbnail")
     thumb.get_by_role("button", name="Recipe of Thumbnail").click()
-    recipe = page.get_by_role("dialog", name="Recipe of Thumbnail v2")
+    recipe = page.get_by_role("dialog", name="Recipe of Thumbnail")
     text = recipe.locator("pre").inner_text()
     assert "a castle on a cliff, golden hour" in text and '"seed": 1234' in text
     shot(page, "recipe")
@@ -191,6 +191,42 @@ def test_08_object_urls_are_revoked_when_views_change(studio):
         page.wait_for_timeout(300)
         counts.append(page.evaluate("window.__liveUrls.size"))
     assert counts[0] == counts[1] == counts[2] and counts[0] > 0
+
+
+HOLD_WORKSPACE_RENDER = """
+import asyncio
+from app.startup import current_app
+held_app = current_app()
+held_entered, held_release = asyncio.Event(), asyncio.Event()
+held_original = held_app.vault.get_project
+
+async def held_get_project(project_id):
+    held_entered.set()
+    await held_release.wait()
+    return await held_original(project_id)
+
+held_app.vault.get_project = held_get_project
+held_app.refresh()
+await held_entered.wait()
+"held"
+"""
+
+
+def test_08_a_click_while_the_view_renders_again_still_acts(studio):
+    """A refresh (the server came back, a job finished) builds the view again while the old one
+    is on screen; its buttons keep working until the new view replaces it."""
+    page = studio
+    assert run_python(page, HOLD_WORKSPACE_RENDER) == "held"  # the new render waits on the vault
+    try:
+        slot(page, "Thumbnail").get_by_role("button", name="Recipe of Thumbnail").click()
+        dialog = page.get_by_role("dialog", name="Recipe of Thumbnail")
+        dialog.wait_for(timeout=10_000)
+    finally:
+        run_python(page, "held_release.set()\ndel held_app.vault.get_project")
+    dialog.get_by_role("button", name="Close").click()
+    dialog.wait_for(state="detached")
+    slot(page, "Thumbnail").get_by_role("button", name="Recipe of Thumbnail").click()
+    page.get_by_role("dialog", name="Recipe of Thumbnail").get_by_role("button", name="Close").click()
 
 
 def test_09_keyboard_reaches_actions_and_the_project_is_deleted_from_the_dashboard(studio):
