@@ -21,6 +21,7 @@ from app.backup.zip.format import DEFLATED, STORED, ZipEntry
 
 GiB, MiB = 1 << 30, 1 << 20
 MANIFEST_NAME = "scenevault.json"
+SIDECAR_SUFFIX = ".json"  # beside each file: `<path>.json` (app/backup/sidecar.py)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class Limits:
     """Import caps. A real project never comes near them; an attack hits one of them."""
 
     max_archive_bytes: int = 4 * GiB - 1   # what a zip without zip64 can address
-    max_entries: int = 20_000              # files in one archive (a huge project has ~2,000)
+    max_entries: int = 65_535              # entries in one archive: files and their sidecars
+                                           # (a big vault has 10,000 files, so 20,001 entries)
     max_projects: int = 10_000             # projects in one manifest (a big vault has hundreds)
     max_entry_bytes: int = 2 * GiB         # one file, as it really inflates
     max_total_bytes: int = 4 * GiB         # all files together, as they really inflate
@@ -144,13 +146,16 @@ def entry_too_large(name: str, size: int, limits: Limits) -> BackupError:
 
 def check_references(files: dict[str, ZipEntry], paths: dict[str, str | None],
                      recipe_only: bool) -> set[str]:
-    """Every file must be the manifest or a referenced path (folders only above them); every
-    path must have its file unless the backup is recipe-only. `paths` maps asset id -> path.
-    Returns the referenced paths whose files are present."""
+    """Every file must be the manifest, a referenced path or its JSON sidecar (`<path>.json`,
+    never read: the manifest is the authority), with folders only above them; every path must
+    have its file unless the backup is recipe-only. `paths` maps asset id -> path. Returns the
+    referenced paths whose files are present."""
     wanted = {path for path in paths.values() if path}
     folders = {path[:i + 1] for path in wanted for i, ch in enumerate(path) if ch == "/"}
     for name in files:
-        if name != MANIFEST_NAME and name not in wanted and name not in folders:
+        if name == MANIFEST_NAME or name in wanted or name in folders:
+            continue
+        if not (name.endswith(SIDECAR_SUFFIX) and name[:-len(SIDECAR_SUFFIX)] in wanted):
             raise BackupError(f"The archive contains {name!r}, which its manifest does not "
                               "list. A backup holds only listed files; do not import this one.",
                               "unreferenced_entry")

@@ -25,6 +25,7 @@ from typing import Callable
 from app.core import textrules
 from app.backup.policy import DEFAULT_LIMITS, Limits, check_path, entry_too_large, path_problem
 from app.core.errors import BackupError, InvalidAsset
+from app.core.metadata.source import MAX_RAW_CHARS, MAX_RAW_KEYS
 from app.core.model import (ASPECT_RATIOS, KINDS, MAX_TEXT, MAX_TITLE, PROJECT_TEXT_RULES, SOURCES,
                        Asset, Project, validate_media_type, validate_slot)
 from app.core.storyboard import ITEM_TEXT_RULES, MAX_CHARACTERS, MAX_SCENES
@@ -121,6 +122,17 @@ def _clean_recipe(value, where: str):
     return textrules.checked_json(value, where, invalid)
 
 
+def _is_source_metadata(value) -> bool:
+    """What another tool wrote into a file (app/core/metadata/source.py): a tool name and at
+    most MAX_RAW_KEYS texts, each at most MAX_RAW_CHARS long."""
+    raw = value.get("raw") if isinstance(value, dict) else None
+    return (isinstance(value, dict) and set(value) <= {"tool", "raw"}
+            and isinstance(value.get("tool"), str) and 0 < len(value["tool"]) <= 64
+            and isinstance(raw, dict) and len(raw) <= MAX_RAW_KEYS
+            and all(isinstance(text, str) and len(key) <= 64 and len(text) <= MAX_RAW_CHARS
+                    for key, text in raw.items()))
+
+
 def _items(most: int) -> Callable[[object], bool]:
     """A storyboard list: objects with an id and short text values (app/core/storyboard.py)."""
     def test(value) -> bool:
@@ -163,6 +175,8 @@ ASSET_FIELDS = [
     Field("durationMs", "a whole number of milliseconds", _whole(0), False),
     Field("recipe", "an object", lambda v: isinstance(v, dict), False, _clean_recipe),
     Field("backedUpAt", *_TIME, False), Field("replaces", *_IDENT, False),
+    Field("sourceMetadata", "an object {tool: text, raw: {key: text}}", _is_source_metadata,
+          False, _clean_recipe),
     Field("path", "a relative path", lambda v: isinstance(v, str), False),
 ]
 

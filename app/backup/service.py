@@ -32,6 +32,7 @@ from app.backup.merge import Existing, ImportReport, plan_import, report_of
 from app.backup.policy import (DEFAULT_LIMITS, SNIFF_BYTES, ArchiveRules, Limits, check_magic,
                                check_references)
 from app.backup.schema import Manifest
+from app.backup.sidecar import build_sidecar, encode_sidecar, sidecar_name
 from app.core.errors import BackupCancelled, BackupError, InvalidAsset
 from app.core.model import Asset, Project, now_ms
 from app.store.transfer import StagedFile
@@ -79,7 +80,8 @@ async def export(vault, project_ids: list[str] | None = None, recipe_only: bool 
     manifest = encode_manifest(build_manifest(projects, assets, layout.paths, exported_at,
                                               recipe_only))
     files = {path: blobs[sha] for path, sha in layout.files.items()}
-    archive = await _compose(manifest, files, exported_at, on_progress, token)
+    sidecars = _sidecars(layout, projects, assets)
+    archive = await _compose(manifest, files, sidecars, exported_at, on_progress, token)
     if not recipe_only:
         for project in projects:
             await vault.mark_backed_up(project.id, when=exported_at)
@@ -87,12 +89,28 @@ async def export(vault, project_ids: list[str] | None = None, recipe_only: bool 
     return archive, archive_name(slugs, _today(), recipe_only, everything=project_ids is None)
 
 
-async def _compose(manifest: bytes, files: dict[str, object], stamp: int,
-                   on_progress: OnProgress | None, token: CancelToken):
-    """The archive: the manifest DEFLATEd, then each file STOREd after its CRC-32 is known."""
+def _sidecars(layout, projects: list[Project], assets: list[Asset]) -> dict[str, bytes]:
+    """path -> the JSON sidecar of the file at that path (app/backup/sidecar.py)."""
+    by_path: dict[str, list[Asset]] = {}
+    for asset in assets:
+        path = layout.paths.get(asset.id)
+        if path in layout.files:
+            by_path.setdefault(path, []).append(asset)
+    titles = {project.id: project for project in projects}
+    return {path: encode_sidecar(build_sidecar(path, group, titles))
+            for path, group in by_path.items()}
+
+
+async def _compose(manifest: bytes, files: dict[str, object], sidecars: dict[str, bytes],
+                   stamp: int, on_progress: OnProgress | None, token: CancelToken):
+    """The archive: the manifest DEFLATEd, then each file STOREd after its CRC-32 is known,
+    each followed by its sidecar, DEFLATEd."""
     sizes = {path: int(blob.size) for path, blob in files.items()}
-    headers = sum(LOCAL.size + CENTRAL.size + 2 * len(path.encode()) for path in sizes)
-    check_fits(len(sizes) + 1, sum(sizes.values()) + headers + len(manifest) * 101 // 100 + 64)
+    names = [*sizes, *(sidecar_name(path) for path in sidecars)]
+    headers = sum(LOCAL.size + CENTRAL.size + 2 * len(name.encode()) for name in names)
+    notes = sum(len(card) for card in sidecars.values()) * 101 // 100
+    check_fits(len(names) + 1,
+               sum(sizes.values()) + headers + (len(manifest) * 101 // 100) + notes + 64)
     progress = _Progress(on_progress, sum(sizes.values()))
     progress.add(0)
     writer = ZipWriter(stamp)
@@ -100,6 +118,8 @@ async def _compose(manifest: bytes, files: dict[str, object], stamp: int,
     for path, blob in files.items():
         _check(token)
         writer.add_blob(path, blob, await crc32(blob, progress.add, token))
+        if path in sidecars:
+            writer.add_bytes(sidecar_name(path), sidecars[path])
     archive = writer.finish()
     _check(token)
     return archive

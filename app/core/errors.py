@@ -13,6 +13,7 @@
     ├── BackupError           a backup cannot be written or restored (`code` names the rule)
     │   └── BackupCancelled   the user cancelled an export or import; nothing was changed
     ├── PngError              bytes are not a well-formed PNG (bad signature, chunk or CRC)
+    ├── MetadataError         a file's embedded metadata breaks a rule or cap (file kept bare)
     ├── RecipeError           generation parameters are invalid (names the field)
     ├── RenderError           the final video cannot be rendered (inputs missing, no encoder)
     │   └── RenderCancelled   the user cancelled a render; nothing was stored
@@ -33,6 +34,7 @@ __all__ = [
     "IntegrityError", "InvalidAsset", "NotFound", "DatabaseBlocked", "BackupError",
     "BackupCancelled", "RecipeError", "RenderError", "RenderCancelled", "ProviderError",
     "PngError", "ProviderTimeout", "ProviderBusy", "JobLost", "JobAlreadyStored",
+    "MetadataError",
 ]
 
 

@@ -190,6 +190,7 @@ class Asset:
     recipe: dict | None = None
     backed_up_at: int | None = None
     replaces: str | None = None  # the missing asset this one was re-rolled for
+    source_metadata: dict | None = None  # {tool, raw}: what another tool wrote into the file
 
     @property
     def is_image(self) -> bool:

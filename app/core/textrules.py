@@ -88,6 +88,12 @@ def problem(text: str) -> str | None:
     return f"U+{code:04X} ({what}) at character {found.start() + 1}"
 
 
+def without_problems(text: str) -> str:
+    """`text` with every character `problem` names replaced by U+FFFD: for text copied from a
+    file as it is (another tool's metadata), which must be kept, not refused."""
+    return _FORBIDDEN.sub("\ufffd", text)
+
+
 def normal_form(text: str, single_line: bool) -> str:
     """`text` (free of `problem`s) in normal form; see the module docstring. NFC runs twice:
     dropping a character can let its neighbours compose."""

