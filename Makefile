@@ -15,7 +15,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup run test bench chromium ffmpeg clean
+.PHONY: setup run test bench chromium ffmpeg exiftool clean
 
 ## setup: vendor the browser runtime (npm ci + wheels) into static/vendor/ and list the offline
 ## shell in static/precache.js; a no-op when current
@@ -58,8 +58,14 @@ ffmpeg:
 	@command -v ffprobe >/dev/null && command -v ffmpeg >/dev/null || { $(SUDO) apt-get update && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends ffmpeg; }
 
+## exiftool: Debian's exiftool, the independent reader of the metadata SceneVault writes
+exiftool:
+	@command -v exiftool >/dev/null || { $(SUDO) apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends \
+	    libimage-exiftool-perl; }
+
 ## test: install what the tests need when missing, then run the whole pytest suite
-test: setup $(VENV_STAMP) chromium ffmpeg
+test: setup $(VENV_STAMP) chromium ffmpeg exiftool
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 ## bench: run every benchmark, or one with ONLY=<name>; figures go to bench/results.json
