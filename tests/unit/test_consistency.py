@@ -12,7 +12,9 @@ from app.core.version import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
 # XML namespace names are identifiers, not addresses the browser fetches.
-HARMLESS_URLS = {"http://www.w3.org/2000/svg"}
+# Names, never fetched: the SVG namespace, and the IPTC digital source type vocabulary whose
+# term URIs are the AI label in every WebM's tags (app/render/tags.py).
+HARMLESS_URLS = {"http://www.w3.org/2000/svg", "http://cv.iptc.org/newscodes/digitalsourcetype/"}
 BINARY_SUFFIXES = {".png"}  # pixels, not text: nothing in them is fetched
 
 
