@@ -1,8 +1,9 @@
 """Rendering the final video in the page: a 3-scene project (two narrated scenes, one silent)
 is rendered into a WebM that the page plays with the right length, that ffprobe reads outside
 the browser with a video stream of the chosen size and an audio stream, that carries its title,
-recipe and AI label as Matroska tags, that can be cancelled mid-way with nothing stored, and that is rendered again from its recipe after a recipe-only
-backup was restored and its images regenerated."""
+recipe and AI label as Matroska tags, that can be cancelled mid-way with nothing stored, and
+that is rendered again from its recipe after a recipe-only backup was restored and its images
+regenerated."""
 
 import base64
 import hashlib

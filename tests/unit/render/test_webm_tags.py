@@ -24,8 +24,9 @@ def clip_recipe(**changes) -> dict:
 
 
 def render_recipe(title: str | None = "Moon Heist") -> dict:
-    plan = plan_render([SceneInput("s1", "ast_1", "ab" * 32, NarrationInput("ast_2", "ef" * 32, 2540)),
-                        SceneInput("s2", "ast_3", FRAME)], RenderSettings.for_aspect("16:9", 360))
+    narrated = SceneInput("s1", "ast_1", "ab" * 32, NarrationInput("ast_2", "ef" * 32, 2540))
+    plan = plan_render([narrated, SceneInput("s2", "ast_3", FRAME)],
+                       RenderSettings.for_aspect("16:9", 360))
     return plan.to_recipe() | ({"title": title} if title is not None else {})
 
 
@@ -35,7 +36,8 @@ def test_a_motion_clip_carries_its_prompt_its_recipe_and_the_trained_ai_label():
     assert tags["TITLE"] == "Motion clip: pull-out, 4 s, 640×360"  # seed 3: a reversed push-in
     assert tags["DESCRIPTION"] == "a slow push-in on the lighthouse"
     assert json.loads(tags[RECIPE_TAG]) == recipe
-    assert tags[SOURCE_TYPE_TAG] == "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+    assert tags[SOURCE_TYPE_TAG] == TRAINED == (
+        "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia")
     assert tags["ENCODER"] == f"SceneVault {__version__}"
     assert tags["DATE"] == "2025-12-06"
     assert RECIPE_TAG in tags["COMMENT"] and "AI" in tags["COMMENT"]
@@ -105,6 +107,7 @@ def test_a_recipe_that_is_not_json_is_refused():
         matroska_tags(clip_recipe(seed=float("nan")), "t")
 
 
-@pytest.mark.parametrize("text, expected", [("ab\tc\r\nd", "ab\tc\nd"), ("\U0001f600 ok\ud83d", "😀 ok")])
+@pytest.mark.parametrize("text, expected", [("ab\tc\r\nd", "ab\tc\nd"),
+                                            ("\U0001f600 ok\ud83d", "😀 ok")])
 def test_tag_text_keeps_what_utf8_can_hold(text, expected):
     assert tag_text(text, 50) == expected
