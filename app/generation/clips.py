@@ -29,6 +29,7 @@ from typing import Callable
 from app.core.errors import JobAlreadyStored, JobLost, MissingBlob, NotFound, ProviderError, RecipeError
 from app.core.recipe import (LOCAL_CLIP_MODEL, LOCAL_CLIP_PROVIDER, Catalog, ProviderSpec, Recipe,
                              is_local_clip, validate_request, with_chosen_seed)
+from app.core.model import now_ms
 
 CLIP_SHORT_SIDE = 360
 CLIP_TYPE = "video/webm"
@@ -97,9 +98,11 @@ class ClipService:
         recipe = await self.request_for(project_id, clip_slot, request, clip_catalog(server))
         if recipe.provider != LOCAL_PROVIDER:
             return await self.start_job(project_id, clip_slot, recipe, on_stage)
-        blob = await self.make(recipe.to_dict(), on_progress, cancel)
+        made_at = now_ms()
+        blob = await self.make(recipe.to_dict(), on_progress, cancel, made_at_ms=made_at)
         return await self.vault.put_asset(project_id, "clip", clip_slot, blob, CLIP_TYPE,
-                                          recipe=recipe.to_dict(), source="generated")
+                                          recipe=recipe.to_dict(), source="generated",
+                                          created_at=made_at)
 
     # --- server jobs ----------------------------------------------------------------------------
     async def start_job(self, project_id: str, clip_slot: str, recipe: Recipe,
@@ -187,9 +190,12 @@ class ClipService:
         if on_stored is not None:
             on_stored(job, asset)  # None: another tab stored it first
 
-    async def make(self, recipe: dict, on_progress: OnProgress | None = None, cancel=None):
-        """The WebM Blob a local clip recipe describes, from its frame found by SHA-256."""
-        from app.render.encoder import encode_motion_clip  # the encoder loads on first use
+    async def make(self, recipe: dict, on_progress: OnProgress | None = None, cancel=None,
+                   made_at_ms: int | None = None):
+        """The WebM Blob a local clip recipe describes, from its frame found by SHA-256. Its
+        Matroska tags come from `recipe` itself and are dated `made_at_ms` (a lost clip's
+        `created_at` when it is made again, so the bytes can match)."""
+        from app.render.encoder import encode_motion_clip, recipe_tags  # loads on first use
         from app.render.motion import MotionPlan
 
         plan = MotionPlan.from_recipe(recipe)
@@ -197,7 +203,8 @@ class ClipService:
         if plan.input_sha256 not in frames:
             raise MissingBlob(f"The frame this clip is made from ({plan.input_sha256[:12]}…) is "
                               "not on this device; regenerate the scene's frame first.")
-        return await encode_motion_clip(plan, frames[plan.input_sha256], on_progress, cancel)
+        return await encode_motion_clip(plan, frames[plan.input_sha256], on_progress, cancel,
+                                        tags=recipe_tags(recipe, made_at_ms))
 
 
 __all__ = ["ClipService", "clip_catalog", "frame_slot", "is_local_clip"]

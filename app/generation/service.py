@@ -117,11 +117,12 @@ class GenerationService:
 
         try:
             if is_render_recipe(asset.recipe):
-                blob, mime_type, recipe, source = (await self.renderer.rerender(asset.recipe),
-                                                   asset.mime_type, asset.recipe, "rendered")
+                # The lost asset's created_at dates the tags, so the bytes can match.
+                blob = await self.renderer.rerender(asset.recipe, made_at_ms=asset.created_at)
+                mime_type, recipe, source = asset.mime_type, asset.recipe, "rendered"
             elif is_local_clip(asset.recipe):
-                blob, mime_type, recipe, source = (await self.clips.make(asset.recipe),
-                                                   asset.mime_type, asset.recipe, "generated")
+                blob = await self.clips.make(asset.recipe, made_at_ms=asset.created_at)
+                mime_type, recipe, source = asset.mime_type, asset.recipe, "generated"
             elif asset.recipe.get("kind") == "clip":  # a server job: minutes, and a new take
                 new = await self.clips.start_job(asset.project_id, asset.slot,
                                                  Recipe.from_dict(asset.recipe))

@@ -11,10 +11,14 @@ handling clicks (Cancel) while the browser's encoder threads work. Only the imag
 are decoded (at most two scenes' bitmaps at a time), so long projects do not pile up pixels;
 the encoded video is held in memory until it is stored (about 0.7 Mbit/s of video at 360p).
 
+Every WebM carries Matroska tags made from the recipe stored with it (app/render/tags.py: title,
+description, the recipe JSON, the AI label, the app, the day): they are written once, with the
+file's header, and a re-render passes the lost asset's `created_at` so the tags come out the same.
+
     renderer = Renderer(vault)
     settings = RenderSettings.for_aspect(project.aspect_ratio, 720)
     asset = await renderer.render(project.id, settings, on_progress=bar.update, cancel=token)
-    blob = await renderer.rerender(lost_asset.recipe)        # the same video from its recipe
+    blob = await renderer.rerender(lost_asset.recipe, made_at_ms=lost_asset.created_at)
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from pyscript.js_modules import sv_render
 
 from app.core import storyboard
 from app.core.errors import RecipeError, RenderCancelled, RenderError
+from app.core.model import now_ms
 from app.render.motion import MotionPlan
+from app.render.tags import matroska_tags, title_of
 from app.render.timeline import (AUDIO_SAMPLE_RATE, OUTPUT_TYPE, NarrationInput, RenderPlan,
                           RenderSettings, SceneInput, plan_render)
 
@@ -80,23 +86,32 @@ class Renderer:
 
     async def render(self, project_id: str, settings: RenderSettings,
                      on_progress: OnProgress | None = None, cancel=None):
-        """Render and store the video as the project's current `final` (source `rendered`)."""
+        """Render and store the video as the project's current `final` (source `rendered`). Its
+        recipe names the project's title too (`title`), which the file's tags carry."""
         plan = await self.plan(project_id, settings)
-        blob = await self.encode(plan, on_progress, cancel)
+        project = await self.vault.get_project(project_id)
+        recipe = plan.to_recipe() | ({"title": project.title} if project.title else {})
+        made_at = now_ms()
+        blob = await self.encode(plan, on_progress, cancel, tags=recipe_tags(recipe, made_at))
         return await self.vault.put_asset(project_id, "video", "final", blob, OUTPUT_TYPE,
-                                          recipe=plan.to_recipe(), source="rendered")
+                                          recipe=recipe, source="rendered", created_at=made_at)
 
-    async def rerender(self, recipe: dict, on_progress: OnProgress | None = None, cancel=None):
-        """The video a render recipe describes, from the inputs it names by SHA-256."""
+    async def rerender(self, recipe: dict, on_progress: OnProgress | None = None, cancel=None,
+                       made_at_ms: int | None = None):
+        """The video a render recipe describes, from the inputs it names by SHA-256; its tags
+        are dated `made_at_ms` (the lost asset's `created_at`, so the bytes can match)."""
         try:
             plan = RenderPlan.from_recipe(recipe)
         except RecipeError as exc:
             raise RenderError(f"The render recipe is damaged ({exc}); render the video again "
                               "from the workspace") from None
-        return await self.encode(plan, on_progress, cancel)
+        return await self.encode(plan, on_progress, cancel,
+                                 tags=recipe_tags(recipe, made_at_ms))
 
-    async def encode(self, plan: RenderPlan, on_progress: OnProgress | None = None, cancel=None):
-        """The WebM Blob of `plan`. Cancelling (cancel.cancelled) raises RenderCancelled."""
+    async def encode(self, plan: RenderPlan, on_progress: OnProgress | None = None, cancel=None,
+                     tags: dict[str, str] | None = None):
+        """The WebM Blob of `plan`, carrying the Matroska `tags` (name -> text). Cancelling
+        (cancel.cancelled) raises RenderCancelled."""
         report = on_progress or (lambda done, total: None)
         blobs = await self.vault.blobs_by_sha256(plan.input_hashes())
         lost = [n for n, s in enumerate(plan.scenes, 1)
@@ -109,7 +124,13 @@ class Renderer:
         cues = [[blobs[sha], start / 1000] for sha, start in plan.audio_cues()]
         frames = (_flat(plan.layers(frame)) for frame in range(plan.frame_count))
         return await encode_frames(plan.settings, images, cues, plan.total_ms / 1000,
-                                   plan.frame_count, frames, report, cancel)
+                                   plan.frame_count, frames, report, cancel, tags)
+
+
+def recipe_tags(recipe: dict, made_at_ms: int | None) -> dict[str, str]:
+    """The Matroska tags of the media `recipe` (a render or a local clip recipe) describes, as
+    the vault stores it, first made at `made_at_ms`."""
+    return matroska_tags(recipe, title_of(recipe), made_at_ms)
 
 
 def _flat(layers) -> list:
@@ -119,21 +140,24 @@ def _flat(layers) -> list:
 
 
 async def encode_motion_clip(plan: MotionPlan, frame_blob, on_progress: OnProgress | None = None,
-                             cancel=None):
+                             cancel=None, tags: dict[str, str] | None = None):
     """The WebM Blob of a local motion clip (app/render/motion.py) made from `frame_blob`, with
-    the final video's encoder. Raises RenderCancelled or RenderError, like a render."""
+    the final video's encoder, carrying `tags` (`recipe_tags` of its clip recipe). Raises
+    RenderCancelled or RenderError, like a render."""
     frames = (list(plan.layers(frame)) for frame in range(plan.frame_count))
     return await encode_frames(plan.settings, [frame_blob], [], plan.seconds, plan.frame_count,
-                               frames, on_progress or (lambda done, total: None), cancel)
+                               frames, on_progress or (lambda done, total: None), cancel, tags)
 
 
 async def encode_frames(settings: RenderSettings, images: list, cues: list, total_s: float,
-                        total: int, frames, report: OnProgress, cancel=None):
+                        total: int, frames, report: OnProgress, cancel=None,
+                        tags: dict[str, str] | None = None):
     """Draw and encode `total` frames (each a flat list of layer numbers from `frames`) of
-    `images` over the narration `cues` ([Blob, start seconds]); the WebM Blob. Cancelling
-    (cancel.cancelled) raises RenderCancelled; an encoder failure, RenderError."""
+    `images` over the narration `cues` ([Blob, start seconds]); the WebM Blob, whose Matroska
+    tags are `tags` (written once, with the header). Cancelling (cancel.cancelled) raises
+    RenderCancelled; an encoder failure, RenderError."""
     report(0, total)
-    session = await _open(settings, images, cues, total_s)
+    session = await _open(settings, images, cues, total_s, tags or {})
     try:
         for frame, numbers in enumerate(frames):
             if cancel is not None and cancel.cancelled:
@@ -153,11 +177,14 @@ async def encode_frames(settings: RenderSettings, images: list, cues: list, tota
     return blob
 
 
-async def _open(settings: RenderSettings, images: list, cues: list, total_s: float):
+async def _open(settings: RenderSettings, images: list, cues: list, total_s: float,
+                tags: dict[str, str]):
     options = settings.to_dict() | {"sampleRate": AUDIO_SAMPLE_RATE}
+    as_object = js.Object.fromEntries
     try:
-        return await sv_render.open(to_js(options, dict_converter=js.Object.fromEntries),
-                                    to_js(images), to_js(cues), total_s, MEDIABUNNY, OUTPUT_TYPE)
+        return await sv_render.open(to_js(options, dict_converter=as_object), to_js(images),
+                                    to_js(cues), total_s, MEDIABUNNY, OUTPUT_TYPE,
+                                    to_js(tags, dict_converter=as_object))
     except JsException as exc:
         reason = {"NotSupportedError": "This browser cannot encode the video",
                   "EncodingError": "An image or narration of this video cannot be decoded"}

@@ -84,12 +84,15 @@ class Vault(ProjectStore, TransferStore, JobStore):
     async def put_asset(self, project_id: str, kind: str, slot: str, data, mime_type: str,
                         recipe: dict | None = None, source: str = "generated",
                         replaces: str | None = None, job_id: str | None = None,
-                        source_metadata: dict | None = None) -> Asset:
+                        source_metadata: dict | None = None,
+                        created_at: int | None = None) -> Asset:
         """Store `data` (bytes or a JS Blob) as the slot's new current version; returns it.
         `replaces` names the missing asset this one was re-rolled for, if any; `job_id` the
         pending job (app/store/jobs.py) whose result this is, claimed in the same transaction
-        (JobAlreadyStored, and nothing stored, when another tab claimed it first).
-        `source_metadata` is what another tool wrote into an imported file ({tool, raw})."""
+        (JobAlreadyStored, and nothing stored, when another tab claimed it first);
+        `source_metadata` is what another tool wrote into an imported file ({tool, raw});
+        `created_at` (Unix ms, default now) when the media was made, e.g. the day its WebM
+        tags carry."""
         kind, slot, mime_type = _validated(kind, slot, mime_type, source, recipe)
         blob = media.to_blob(data, mime_type)
         if blob.size == 0:
@@ -100,9 +103,9 @@ class Vault(ProjectStore, TransferStore, JobStore):
         sha256 = info.sha256
         asset = Asset(id=new_id("ast"), project_id=project_id, kind=kind, slot=slot, version=0,
                       current=True, sha256=sha256, mime_type=mime_type, size=int(blob.size),
-                      source=source, created_at=now_ms(), width=info.width, height=info.height,
-                      duration_ms=info.duration_ms, recipe=recipe, replaces=replaces,
-                      source_metadata=source_metadata)
+                      source=source, created_at=created_at or now_ms(), width=info.width,
+                      height=info.height, duration_ms=info.duration_ms, recipe=recipe,
+                      replaces=replaces, source_metadata=source_metadata)
         tx = self._transaction(ALL_STORES + (["jobs"] if job_id else []), "readwrite")
         if job_id:
             claim_job(tx, job_id)

@@ -135,3 +135,12 @@ def ffprobe(path) -> dict:
     out = subprocess.run([FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json",
                           str(path)], capture_output=True, text=True, timeout=60, check=True)
     return json.loads(out.stdout)
+
+
+def movie_tags(probe: dict) -> dict[str, str]:
+    """The file's Matroska tags of target 50 (MOVIE), by name, from `ffprobe`'s JSON. ffprobe
+    prints a tag whose target names its type as "MOVIE/NAME" (Mediabunny writes TargetType
+    MOVIE), beside the muxer's own lower-case `encoder`; only the MOVIE ones are kept here."""
+    tags = probe["format"].get("tags", {})
+    return {name.removeprefix("MOVIE/"): text for name, text in tags.items()
+            if name.startswith("MOVIE/")}

@@ -60,13 +60,25 @@ function bitmapCache(images) {
   };
 }
 
+// The tags Python wrote (app/render/tags.py: name -> text) as Mediabunny takes them: the names it
+// knows by field, every other one as a raw SimpleTag under its own name (target 50, MOVIE).
+const NAMED_TAGS = { TITLE: "title", DESCRIPTION: "description", COMMENT: "comment" };
+function metadataTags(tags) {
+  const named = { raw: {} };
+  for (const [name, text] of Object.entries(tags || {})) {
+    if (NAMED_TAGS[name]) named[NAMED_TAGS[name]] = text; else named.raw[name] = text;
+  }
+  return named;
+}
+
 /** A render session: `frame(index, layers)` draws and encodes one frame (layers: 5 numbers per
  * scene shown: scene index, alpha, scale, shift x, shift y), `finish()` resolves to the WebM Blob
  * of type `outputType`, `cancel()` drops everything. `s` is app/render/timeline.py's RenderSettings
  * plus sampleRate; `cues` are [narration Blob, start seconds]; `modulePath` is Mediabunny's
- * vendored module, imported on the first render. Rejects with NotSupportedError (no encoder for
+ * vendored module, imported on the first render; `tags` (name -> text) are the Matroska tags,
+ * written once with the file's header. Rejects with NotSupportedError (no encoder for
  * the codec or size) or EncodingError (an image or narration that cannot be decoded). */
-export async function open(s, images, cues, totalSeconds, modulePath, outputType) {
+export async function open(s, images, cues, totalSeconds, modulePath, outputType, tags) {
   const mb = await load(modulePath);
   if (!(await mb.canEncodeVideo(s.videoCodec, { width: s.width, height: s.height, bitrate: s.videoBitrate })))
     fail("NotSupportedError", `this browser cannot encode ${s.videoCodec} video at ${s.width}x${s.height}`);
@@ -81,6 +93,7 @@ export async function open(s, images, cues, totalSeconds, modulePath, outputType
   const context = canvas.getContext("2d", { alpha: false });
   context.imageSmoothingQuality = "high";
   const output = new mb.Output({ format: new mb.WebMOutputFormat(), target: new mb.BufferTarget() });
+  output.setMetadataTags(metadataTags(tags));
   const video = new mb.CanvasSource(canvas, { codec: s.videoCodec, bitrate: s.videoBitrate,
                                               keyFrameInterval: 2, latencyMode: "quality" });
   output.addVideoTrack(video, { frameRate: s.fps });

@@ -1,17 +1,18 @@
 """Clips generated from scene frames with the default, in-page local motion clip: the Clip card's
 Generate makes a clip from the scene's frame that plays in its slot, ffprobe reads it as a VP9
-WebM of the recipe's size and length, a lost clip comes back bit for bit from its recipe, a
-scene without a frame is refused with nothing stored, and "Generate all empty" makes clips after
-their frames."""
+WebM of the recipe's size and length whose Matroska tags carry that recipe, its prompt and the AI
+label, a lost clip comes back bit for bit from its recipe, a scene without a frame is refused
+with nothing stored, and "Generate all empty" makes clips after their frames."""
 
 import base64
 import json
 import textwrap
+from datetime import datetime, timezone
 
 import pytest
 from playwright.sync_api import expect
 
-from clipkit import ffprobe
+from clipkit import ffprobe, movie_tags
 from conftest import (EVICT_JS, AppPage, install_pagekit, is_loopback, run_python, vault_state,
                       wait_for_app_state)
 
@@ -134,14 +135,14 @@ def test_the_clip_options_set_its_length_and_seed(vault_page, scenes):
     assert (recipe["seconds"], recipe["seed"], recipe["prompt"]) == (2, 6, "a slow pan to the right")
 
 
-def test_the_local_motion_clip_is_a_vp9_webm_of_its_recipe(vault_page, scenes, tmp_path):
+def test_the_local_motion_clip_is_a_vp9_webm_tagged_with_its_recipe(vault_page, scenes, tmp_path):
     made = py(vault_page, f"""
         clip = await service.generate({scenes["id"]!r}, "clip", {scenes["slots"][0]["clip"]!r},
                                       {{"prompt": "push in", "seed": 4, "seconds": 2}})
         blob = await vault.get_blob(clip.id)
         data = (await blob.arrayBuffer()).to_bytes()
         json.dumps({{"b64": base64.b64encode(data).decode(), "recipe": clip.recipe,
-                    "version": clip.version}})
+                    "version": clip.version, "created_at": clip.created_at}})
     """)
     path = tmp_path / "clip.webm"
     path.write_bytes(base64.b64decode(made["b64"]))
@@ -151,6 +152,16 @@ def test_the_local_motion_clip_is_a_vp9_webm_of_its_recipe(vault_page, scenes, t
     assert (streams[0]["codec_name"], streams[0]["width"], streams[0]["height"]) == ("vp9", 640, 360)
     assert abs(float(probed["format"]["duration"]) - 2) <= 0.2, probed["format"]
     assert made["recipe"]["seconds"] == 2 and made["recipe"]["seed"] == 4 and made["version"] >= 2
+    tags = movie_tags(probed)
+    assert "SCENEVAULT_RECIPE" in tags, probed["format"]
+    assert json.loads(tags["SCENEVAULT_RECIPE"]) == made["recipe"]  # exactly the stored recipe
+    assert tags["TITLE"] == "Motion clip: pan, 2 s, 640×360"  # seed 4: a reversed pan
+    assert tags["DESCRIPTION"] == "push in"  # the prompt
+    assert tags["DIGITAL_SOURCE_TYPE"] == (
+        "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia")
+    assert tags["ENCODER"].startswith("SceneVault ") and "SCENEVAULT_RECIPE" in tags["COMMENT"]
+    made_on = datetime.fromtimestamp(made["created_at"] / 1000, timezone.utc).date().isoformat()
+    assert tags["DATE"] == made_on
 
 
 def test_a_lost_clip_is_restored_bit_for_bit_from_its_recipe(vault_page, scenes):

@@ -1,8 +1,9 @@
 """Rendering the final video in the page: a 3-scene project (two narrated scenes, one silent)
 is rendered into a WebM that the page plays with the right length, that ffprobe reads outside
-the browser with a video stream of the chosen size and an audio stream, that can be cancelled
-mid-way with nothing stored, and that is rendered again from its recipe after a recipe-only
-backup was restored and its images regenerated."""
+the browser with a video stream of the chosen size and an audio stream, that carries its title,
+recipe and AI label as Matroska tags, that can be cancelled mid-way with nothing stored, and
+that is rendered again from its recipe after a recipe-only backup was restored and its images
+regenerated."""
 
 import base64
 import hashlib
@@ -10,10 +11,11 @@ import io
 import json
 import textwrap
 import zipfile
+from datetime import datetime, timezone
 
 import pytest
 
-from clipkit import ffprobe
+from clipkit import ffprobe, movie_tags
 from conftest import install_pagekit, run_python
 
 PRELUDE = """
@@ -142,6 +144,35 @@ def test_rendering_from_the_workspace_stores_a_new_version_that_ffprobe_reads(va
     expected = project["expected_ms"] / 1000
     assert abs(float(probe["format"]["duration"]) - expected) <= 0.1 * expected
     assert probe["format"]["format_name"].startswith("matroska")
+
+
+def test_the_rendered_webm_carries_its_title_recipe_and_ai_label_as_matroska_tags(vault_page, project,
+                                                                                 tmp_path):
+    data = py(vault_page, f"""
+        final = await vault.get({project["final"]["id"]!r})
+        data = await media.blob_bytes(await vault.get_blob(final.id))
+        json.dumps({{"b64": base64.b64encode(data).decode(), "recipe": final.recipe,
+                    "created_at": final.created_at}})
+    """)
+    path = tmp_path / "final.webm"
+    path.write_bytes(base64.b64decode(data["b64"]))
+    probe = ffprobe(path)
+    tags = movie_tags(probe)
+    assert "SCENEVAULT_RECIPE" in tags, probe["format"]
+    recipe = data["recipe"]
+    assert recipe == project["final"]["recipe"] and recipe["title"] == "Moon heist"
+    assert json.loads(tags["SCENEVAULT_RECIPE"]) == recipe  # exactly the stored recipe
+    assert tags["TITLE"] == "Moon heist"
+    assert tags["DESCRIPTION"].startswith("Moon heist: 3 scenes, ")
+    assert tags["DIGITAL_SOURCE_TYPE"] == (
+        "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia")
+    assert tags["ENCODER"].startswith("SceneVault ") and "SCENEVAULT_RECIPE" in tags["COMMENT"]
+    made_on = datetime.fromtimestamp(data["created_at"] / 1000, timezone.utc).date().isoformat()
+    assert tags["DATE"] == made_on
+    # the tags change nothing else: still a VP9 + Opus WebM of the recipe's length
+    assert sorted(s["codec_name"] for s in probe["streams"]) == ["opus", "vp9"]
+    expected = project["expected_ms"] / 1000
+    assert abs(float(probe["format"]["duration"]) - expected) <= 0.1 * expected
 
 
 def test_a_full_backup_carries_the_rendered_video_and_its_recipe(vault_page, project):
