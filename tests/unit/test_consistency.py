@@ -12,7 +12,14 @@ from app.core.version import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
 # XML namespace names are identifiers, not addresses the browser fetches.
-HARMLESS_URLS = {"http://www.w3.org/2000/svg"}
+HARMLESS_URLS = {
+    "http://www.w3.org/2000/svg",
+    # XML namespace names in XMP (app/core/metadata/): identifiers that nothing fetches
+    "http://ns.adobe.com/xap/1.0/", "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "http://www.w3.org/XML/1998/namespace", "http://purl.org/dc/elements/1.1/",
+    "http://iptc.org/std/Iptc4xmpExt/2008-02-29/", "https://scenevault.app/ns/1.0/",
+    "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
+}
 BINARY_SUFFIXES = {".png"}  # pixels, not text: nothing in them is fetched
 
 

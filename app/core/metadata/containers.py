@@ -2,15 +2,17 @@
 
 Owns the container walk only; what the blocks say is read by `exif.py` (TIFF) and `xmp.py`.
 A JPEG is SOI, then markers with big-endian lengths up to SOS (the image data, never read): an
-APP1 segment starting `Exif\\0\\0` holds TIFF EXIF, one starting `http://ns.adobe.com/xap/1.0/\\0`
-holds an XMP packet (the first of each counts; Adobe's extended XMP is not joined). A WebP is a
-RIFF file `RIFF <size> WEBP` of chunks (little-endian sizes, odd sizes padded by one byte):
-`EXIF` holds TIFF (with or without the `Exif\\0\\0` prefix), `XMP ` a packet, `VP8X` the canvas.
+APP1 segment starting `Exif\\0\\0` holds TIFF EXIF, one starting with the XMP namespace name
+(http://ns.adobe.com/xap/1.0/ and a NUL) holds an XMP packet (the first of each counts; Adobe's
+extended XMP, split over more segments, is not joined). A WebP is a RIFF file `RIFF <size> WEBP`
+of chunks (little-endian sizes, odd sizes padded by one byte): `EXIF` holds TIFF (with or
+without the `Exif\\0\\0` prefix), `XMP ` a packet, `VP8X` the canvas (it must come first).
 Every length is checked against the bytes there are and every count is capped (MAX_*): a
 truncated or inconsistent file raises MetadataError naming the offset and what is wrong, in
 time linear in the file.
 
-    >>> jpeg = b"\\xff\\xd8" + b"\\xff\\xe1\\x00\\x0cExif\\x00\\x00MM\\x00*" + b"\\xff\\xda\\x00\\x02"
+    >>> exif = b"\\xff\\xe1\\x00\\x0cExif\\x00\\x00MM\\x00*"
+    >>> jpeg = b"\\xff\\xd8" + exif + b"\\xff\\xda\\x00\\x02"
     >>> jpeg_blocks(jpeg).exif
     b'MM\\x00*'
 """
@@ -30,7 +32,7 @@ __all__ = ["MAX_JPEG_SEGMENTS", "MAX_WEBP_CHUNKS", "EXIF_PREFIX", "XMP_PREFIX", 
 MAX_JPEG_SEGMENTS = 4096   # a camera JPEG has about 10 before SOS; ICC profiles split into <= 255
 MAX_WEBP_CHUNKS = 1 << 16  # an animation has one ANMF chunk a frame; EXIF and XMP come last
 EXIF_PREFIX = b"Exif\0\0"
-XMP_PREFIX = b"http://ns.adobe.com/xap/1.0/\0"
+XMP_PREFIX = b"http://ns.adobe.com/xap/1.0/" + b"\0"
 SOI, SOS, EOI, APP1 = 0xD8, 0xDA, 0xD9, 0xE1
 # Markers with no length field: TEM, RST0-RST7, SOI, EOI.
 STANDALONE = frozenset({0x01, *range(0xD0, 0xD8), SOI, EOI})
@@ -100,11 +102,12 @@ def iter_jpeg_segments(data: bytes) -> Iterator[Segment]:
         yield segment
         if marker == SOS:
             return
-    raise MetadataError(f"the JPEG has more than {MAX_JPEG_SEGMENTS:,} segments before its image data")
+    raise MetadataError(f"the JPEG has more than {MAX_JPEG_SEGMENTS:,} segments before its "
+                        "image data")
 
 
 def _marker_at(data: bytes, offset: int) -> tuple[int, int]:
-    """The marker byte at `offset` (fill bytes FF before it skipped) and where its segment goes on."""
+    """The marker at `offset` (fill bytes FF before it skipped) and the offset after it."""
     if offset >= len(data):
         raise MetadataError(f"the JPEG is truncated at byte {offset} (no SOS marker)")
     if data[offset] != 0xFF:
@@ -115,7 +118,8 @@ def _marker_at(data: bytes, offset: int) -> tuple[int, int]:
     if offset >= len(data):
         raise MetadataError(f"the JPEG is truncated at byte {offset} (a marker with no type)")
     if data[offset] == 0x00:
-        raise MetadataError(f"the JPEG has an escaped FF 00 at byte {offset - 1} outside image data")
+        raise MetadataError(f"the JPEG has an escaped FF 00 at byte {offset - 1} outside the "
+                            "image data")
     return data[offset], offset + 1
 
 

@@ -44,7 +44,8 @@ MAX_IFDS = 16            # IFD0, IFD1 (the thumbnail) and the Exif IFD in practi
 MAX_IFD_ENTRIES = 512    # a camera's IFD has fewer than 100 entries
 MAX_TEXT_BYTES = 2 * MAX_RAW_CHARS + 8  # a UTF-16 text of MAX_RAW_CHARS and its charset prefix
 IMAGE_DESCRIPTION, SOFTWARE, EXIF_IFD_POINTER, USER_COMMENT = 0x010E, 0x0131, 0x8769, 0x9286
-TAG_NAMES = {IMAGE_DESCRIPTION: "ImageDescription", SOFTWARE: "Software", USER_COMMENT: "UserComment"}
+TAG_NAMES = {IMAGE_DESCRIPTION: "ImageDescription", SOFTWARE: "Software",
+             USER_COMMENT: "UserComment"}
 # Bytes per value of each TIFF field type (BYTE, ASCII, SHORT, LONG, RATIONAL, ..., IFD).
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
 CHARSET_ASCII, CHARSET_UNICODE, CHARSET_JIS = b"ASCII\0\0\0", b"UNICODE\0", b"JIS\0\0\0\0\0"
@@ -170,7 +171,8 @@ def _value_bytes(block: _Tiff, entry: Entry) -> bytes:
     length = entry.count * TYPE_SIZES.get(entry.type, 1)
     name = TAG_NAMES.get(entry.tag, f"tag {entry.tag:#06x}")
     if length > MAX_TEXT_BYTES:
-        raise MetadataError(f"the EXIF {name} has {length:,} bytes; the limit is {MAX_TEXT_BYTES:,}")
+        raise MetadataError(f"the EXIF {name} has {length:,} bytes; the limit is "
+                            f"{MAX_TEXT_BYTES:,}")
     start = entry.field_offset if length <= 4 else block.u32(entry.field_offset)
     if start + length > len(block.data):
         raise MetadataError(f"the EXIF {name} value ({length:,} bytes at byte {start}) runs past "
@@ -204,12 +206,14 @@ def _utf16(body: bytes, tiff_order: str) -> str:
     """UTF-16 by its BOM, else by where its zero bytes fall (ASCII-heavy text shows its order),
     else in the TIFF header's order."""
     if len(body) % 2:
-        raise MetadataError(f"the EXIF UserComment is UNICODE but has an odd length ({len(body)} bytes)")
+        raise MetadataError("the EXIF UserComment is UNICODE but has an odd length "
+                            f"({len(body)} bytes)")
     codec = "utf-16" if body[:2] in (b"\xff\xfe", b"\xfe\xff") else _utf16_order(body, tiff_order)
     try:
         return body.decode(codec)
     except UnicodeDecodeError as exc:
-        raise MetadataError(f"the EXIF UserComment is not valid UTF-16 at byte {exc.start}") from None
+        raise MetadataError(f"the EXIF UserComment is not valid UTF-16 at byte "
+                            f"{exc.start}") from None
 
 
 def _utf16_order(body: bytes, tiff_order: str) -> str:
@@ -231,7 +235,8 @@ def _utf8_or_latin1(raw: bytes) -> str:
 
 def _nonempty(text: str) -> str | None:
     if len(text) > MAX_RAW_CHARS:
-        raise MetadataError(f"an EXIF text has {len(text):,} characters; the limit is {MAX_RAW_CHARS:,}")
+        raise MetadataError(f"an EXIF text has {len(text):,} characters; the limit is "
+                            f"{MAX_RAW_CHARS:,}")
     return text if text.strip() else None
 
 

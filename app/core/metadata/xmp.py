@@ -46,7 +46,8 @@ DC_NS = "http://purl.org/dc/elements/1.1/"
 XMP_NS = "http://ns.adobe.com/xap/1.0/"
 IPTC_EXT_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 SV_NS = "https://scenevault.app/ns/1.0/"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+XML_LANG = f"{{{XML_NS}}}lang"
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 PROPERTIES = {"description": f"{{{DC_NS}}}description", "creator_tool": f"{{{XMP_NS}}}CreatorTool",
               "digital_source_type": f"{{{IPTC_EXT_NS}}}DigitalSourceType",
@@ -219,7 +220,8 @@ def build_packet(recipe: Mapping[str, Any], creator_tool: str) -> str:
     recipe_json = json.dumps(dict(recipe), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     prompt = recipe.get("prompt")
     description = ("   <dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">"
-                   f"{_escape(str(prompt))}</rdf:li></rdf:Alt></dc:description>\n" if prompt else "")
+                   f"{_escape(str(prompt))}</rdf:li></rdf:Alt></dc:description>\n"
+                   if prompt else "")
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
         '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'

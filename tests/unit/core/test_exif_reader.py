@@ -57,7 +57,8 @@ def test_a_webp_exif_chunk_with_the_exif_prefix_reads_too():
 
 def test_a_webp_with_exif_and_xmp_keeps_both_raw_and_a1111_wins():
     packet = build_packet(SV_RECIPE, "SceneVault (local/sketch)")
-    found = read_jpeg_or_webp(extended_webp(a1111_tiff(INFOTEXT, "<"), packet.encode()), "image/webp")
+    data = extended_webp(a1111_tiff(INFOTEXT, "<"), packet.encode())
+    found = read_jpeg_or_webp(data, "image/webp")
     assert found.tool == "a1111"
     assert found.raw == {"exif:UserComment": INFOTEXT, "xmp": packet}
 
@@ -102,7 +103,8 @@ def test_user_comment_charsets(value, text):
 
 
 def test_a_jis_or_empty_user_comment_is_not_read():
-    assert read_exif(tiff({}, {USER_COMMENT: (UNDEFINED, b"JIS\0\0\0\0\0\x1b$B")})).user_comment is None
+    jis = tiff({}, {USER_COMMENT: (UNDEFINED, b"JIS\0\0\0\0\0\x1b$B")})
+    assert read_exif(jis).user_comment is None
     assert read_exif(tiff({}, {USER_COMMENT: (UNDEFINED, b"\0" * 8 + b"   ")})).user_comment is None
 
 
@@ -128,7 +130,8 @@ def test_what_exiftool_writes_reads_back_exactly(tmp_path, name, data, mime):
     assert (found.tool, found.recipe) == ("a1111", A1111_RECIPE)
     assert found.raw["exif:UserComment"] == comment
     assert found.raw["exif:ImageDescription"] == "a plain one"
-    assert "<rdf:li xml:lang='x-default'>a &lt;red&gt; fox &amp; &quot;friends&quot; 狐" in found.raw["xmp"]
+    escaped = "a &lt;red&gt; fox &amp; &quot;friends&quot; 狐"
+    assert f"<rdf:li xml:lang='x-default'>{escaped}</rdf:li>" in found.raw["xmp"]
 
 
 def test_a_description_exiftool_writes_into_xmp_alone_is_the_prompt(tmp_path):
@@ -142,7 +145,8 @@ def test_a_description_exiftool_writes_into_xmp_alone_is_the_prompt(tmp_path):
 
 # --- hostile TIFF: every one refused with a useful message, fast --------------------------------
 def ifd(order: str, entries: list[bytes], next_offset: int) -> bytes:
-    return struct.pack(order + "H", len(entries)) + b"".join(entries) + struct.pack(order + "I", next_offset)
+    return (struct.pack(order + "H", len(entries)) + b"".join(entries)
+            + struct.pack(order + "I", next_offset))
 
 
 def pad(block: bytes, size: int = 64 * 1024) -> bytes:
@@ -157,9 +161,11 @@ HOSTILE_TIFF = {
     "an IFD whose next link points at itself": (
         pad(b"MM\0*\0\0\0\x08" + ifd(">", [], 8)), "IFD1 at byte 8 was already read"),
     "two IFDs pointing at each other": (
-        pad(b"II*\0\x08\0\0\0" + ifd("<", [], 14) + ifd("<", [], 8)), "IFD2 at byte 8 was already read"),
+        pad(b"II*\0\x08\0\0\0" + ifd("<", [], 14) + ifd("<", [], 8)),
+        "IFD2 at byte 8 was already read"),
     "an Exif IFD pointer back to IFD0": (
-        pad(b"MM\0*\0\0\0\x08" + ifd(">", [exif_pointer(">", 8)], 0)), "ExifIFD at byte 8 was already read"),
+        pad(b"MM\0*\0\0\0\x08" + ifd(">", [exif_pointer(">", 8)], 0)),
+        "ExifIFD at byte 8 was already read"),
     "a chain of more IFDs than the cap": (
         pad(b"MM\0*\0\0\0\x08" + b"".join(ifd(">", [], 8 + 6 * (i + 1)) for i in range(4000))),
         f"links more than {MAX_IFDS} IFDs"),

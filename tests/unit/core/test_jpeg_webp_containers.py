@@ -27,7 +27,8 @@ def test_jpeg_app1_exif_and_xmp_are_found_and_the_first_of_each_counts():
 
 
 def test_the_jpeg_walk_stops_at_sos_and_skips_fill_bytes_and_standalone_markers():
-    data = b"\xff\xd8\xff\xff\xff" + exif_segment(TIFF)[1:] + b"\xff\xd0" + segment(0xDA, b"\0") + b"\xff\xe1garbage"
+    fill_then_exif = b"\xff\xff\xff" + exif_segment(TIFF)[1:]
+    data = b"\xff\xd8" + fill_then_exif + b"\xff\xd0" + segment(0xDA, b"\0") + b"\xff\xe1garbage"
     markers = [s.marker for s in iter_jpeg_segments(data)]
     assert markers == [0xE1, 0xDA]
     assert jpeg_blocks(data).exif == TIFF
@@ -81,8 +82,10 @@ BROKEN = {
     "a chunk header cut short": (webp_raw(b"EXIF\0\0"), "image/webp",
                                  "chunk header at byte 12 is truncated"),
     "a chunk past the RIFF data": (webp_raw(b"EXIF\xff\0\0\0MM"), "image/webp",
-                                   "chunk b'EXIF' at byte 12 has size 255, past the end of the RIFF data (byte 22)"),
-    "a short VP8X": (webp(riff_chunk(b"VP8X", b"\0\0")), "image/webp", "VP8X chunk at byte 12 has 2 bytes"),
+                                   "chunk b'EXIF' at byte 12 has size 255, past the end of "
+                                   "the RIFF data (byte 22)"),
+    "a short VP8X": (webp(riff_chunk(b"VP8X", b"\0\0")), "image/webp",
+                     "VP8X chunk at byte 12 has 2 bytes"),
     "a VP8X after the image": (webp(VP8L_1X1, riff_chunk(b"VP8X", b"\0" * 10)), "image/webp",
                                "VP8X chunk is at byte 34; it must come first"),
 }

@@ -81,7 +81,8 @@ def test_attribute_form_properties_and_utf16_packets_read():
               "<dc:description xmlns:dc='http://purl.org/dc/elements/1.1/'><rdf:Alt>"
               "<rdf:li xml:lang='de'>Fuchs</rdf:li><rdf:li xml:lang='x-default'>fox</rdf:li>"
               "</rdf:Alt></dc:description></rdf:Description></rdf:RDF></x:xmpmeta>")
-    for data in (packet.encode(), packet.encode("utf-16"), b"\xef\xbb\xbf" + packet.encode() + b"\0\0"):
+    with_bom_and_nul_padding = b"\xef\xbb\xbf" + packet.encode() + b"\0\0"
+    for data in (packet.encode(), packet.encode("utf-16"), with_bom_and_nul_padding):
         found = read_packet(data)
         assert (found.creator_tool, found.digital_source_type, found.description) == (
             "Photoshop & co", "http://cv.iptc.org/x", "fox")
@@ -112,8 +113,10 @@ def test_embed_recipe_adds_one_uncompressed_xmp_itxt_next_to_parameters_and_reci
     assert read_recipe(png) == RECIPE
     found = read_packet(texts[XMP_KEY].encode())
     assert (found.recipe, found.description) == (RECIPE, RECIPE["prompt"])
-    xmp_chunks = [bytes(c.data) for c in iter_chunks(png) if bytes(c.data).startswith(b"XML:com.adobe.xmp\0")]
-    assert len(xmp_chunks) == 1 and xmp_chunks[0][18:22] == b"\0\0\0\0"  # flag 0, method 0, no language
+    xmp_chunks = [bytes(c.data) for c in iter_chunks(png)
+                  if bytes(c.data).startswith(b"XML:com.adobe.xmp\0")]
+    # uncompressed (flag 0, method 0), no language, no translated keyword
+    assert len(xmp_chunks) == 1 and xmp_chunks[0][18:22] == b"\0\0\0\0"
 
 
 def test_exiftool_reads_the_label_and_the_parameters_of_a_png_scenevault_wrote(tmp_path):
@@ -146,9 +149,11 @@ def laughs() -> bytes:
 
 HOSTILE = {
     "billion laughs": (laughs(), "has a <!DOCTYPE declaration at character 21"),
-    "an external entity": (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-                           b"<x>&xxe;</x>" + b" " * 65_000, "<!DOCTYPE declaration"),
-    "an entity without a DOCTYPE": (b'<!ENTITY x SYSTEM "file:///etc/passwd"><x/>', "<!ENTITY declaration"),
+    "an external entity": (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM '
+                           b'"file:///etc/passwd">]><x>&xxe;</x>' + b" " * 65_000,
+                           "<!DOCTYPE declaration"),
+    "an entity without a DOCTYPE": (b'<!ENTITY x SYSTEM "file:///etc/passwd"><x/>',
+                                    "<!ENTITY declaration"),
     "a lower-case doctype after 64 KB of comments": (b"<!-- -->" * 8000 + b"<!doctype x><x/>",
                                                      "<!DOCTYPE declaration at character 64000"),
     "100,000 nested elements": (b"<a>" * 100_000 + b"</a>" * 100_000,
@@ -178,7 +183,8 @@ def test_64_kb_of_harmless_markup_declarations_is_linear():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300) | st.text(alphabet="<>!/=&;'\"x:aDOCTYPE ", max_size=300).map(str.encode))
+@given(st.binary(max_size=300)
+       | st.text(alphabet="<>!/=&;'\"x:aDOCTYPE ", max_size=300).map(str.encode))
 def test_arbitrary_packets_raise_only_metadata_error(packet):
     try:
         read_packet(packet)
