@@ -3,10 +3,10 @@
 Owns the PNG chunk walk (signature, lengths and every CRC checked; anything else raises
 `PngError`), the A1111 "parameters" text (written by `format_parameters`, read back by
 `parse_parameters`, including the Stable Diffusion web UI's own files), and `embed_recipe`,
-which gives every PNG leaving the proxy both that text and the full recipe JSON in an iTXt
-chunk keyed `scenevault:recipe`. Every reader is linear in its input and every count and size
-is capped (MAX_*): a hostile file is refused with PngError, fast. Stdlib only (zlib, struct,
-json, re).
+which gives every PNG leaving the proxy that text, the full recipe JSON in an iTXt chunk keyed
+`scenevault:recipe`, and an XMP packet (`XML:com.adobe.xmp`, built by app/core/metadata/xmp.py).
+Every reader is linear in its input and every count and size is capped (MAX_*): a hostile file
+is refused with PngError, fast. Stdlib only (zlib, struct, json, re).
 
     >>> png = embed_recipe(tiny_png(), {"kind": "image", "prompt": "a red fox", "seed": 7,
     ...                                 "width": 8, "height": 8, "steps": 20, "model": "m",
@@ -29,14 +29,15 @@ from typing import Any, Iterator, Mapping
 from app.core.errors import PngError
 
 __all__ = [
-    "PNG_SIGNATURE", "PARAMETERS_KEY", "RECIPE_KEY", "Chunk", "Parameters", "iter_chunks",
-    "read_text", "with_text", "format_parameters", "parse_parameters", "embed_recipe",
+    "PNG_SIGNATURE", "PARAMETERS_KEY", "RECIPE_KEY", "XMP_KEY", "Chunk", "Parameters",
+    "iter_chunks", "read_text", "with_text", "format_parameters", "parse_parameters", "embed_recipe",
     "read_recipe", "tiny_png",
 ]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PARAMETERS_KEY = "parameters"
 RECIPE_KEY = "scenevault:recipe"
+XMP_KEY = "XML:com.adobe.xmp"
 TEXT_TYPES = (b"tEXt", b"zTXt", b"iTXt")
 MAX_CHUNK_BYTES = 2**31 - 1
 MAX_CHUNKS = 1 << 16         # a 512 MiB image in libpng's 8 KiB IDAT chunks
@@ -196,11 +197,16 @@ def with_text(png: bytes, entries: Mapping[str, str]) -> bytes:
 
 
 def embed_recipe(png: bytes, recipe: Mapping[str, Any]) -> bytes:
-    """`png` carrying A1111's `parameters` text and the full recipe JSON (iTXt, UTF-8)."""
+    """`png` carrying A1111's `parameters` text, the full recipe JSON (iTXt, UTF-8) and an XMP
+    packet (uncompressed iTXt keyed `XML:com.adobe.xmp`, as Adobe and exiftool read it) that marks
+    the image as made by a trained model (app/core/metadata/xmp.py)."""
+    from app.core.metadata.xmp import build_packet, creator_tool_for
     recipe_json = json.dumps(dict(recipe), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    packet = build_packet(recipe, creator_tool_for(recipe))
     return _replace_text(png, {
         PARAMETERS_KEY: _text_chunk(PARAMETERS_KEY, format_parameters(recipe)),
         RECIPE_KEY: _itxt_chunk(_keyword_bytes(RECIPE_KEY), recipe_json),
+        XMP_KEY: _itxt_chunk(_keyword_bytes(XMP_KEY), packet),
     })
 
 

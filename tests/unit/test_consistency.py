@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # XML namespace names and IPTC vocabulary terms are identifiers written into files, not
 # addresses the browser fetches (the SVG namespace; XMP's; the IPTC digital source types).
 HARMLESS_URL_PREFIXES = ("http://www.w3.org/2000/svg", "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+                         "http://www.w3.org/XML/1998/namespace",
                          "http://ns.adobe.com/", "http://purl.org/dc/elements/1.1/",
                          "http://iptc.org/std/Iptc4xmpExt/", "http://cv.iptc.org/newscodes/",
                          "https://scenevault.app/ns/")

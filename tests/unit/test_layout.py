@@ -62,11 +62,19 @@ def layer_of(module: str) -> str:
 
 @cache
 def is_pure(module: str) -> bool:
-    """No browser import, directly or through the app modules it imports."""
-    imported = imports_of(module)
-    if {name.split(".")[0] for name in imported} & BROWSER_ONLY:
-        return False
-    return all(is_pure(name) for name in imported if name in MODULES and name != module)
+    """No browser import, directly or through the app modules it imports. Each module is looked
+    at once, so an import cycle (source.py's lazy import of a reader that imports source.py
+    back) ends."""
+    seen, pending = {module}, [module]
+    while pending:
+        imported = imports_of(pending.pop())
+        if {name.split(".")[0] for name in imported} & BROWSER_ONLY:
+            return False
+        for name in imported:
+            if name in MODULES and name not in seen:
+                seen.add(name)
+                pending.append(name)
+    return True
 
 
 PURE = sorted(m for m in MODULES if is_pure(m))

@@ -11,9 +11,9 @@ from hypothesis import given, settings, strategies as st
 
 from app.core.errors import PngError
 from app.core.pngmeta import (MAX_CHUNKS, MAX_INFLATED_TEXT, MAX_PARAMETERS_CHARS, MAX_RECIPE_CHARS,
-                         MAX_SETTINGS, MAX_TEXT_CHUNKS, PARAMETERS_KEY, RECIPE_KEY, embed_recipe,
-                         format_parameters, iter_chunks, parse_parameters, read_recipe,
-                         read_settings, read_text, tiny_png, with_text)
+                         MAX_SETTINGS, MAX_TEXT_CHUNKS, PARAMETERS_KEY, RECIPE_KEY, XMP_KEY,
+                         embed_recipe, format_parameters, iter_chunks, parse_parameters,
+                         read_recipe, read_settings, read_text, tiny_png, with_text)
 from app.core.sniff import recipe_from_png
 
 RECIPE = {"kind": "image", "prompt": "a red fox, in the snow", "negative_prompt": "blurry",
@@ -76,7 +76,8 @@ def test_embed_recipe_writes_a1111_parameters_and_the_full_recipe_json():
 def test_embedding_twice_keeps_one_copy_of_each_chunk():
     png = embed_recipe(embed_recipe(tiny_png(), RECIPE), {**RECIPE, "seed": 9})
     assert read_recipe(png)["seed"] == 9
-    assert [c.type for c in iter_chunks(png)].count(b"iTXt") == 1
+    itxt_keys = [bytes(c.data).partition(b"\0")[0] for c in iter_chunks(png) if c.type == b"iTXt"]
+    assert itxt_keys == [RECIPE_KEY.encode(), XMP_KEY.encode()]
 
 
 def test_a_non_latin1_prompt_puts_parameters_in_iTXt_and_still_reads_back():
