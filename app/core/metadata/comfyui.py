@@ -25,12 +25,11 @@ work stays linear. Values of the wrong type are left out, never guessed.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
 from app.core.errors import MetadataError
-from app.core.metadata.jsontext import load_json
+from app.core.metadata.jsontext import as_whole_number, load_json
 
 __all__ = ["Node", "Link", "Graph", "MAX_GRAPH_NODES", "MAX_GRAPH_DEPTH", "MAX_LINK_HOPS",
            "MAX_VISITS", "read_comfyui", "api_graph", "graph_fields", "as_link"]
@@ -39,6 +38,7 @@ MAX_GRAPH_NODES = 10_000  # a large real workflow has a few hundred
 MAX_GRAPH_DEPTH = 64      # real graphs nest 4 (API) to about 10 (editor, with subgraphs)
 MAX_LINK_HOPS = 64        # how far from the sampler a walk follows links
 MAX_VISITS = 2_000        # how many nodes one walk may visit
+MAX_SIDE = 2**31 - 1      # a latent's width or height, as PNG's own limit
 SAMPLER_CLASSES = ("KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced")
 # Links from a sampler to the nodes that hold its settings (custom samplers split them up).
 HELPER_INPUTS = ("noise", "guider", "sampler", "sigmas")
@@ -148,19 +148,21 @@ Edges = Callable[[Node, int], Iterator[Link]]
 
 
 def walk(graph: Graph, start: Link, edges: Edges) -> Iterator[Node]:
-    """Nodes reachable from `start` along `edges`, breadth first: each at most once, at most
-    MAX_LINK_HOPS links away, at most MAX_VISITS in all. Links to missing nodes end there."""
-    queue = deque([(start, 0)])
+    """Nodes reachable from `start` along `edges`, depth first in link order (so a combiner's
+    first conditioning comes before its second): each at most once, at most MAX_LINK_HOPS links
+    away, at most MAX_VISITS in all. Links to missing nodes end there."""
+    stack = [(start, 0)]
     visited: set[str] = set()
-    while queue and len(visited) < MAX_VISITS:
-        link, hops = queue.popleft()
+    while stack and len(visited) < MAX_VISITS:
+        link, hops = stack.pop()
         node = graph.get(link.node)
         if node is None or link.node in visited:
             continue
         visited.add(link.node)
         yield node
         if hops < MAX_LINK_HOPS:
-            queue.extend((following, hops + 1) for following in edges(node, link.output))
+            following = [(linked, hops + 1) for linked in edges(node, link.output)]
+            stack.extend(reversed(following))
 
 
 def _links(node: Node, names: tuple[str, ...]) -> Iterator[Link]:
@@ -234,12 +236,14 @@ def _model_name(graph: Graph, sampler: str) -> str | None:
 
 
 def _latent_size(graph: Graph, sampler: str) -> dict[str, Any]:
-    """Width and height of the first latent node behind the sampler that has both."""
+    """Width and height of the first latent node behind the sampler that has both as whole
+    numbers (a latent upscaler's own size counts: it is the size of the image made)."""
     start = as_link(_sampler_input(graph, sampler, LATENT_INPUTS))
     if start is None:
         return {}
     for node in walk(graph, start, lambda node, _output: _links(node, LATENT_INPUTS)):
-        width, height = (_literal(graph, node.inputs.get(name)) for name in ("width", "height"))
+        width, height = (as_whole_number(_literal(graph, node.inputs.get(name)), MAX_SIDE)
+                         for name in ("width", "height"))
         if width is not None and height is not None:
             return {"width": width, "height": height}
     return {}
