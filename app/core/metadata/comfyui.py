@@ -197,12 +197,12 @@ def _prompt_text(graph: Graph, sampler: str, names: tuple[str, ...]) -> str | No
     start = as_link(_sampler_input(graph, sampler, names))
     if start is None:
         return None
-    texts: list[str] = []
+    texts: dict[str, None] = {}  # insertion-ordered, each text once
     for node in walk(graph, start, _conditioning_edges):
         for name in TEXT_INPUTS:
             value = node.inputs.get(name)
-            if isinstance(value, str) and value.strip() and value not in texts:
-                texts.append(value)
+            if isinstance(value, str) and value.strip():
+                texts.setdefault(value)
     return "\n".join(texts) or None
 
 

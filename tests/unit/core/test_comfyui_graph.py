@@ -169,6 +169,19 @@ def cycle_graph() -> dict:
     return ring
 
 
+def text_fan() -> dict:
+    """A sampler whose positive conditioning fans out to 2,050 encoders of nine texts each, all
+    alike but for their last characters (a list's `in` would compare them 160 million times)."""
+    prefix = "x" * 20
+    graph = {str(n): {"class_type": "ConditioningCombine", "inputs": {
+        "conditioning_1": [str(2 * n + 1), 0], "conditioning_2": [str(2 * n + 2), 0],
+        **{name: f"{prefix}{n:05}{name}" for name in ("text", "text_g", "text_l", "clip_l", "clip_g",
+                                                "t5xxl", "prompt", "string", "value")}}}
+        for n in range(2_050)}
+    graph["s"] = {"class_type": "KSampler", "inputs": {"positive": ["0", 0]}}
+    return graph
+
+
 def nodes_json(count: int) -> str:
     """An API graph of `count` nodes in as few bytes as possible (about 1 MB for 100,000)."""
     return "{" + ",".join(f'"{n}":0' for n in range(count)) + "}"
@@ -176,6 +189,8 @@ def nodes_json(count: int) -> str:
 
 HOSTILE = {
     "a cycle through 5,000 combiners": (lambda: json.dumps(cycle_graph()), None, {}),
+    "2,050 encoders of nine near-identical texts each": (lambda: json.dumps(text_fan()), None,
+                                                          "check_fan"),
     "a self-linked sampler": (lambda: json.dumps({"1": {"class_type": "KSampler", "inputs": {
         "positive": ["1", 0], "seed": ["1", 0], "model": ["1", 0], "latent_image": ["1", 0]}}}),
         None, {}),
@@ -228,7 +243,9 @@ def test_a_hostile_graph_is_read_or_refused_fast(name):
     workflow = make_workflow() if make_workflow else None
     assert len(prompt or workflow) <= 1_100_000
     answer, seconds = timed(lambda: recipe_fields(read_comfyui(prompt, workflow)))
-    if isinstance(expected, str):
+    if expected == "check_fan":  # the visit cap: 2,000 nodes, nine texts each
+        assert answer["prompt"].count("\n") == 9 * 2_000 - 1
+    elif isinstance(expected, str):
         assert isinstance(answer, MetadataError) and expected in str(answer), answer
     else:
         assert answer == expected
