@@ -13,6 +13,7 @@
     ├── BackupError           a backup cannot be written or restored (`code` names the rule)
     │   └── BackupCancelled   the user cancelled an export or import; nothing was changed
     ├── PngError              bytes are not a well-formed PNG (bad signature, chunk or CRC)
+    ├── MetadataError         a file's embedded metadata breaks a rule or a cap (recipe left out)
     ├── RecipeError           generation parameters are invalid (names the field)
     ├── RenderError           the final video cannot be rendered (inputs missing, no encoder)
     │   └── RenderCancelled   the user cancelled a render; nothing was stored
@@ -32,7 +33,7 @@ __all__ = [
     "SceneVaultError", "StartupError", "VaultError", "QuotaExceeded", "MissingBlob",
     "IntegrityError", "InvalidAsset", "NotFound", "DatabaseBlocked", "BackupError",
     "BackupCancelled", "RecipeError", "RenderError", "RenderCancelled", "ProviderError",
-    "PngError", "ProviderTimeout", "ProviderBusy", "JobLost", "JobAlreadyStored",
+    "PngError", "MetadataError", "ProviderTimeout", "ProviderBusy", "JobLost", "JobAlreadyStored",
 ]
 
 

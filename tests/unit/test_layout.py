@@ -62,11 +62,19 @@ def layer_of(module: str) -> str:
 
 @cache
 def is_pure(module: str) -> bool:
-    """No browser import, directly or through the app modules it imports."""
-    imported = imports_of(module)
-    if {name.split(".")[0] for name in imported} & BROWSER_ONLY:
-        return False
-    return all(is_pure(name) for name in imported if name in MODULES and name != module)
+    """No browser import, directly or through the app modules it imports. Walked with a seen
+    set, so an import cycle (a lazy import back, as app/core/metadata/source.py has) ends."""
+    seen, pending = set(), [module]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        imported = imports_of(name)
+        if {each.split(".")[0] for each in imported} & BROWSER_ONLY:
+            return False
+        pending.extend(each for each in imported if each in MODULES)
+    return True
 
 
 PURE = sorted(m for m in MODULES if is_pure(m))

@@ -9,7 +9,7 @@ whose class names a sampler) and follows its links: `positive`/`negative` to the
 loader (through LoRA loaders and model patches), the latent to its width and height, and seed,
 steps, cfg and sampler name through primitive nodes or a custom sampler's noise, guider,
 sampler and sigmas nodes. The editor's graph is used only when `prompt` is missing or has no
-sampler (comfyui_workflow.py turns it into the API shape).
+sampler (comfyui_workflow.py turns it into the API format).
 
 Hostile graphs: the JSON nesting is scanned before parsing (MAX_GRAPH_DEPTH), at most
 MAX_GRAPH_NODES nodes are read (more is refused at once), and every walk keeps a visited set,
@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
 from app.core.errors import MetadataError
+from app.core.metadata.comfyui_workflow import workflow_as_api
 from app.core.metadata.jsontext import as_whole_number, load_json
 
 __all__ = ["Node", "Link", "Graph", "MAX_GRAPH_NODES", "MAX_GRAPH_DEPTH", "MAX_LINK_HOPS",
-           "MAX_VISITS", "read_comfyui", "api_graph", "graph_fields", "as_link"]
+           "MAX_VISITS", "read_comfyui", "api_graph", "as_graph", "graph_fields", "as_link"]
 
 MAX_GRAPH_NODES = 10_000  # a large real workflow has a few hundred
 MAX_GRAPH_DEPTH = 64      # real graphs nest 4 (API) to about 10 (editor, with subgraphs)
@@ -93,8 +94,7 @@ def read_comfyui(prompt: str | None, workflow: str | None) -> dict[str, Any]:
             return found
     if workflow is None:
         return {}
-    from app.core.metadata.comfyui_workflow import workflow_graph
-    return graph_fields(workflow_graph(workflow))
+    return graph_fields(as_graph(workflow_as_api(workflow, MAX_GRAPH_NODES, MAX_GRAPH_DEPTH)))
 
 
 def api_graph(text: str) -> Graph:
@@ -103,19 +103,21 @@ def api_graph(text: str) -> Graph:
     if not isinstance(decoded, dict):
         raise MetadataError(f"the ComfyUI prompt graph is a JSON {type(decoded).__name__}, "
                             "not an object of nodes")
-    check_node_count(len(decoded), "prompt")
+    if len(decoded) > MAX_GRAPH_NODES:
+        raise MetadataError(f"the ComfyUI prompt graph has {len(decoded):,} nodes; SceneVault "
+                            f"reads at most {MAX_GRAPH_NODES:,}")
+    return as_graph(decoded)
+
+
+def as_graph(nodes: Mapping[str, Any]) -> Graph:
+    """The nodes of an API-format graph that have a class; inputs that are not an object count
+    as none."""
     graph: Graph = {}
-    for node_id, node in decoded.items():
+    for node_id, node in nodes.items():
         if isinstance(node, dict) and isinstance(node.get("class_type"), str):
             inputs = node.get("inputs")
             graph[node_id] = Node(node["class_type"], inputs if isinstance(inputs, dict) else {})
     return graph
-
-
-def check_node_count(count: int, which: str) -> None:
-    if count > MAX_GRAPH_NODES:
-        raise MetadataError(f"the ComfyUI {which} graph has {count:,} nodes; SceneVault reads "
-                            f"at most {MAX_GRAPH_NODES:,}")
 
 
 def graph_fields(graph: Graph) -> dict[str, Any]:

@@ -1,20 +1,22 @@
-"""ComfyUI's editor graph (`workflow` tEXt) in the API shape (pure), for when `prompt` is missing.
+"""ComfyUI's editor graph (`workflow` tEXt) in the API format (pure), for when `prompt` is missing.
 
 The editor's graph lists nodes (`{"id": 3, "type": "KSampler", "inputs": [{"name": "model",
 "link": 1}], "widgets_values": [5, "fixed", 20, 7.0, "euler", "normal", 1.0]}`) and links
 (`[link id, from node, from slot, to node, to slot, type]`, or the same as an object in newer
-files). `workflow_graph` turns it into comfyui.py's `Graph`: each linked input becomes a link
-`[from node, from slot]`, and the widget values of the node classes in WIDGET_NAMES get their
+files). `workflow_as_api` turns it into the API format comfyui.py reads (`{"3": {"class_type":
+"KSampler", "inputs": {...}}}`): each linked input becomes a link `[from node, from slot]`, and
+the widget values of the node classes in WIDGET_NAMES get their
 input names (a dict of widget values is taken by name as it is). Widget values win over links:
 an input wired to an editor-only primitive node still keeps its value among the widgets.
-Counts are capped (comfyui.MAX_GRAPH_NODES nodes, MAX_LINKS links); wrong types are skipped.
+Counts are capped (the caller's node cap, MAX_LINKS links); wrong types are skipped.
 
     >>> text = ('{"nodes": [{"id": 3, "type": "KSampler", "inputs": [{"name": "positive", '
     ...         '"link": 9}], "widgets_values": [5, "fixed", 20, 7.5, "euler", "normal", 1]}, '
     ...         '{"id": 6, "type": "CLIPTextEncode", "widgets_values": ["a red fox"]}], '
     ...         '"links": [[9, 6, 0, 3, 1, "CONDITIONING"]]}')
-    >>> workflow_graph(text)["3"].inputs["positive"], workflow_graph(text)["3"].inputs["cfg"]
-    (['6', 0], 7.5)
+    >>> sampler = workflow_as_api(text, max_nodes=100, max_depth=64)["3"]
+    >>> sampler["class_type"], sampler["inputs"]["positive"], sampler["inputs"]["cfg"]
+    ('KSampler', ['6', 0], 7.5)
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.errors import MetadataError
-from app.core.metadata.comfyui import MAX_GRAPH_DEPTH, Graph, Node, check_node_count
 from app.core.metadata.jsontext import load_json
 
-__all__ = ["MAX_LINKS", "WIDGET_NAMES", "workflow_graph"]
+__all__ = ["MAX_LINKS", "WIDGET_NAMES", "workflow_as_api"]
 
 MAX_LINKS = 4 * 10_000  # a node has a few links in and out
 # The input name of each widget value, in the order the editor stores them (None: a widget
@@ -50,20 +51,24 @@ WIDGET_NAMES: dict[str, tuple[str | None, ...]] = {
 }
 
 
-def workflow_graph(text: str) -> Graph:
-    """The editor's graph as comfyui.py's Graph. Raises MetadataError when it is not JSON, nests
-    too deep, is not an object with a node list, or has too many nodes or links."""
-    decoded = load_json(text, "the ComfyUI workflow graph", MAX_GRAPH_DEPTH)
+def workflow_as_api(text: str, max_nodes: int, max_depth: int) -> dict[str, dict[str, Any]]:
+    """The editor's graph in the API format. Raises MetadataError when it is not JSON, nests
+    deeper than `max_depth`, is not an object with a node list, or has more than `max_nodes`
+    nodes or MAX_LINKS links."""
+    decoded = load_json(text, "the ComfyUI workflow graph", max_depth)
     nodes = decoded.get("nodes") if isinstance(decoded, dict) else None
     if not isinstance(nodes, list):
         raise MetadataError("the ComfyUI workflow graph is not an object with a \"nodes\" list")
-    check_node_count(len(nodes), "workflow")
+    if len(nodes) > max_nodes:
+        raise MetadataError(f"the ComfyUI workflow graph has {len(nodes):,} nodes; SceneVault "
+                            f"reads at most {max_nodes:,}")
     sources = _link_sources(decoded.get("links"))
-    graph: Graph = {}
-    for node in nodes:
-        if isinstance(node, dict) and isinstance(node.get("type"), str) and _is_id(node.get("id")):
-            graph[str(node["id"])] = Node(node["type"], _node_inputs(node, sources))
-    return graph
+    return {str(node["id"]): {"class_type": node["type"], "inputs": _node_inputs(node, sources)}
+            for node in nodes if _is_node(node)}
+
+
+def _is_node(node: Any) -> bool:
+    return isinstance(node, dict) and isinstance(node.get("type"), str) and _is_id(node.get("id"))
 
 
 def _is_id(value: Any) -> bool:

@@ -9,8 +9,8 @@ import pytest
 
 from app.core.errors import MetadataError
 from app.core.metadata.comfyui import (MAX_GRAPH_DEPTH, MAX_GRAPH_NODES, MAX_LINK_HOPS,
-                                       api_graph, read_comfyui)
-from app.core.metadata.comfyui_workflow import MAX_LINKS, workflow_graph
+                                       api_graph, as_graph, read_comfyui)
+from app.core.metadata.comfyui_workflow import MAX_LINKS, workflow_as_api
 from app.core.metadata.jsontext import json_nesting, recipe_fields
 
 MAX_SECONDS = 2.0  # "linear, not catastrophic": each input below takes milliseconds
@@ -275,7 +275,7 @@ def test_the_editor_graph_skips_nodes_and_links_of_the_wrong_shape():
                                                                            "link": [1]}],
                                   "widgets_values": {"seed": 9}}],
                        "links": [None, [1, 2], {"id": [1]}]})
-    graph = workflow_graph(text)
+    graph = as_graph(workflow_as_api(text, MAX_GRAPH_NODES, MAX_GRAPH_DEPTH))
     assert list(graph) == ["2"] and graph["2"].inputs == {"seed": 9}
 
 
