@@ -142,7 +142,8 @@ def find_sampler(graph: Graph) -> str | None:
     other = (node_id for node_id, node in graph.items()
              if "Sampler" in node.class_type
              and any(as_link(node.inputs.get(name)) for name in ("positive", "guider")))
-    return next(known, None) or next(other, None)
+    found = next(known, None)
+    return found if found is not None else next(other, None)
 
 
 # --- walks --------------------------------------------------------------------------------------

@@ -91,7 +91,8 @@ SOURCES = (
            lambda texts: bool(texts.get(pngmeta.PARAMETERS_KEY, "").strip()), _a1111),
     Source("comfyui", COMFYUI_KEYS,
            lambda texts: any(_holds_a_json_object(texts, key) for key in COMFYUI_KEYS),
-           lambda texts: read_comfyui(texts.get("prompt"), texts.get("workflow"))),
+           lambda texts: read_comfyui(*(texts[key] if _holds_a_json_object(texts, key) else None
+                                        for key in COMFYUI_KEYS))),
     Source("invokeai", INVOKEAI_KEYS, lambda texts: any(key in texts for key in INVOKEAI_KEYS),
            lambda texts: read_invokeai(texts) or {}),
     Source("novelai", NOVELAI_KEYS, is_novelai, lambda texts: read_novelai(texts) or {}),

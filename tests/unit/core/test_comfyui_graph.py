@@ -152,6 +152,12 @@ def test_a_zeroed_negative_does_not_repeat_the_positive_prompt():
     assert "negative_prompt" not in fields_of(graph)
 
 
+def test_a_sampler_whose_id_is_empty_is_still_the_sampler():
+    graph = {"": {"class_type": "KSampler", "inputs": {"seed": 1}},
+             "2": {"class_type": "MySampler", "inputs": {"seed": 2, "positive": ["", 0]}}}
+    assert fields_of(graph) == {"seed": 1}
+
+
 def test_a_graph_without_a_sampler_gives_no_fields():
     assert fields_of({"1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}}}) == {}
 

@@ -100,8 +100,10 @@ def test_comfyui_prompt_and_workflow_chunks():
         "width": 1024, "height": 768}, {"prompt": prompt, "workflow": workflow})
 
 
-def test_comfyui_workflow_alone_is_read():
-    found = read_png(png(text("workflow", json.dumps(DEFAULT_WORKFLOW))))
+@pytest.mark.parametrize("prompt", [None, "a plain-text prompt another tool wrote"])
+def test_comfyui_workflow_alone_is_read(prompt):
+    chunks = [text("prompt", prompt)] if prompt else []
+    found = read_png(png(*chunks, text("workflow", json.dumps(DEFAULT_WORKFLOW))))
     assert (found.tool, found.recipe["seed"], found.recipe["prompt"]) == (
         "comfyui", 156680208700286, "a red fox in the snow")
 
