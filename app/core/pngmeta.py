@@ -55,6 +55,7 @@ _QUOTED = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"')
 _JSON_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _NUMBER = re.compile(rf"\s*(\d{{1,{MAX_NUMBER_DIGITS}}})\s*")
+_DECIMAL = re.compile(r"\s*(\d{1,10}(?:\.\d{1,10})?)\s*")  # CFG scale: 7, 4.5
 _SIZE = re.compile(rf"\s*(\d{{1,{MAX_NUMBER_DIGITS}}})x(\d{{1,{MAX_NUMBER_DIGITS}}})\s*")
 
 
@@ -77,7 +78,9 @@ class Parameters:
     settings: dict[str, str] = field(default_factory=dict)
 
     def to_recipe_fields(self) -> dict[str, Any]:
-        """The recipe fields the settings line carries (Steps, Seed, Size, Model)."""
+        """The recipe fields the settings line carries: Steps, Seed, Size, Model, `CFG scale`
+        (a float) and Sampler (its name only: A1111 1.9 and later write the scheduler apart, as
+        `Schedule type`, which is not a recipe field)."""
         fields: dict[str, Any] = {"prompt": self.prompt, "negative_prompt": self.negative_prompt}
         for key, name in (("Steps", "steps"), ("Seed", "seed")):
             number = _NUMBER.fullmatch(self.settings.get(key, ""))
@@ -88,6 +91,11 @@ class Parameters:
             fields["width"], fields["height"] = int(size[1]), int(size[2])
         if self.settings.get("Model"):
             fields["model"] = self.settings["Model"]
+        cfg_scale = _DECIMAL.fullmatch(self.settings.get("CFG scale", ""))
+        if cfg_scale:
+            fields["cfg_scale"] = float(cfg_scale[1])
+        if self.settings.get("Sampler", "").strip():
+            fields["sampler"] = self.settings["Sampler"].strip()
         return fields
 
 

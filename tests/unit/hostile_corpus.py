@@ -1,6 +1,7 @@
 """Hostile inputs for every parser of untrusted text (issue 13, item 4), about 64 KB each unless
-a count is the point: manifests, A1111 `parameters` lines, PNG text chunks, zip directories,
-project titles for the archive layout, and sniffed first bytes. Each `Case` names its input,
+a count is the point: manifests, A1111 `parameters` lines, PNG text chunks, other generators'
+PNG metadata (ComfyUI graphs, InvokeAI, NovelAI), zip directories, project titles for the archive
+layout, and sniffed first bytes. Each `Case` names its input,
 the real parser it goes through and what that parser must answer: "parsed", or the project
 error it refuses with ("PngError", "BackupError:json_too_deep", ...). Anything else escaping
 the parser is a bug. tests/unit/test_hostile_corpus.py and bench/parsers.py run them.
@@ -24,6 +25,7 @@ from app.core import sniff
 from app.backup.zip import format as zipformat
 from app.backup.policy import Limits
 from app.core.errors import BackupError, SceneVaultError
+from app.core.metadata.png_sources import read_png
 from app.core.model import Asset, Project
 
 SIZE = 64_000
@@ -179,6 +181,33 @@ PNG_CASES = [
 ]
 
 
+# --- other generators' PNG metadata (app/core/metadata/png_sources.py: read_png) ------------------
+def comfyui_png(graph: str, keyword: bytes = b"prompt") -> bytes:
+    return png_with(chunk(b"tEXt", keyword + b"\0" + graph.encode("latin-1")))
+
+
+def comfyui_cycle() -> str:
+    """A sampler whose every link runs into a ring of combiners linking back to each other."""
+    ring = ",".join(f'"{n}": {{"class_type": "ConditioningCombine", "inputs": {{'
+                    f'"conditioning_1": ["{(n + 1) % 600}", 0], "model": ["{(n + 3) % 600}", 0]}}}}'
+                    for n in range(600))
+    return ('{"s": {"class_type": "KSampler", "inputs": {"positive": ["0", 0], '
+            '"model": ["1", 0], "seed": ["s", 0]}}, ' + ring + "}")
+
+
+METADATA_CASES = [
+    Case("comfyui_graph_with_a_cycle", "png_sources", "parsed",
+         lambda: comfyui_png(comfyui_cycle()), read_png),
+    Case("comfyui_graph_of_12000_nodes", "png_sources", "MetadataError",
+         lambda: comfyui_png("{" + ",".join(f'"{n}":0' for n in range(12_000)) + "}"), read_png),
+    Case("comfyui_workflow_30000_nested_pairs", "png_sources", "MetadataError",
+         lambda: comfyui_png("{" + "[" * 30_000 + "]" * 30_000 + "}", b"workflow"), read_png),
+    Case("invokeai_metadata_escaped_quotes_never_closed", "png_sources", "MetadataError",
+         lambda: comfyui_png('{"positive_prompt": "' + '\\"' * (SIZE // 2),
+                             b"invokeai_metadata"), read_png),
+]
+
+
 # --- zip directories (app/backup/zip/format.py, app/backup/policy.py, in app/backup/zip/read.py's order) --------
 def read_directory(archive: bytes, limits: Limits = Limits()) -> dict:
     """What ZipReader.open does with an archive's directory, without the browser."""
@@ -281,5 +310,6 @@ SNIFF_CASES = [
          lambda head: backup_policy.check_magic("a.png", "image/png", head)),
 ]
 
-CASES = MANIFEST_CASES + PARAMETERS_CASES + PNG_CASES + ZIP_CASES + LAYOUT_CASES + SNIFF_CASES
+CASES = (MANIFEST_CASES + PARAMETERS_CASES + PNG_CASES + METADATA_CASES + ZIP_CASES + LAYOUT_CASES
+         + SNIFF_CASES)
 

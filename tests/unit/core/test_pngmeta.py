@@ -102,7 +102,8 @@ def test_a1111s_own_infotext_is_read_the_way_a1111_reads_it():
     assert parsed.settings["Version"] == "v1.6.0"
     assert parsed.to_recipe_fields() == {
         "prompt": parsed.prompt, "negative_prompt": parsed.negative_prompt, "steps": 28,
-        "seed": 1234567890, "width": 512, "height": 768, "model": "v1-5-pruned-emaonly"}
+        "seed": 1234567890, "width": 512, "height": 768, "model": "v1-5-pruned-emaonly",
+        "cfg_scale": 7.0, "sampler": "DPM++ 2M Karras"}
 
 
 def test_an_a1111_png_with_its_parameters_chunk_reads_back():
