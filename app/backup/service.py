@@ -21,6 +21,7 @@ caller owns the returned archive Blob; `save` owns (and revokes) the object URL 
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 from typing import Callable
 
 import js
@@ -33,7 +34,8 @@ from app.backup.policy import (DEFAULT_LIMITS, SNIFF_BYTES, ArchiveRules, Limits
                                check_references)
 from app.backup.schema import Manifest
 from app.backup.sidecar import build_sidecar, encode_sidecar, sidecar_name
-from app.core.errors import BackupCancelled, BackupError, InvalidAsset
+from app.core.errors import BackupCancelled, BackupError, InvalidAsset, MetadataError
+from app.core.metadata.source import READ_METADATA_OF, file_recipe, read_source_metadata
 from app.core.model import Asset, Project, now_ms
 from app.store.transfer import StagedFile
 from app.backup.zip.format import CENTRAL, LOCAL, check_fits
@@ -158,6 +160,7 @@ async def import_archive(vault, blob, as_copy: bool = False,
                                     [item.asset.sha256 for item in manifest.assets])
     verified = await _verify_all(reader, manifest, present, existing, on_progress, token)
     reader.close()
+    manifest = await _with_file_recipes(manifest, verified)
     plan = plan_import(manifest, existing, present, as_copy)
     _check(token)
     if not plan.is_noop:
@@ -202,6 +205,27 @@ async def _verify_all(reader: ZipReader, manifest: Manifest, present: set[str],
                                                     item.asset.sha256 in existing.blobs)
         progress.add(item.asset.size)
     return verified
+
+
+async def _with_file_recipes(manifest: Manifest, verified: dict[str, StagedFile]) -> Manifest:
+    """The manifest with each image that has no recipe given the one its file carries (a file
+    another tool made, listed by a hand-made or older manifest), as a slot import would read
+    it (app/store/slot_import.py). Metadata that breaks a rule leaves the asset as it was."""
+    assets = []
+    for item in manifest.assets:
+        staged = verified.get(item.asset.sha256)
+        if (staged is not None and item.asset.recipe is None
+                and item.asset.source_metadata is None and item.asset.mime_type in READ_METADATA_OF):
+            try:
+                recipe, source_metadata = file_recipe(
+                    read_source_metadata(await media.blob_bytes(staged.blob), item.asset.mime_type))
+            except MetadataError:
+                recipe, source_metadata = None, None
+            if recipe is not None:
+                item = replace(item, asset=replace(item.asset, recipe=recipe,
+                                                   source_metadata=source_metadata))
+        assets.append(item)
+    return replace(manifest, assets=tuple(assets))
 
 
 async def _verify(path: str, asset: Asset, blob, already_stored: bool) -> StagedFile:

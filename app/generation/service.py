@@ -113,6 +113,11 @@ class GenerationService:
         if not asset.recipe:
             return Regeneration(asset.id, NO_RECIPE, f"{asset.slot} v{asset.version} has no "
                                 "recipe, so it cannot be regenerated. Restore it from a backup.")
+        if asset.source_metadata:  # another tool's recipe: its samplers and models are not ours
+            tool = asset.source_metadata.get("tool", "another tool")
+            return Regeneration(asset.id, NO_RECIPE, f"{asset.slot} v{asset.version} was made by "
+                                f"{tool}, whose recipe SceneVault cannot run. Restore it from a "
+                                "backup, or reuse its prompt to make a new version here.")
         from app.render.timeline import is_render_recipe  # start-up does not need the render timeline
 
         try:

@@ -23,6 +23,8 @@ from app.core.errors import MetadataError
 # Each raw text kept from a file is at most this long, and a file keeps at most MAX_RAW_KEYS.
 MAX_RAW_CHARS = 1 << 20
 MAX_RAW_KEYS = 16
+# The media types whose files may carry a recipe.
+READ_METADATA_OF = frozenset({"image/png", "image/jpeg", "image/webp"})
 # The recipe fields a source may fill (the same names as SceneVault's own recipes, plus the
 # sampler settings other tools record).
 RECIPE_FIELDS = ("kind", "provider", "prompt", "negative_prompt", "seed", "steps", "cfg_scale",
@@ -61,6 +63,16 @@ class SourceMetadata:
 
 def _stored_text(text: str) -> str:
     return textrules.without_problems(text)
+
+
+def file_recipe(found: SourceMetadata | None) -> tuple[dict | None, dict | None]:
+    """(recipe, source_metadata) as an asset keeps them: SceneVault's own recipe as it is;
+    another tool's as `stored_recipe()` and `to_record()`; (None, None) for nothing found."""
+    if found is None:
+        return None, None
+    if found.tool == "scenevault":
+        return found.recipe, None
+    return found.stored_recipe(), found.to_record()
 
 
 def read_source_metadata(data: bytes, mime_type: str) -> SourceMetadata | None:

@@ -334,10 +334,26 @@ class SlotCard:
         except SceneVaultError as exc:
             self.app.alert(f"“{file.name}” was refused: {exc}")
             return
-        self.app.info(f"Imported “{file.name}” into {self.spec.label}"
-                      + (" with its recipe." if imported.has_recipe else "."))
+        self.app.info(_imported_text(file.name, self.spec.label, imported))
         await self.app.stored_something()
         await self.render()
+
+
+def _imported_text(name: str, label: str, imported) -> str:
+    """'Imported “castle.png” into Thumbnail with its recipe (from ComfyUI).'"""
+    text = f"Imported “{name}” into {label}"
+    if imported.metadata_problem:
+        return (f"{text} without a recipe: its metadata could not be read "
+                f"({imported.metadata_problem}). The image itself is stored.")
+    if not imported.has_recipe:
+        return text + "."
+    tool = TOOL_NAMES.get(imported.tool, imported.tool)
+    return text + (" with its recipe." if imported.tool == "scenevault"
+                   else f" with its recipe (from {tool}).")
+
+
+TOOL_NAMES = {"a1111": "A1111 or Forge", "comfyui": "ComfyUI", "invokeai": "InvokeAI",
+              "novelai": "NovelAI", "exif": "its EXIF data", "xmp": "its XMP data"}
 
 
 def _describe(current, count: int) -> str:

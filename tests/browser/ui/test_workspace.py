@@ -169,7 +169,7 @@ def test_07_import_of_an_a1111_png_keeps_its_recipe(studio):
     page = studio
     page.get_by_label("Choose a file for Thumbnail").set_input_files(
         files=[{"name": "castle.png", "mimeType": "image/png", "buffer": a1111_png()}])
-    page.get_by_text("Imported “castle.png” into Thumbnail with its recipe.").wait_for()
+    page.get_by_text("Imported “castle.png” into Thumbnail with its recipe (from A1111 or Forge).").wait_for()
     thumb = slot(page, "Thumbnail")
     thumb.get_by_role("button", name="Recipe of Thumbnail").click()
     recipe = page.get_by_role("dialog", name="Recipe of Thumbnail")
