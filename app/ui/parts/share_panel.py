@@ -41,6 +41,7 @@ class SharePanel:
             return
         from app.backup.share import make_link
 
+        replace_children(self.node)  # the previous link goes while the new one is made
         self.button.disabled = True
         try:
             url = await make_link(self.app.vault, self.project.id, values["passphrase"],

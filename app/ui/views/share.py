@@ -56,8 +56,7 @@ def _ask_passphrase(app, scope, container, link) -> None:
               el(doc, "label", {"for": "share-passphrase"}, "Passphrase"), field,
               el(doc, "button", {"type": "submit", "class": "primary"}, "Unlock"))
 
-    async def unlock(event) -> None:
-        event.preventDefault()
+    async def unlock() -> None:
         try:
             shared = await open_shared(link, str(field.value))
         except BackupError as exc:
@@ -66,7 +65,11 @@ def _ask_passphrase(app, scope, container, link) -> None:
             return
         _summary(app, scope, container, shared, encrypted=True)
 
-    scope.on(form, "submit", unlock)
+    def submitted(event):
+        event.preventDefault()  # now, before the page would submit the form
+        return unlock()
+
+    scope.on(form, "submit", submitted)
     replace_children(container, el(doc, "h1", {}, TITLE),
                      el(doc, "p", {}, "This link is encrypted. Enter the passphrase its sender "
                                       "gave you; nothing is imported until you choose to."),
