@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from app.backup.manifest import build_manifest, parse_manifest
 from app.backup.policy import DEFAULT_LIMITS, Limits
 from app.backup.schema import Manifest
-from app.core.errors import ShareLinkError
+from app.core.errors import BackupError, ShareLinkError
 from app.core.model import Asset, Project
 from app.core.sharelink import MAX_MANIFEST_BYTES
 
@@ -77,8 +77,14 @@ def share_manifest(project: Project, assets: list[Asset], exported_at: int) -> b
 
 def check_shared(data: bytes) -> SharedProject:
     """Check a link's manifest as a backup import would (size, UTF-8, depth, JSON, format,
-    version, schema), then that it is what a link holds: one project, recipes only."""
-    manifest = parse_manifest(data, SHARE_LIMITS)
+    version, schema), then that it is what a link holds: one project, recipes only. Raises
+    ShareLinkError, with the failing backup rule's code (`invalid_manifest`, ...) when there
+    is one, else `not_shareable`."""
+    try:
+        manifest = parse_manifest(data, SHARE_LIMITS)
+    except BackupError as exc:  # the backup rule's message, said of a link; its code kept
+        raise ShareLinkError(f"This share link's contents fail the checks a backup import "
+                             f"makes, so nothing was imported. {exc}", exc.code) from None
     if not manifest.recipe_only or len(manifest.projects) != 1 or any(
             item.path is not None for item in manifest.assets):
         raise ShareLinkError("This link does not hold one project's recipes, as a SceneVault "
