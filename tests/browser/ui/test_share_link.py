@@ -212,3 +212,28 @@ def test_a_link_with_an_altered_ciphertext_is_refused_like_a_wrong_passphrase(re
     page.get_by_role("button", name="Unlock").click()
     expect(page.locator("#view").get_by_role("alert")).to_contain_text("or the link was altered", timeout=30_000)
     assert vault_state(page)["counts"] == before
+
+
+BIG = """
+import secrets
+from app.core import storyboard
+from app.startup import current_vault
+vault = current_vault()
+project = await vault.create_project("Too Big To Link")
+for n in range(16):  # 64,000 characters of random prompts: ~48 KB once compressed
+    project = storyboard.add_scene(project, f"Scene {n}", secrets.token_urlsafe(3000)[:4000])
+await vault.save_project(project)
+project.id
+"""
+
+
+def test_a_project_too_big_for_a_link_is_refused_with_a_backup_file_suggested(sender):
+    project_id = run_python(sender, BIG)
+    sender.evaluate("id => { location.hash = '#/project/' + id; }", project_id)
+    sender.get_by_role("heading", name="Too Big To Link", level=1).wait_for()
+    sender.get_by_role("button", name="Copy share link").click()
+    sender.get_by_role("dialog").get_by_role("button", name="Make link").click()
+    alert = sender.locator("#notices").get_by_role("alert")
+    expect(alert).to_contain_text("over the 32 KB a share link may hold", timeout=30_000)
+    expect(alert).to_contain_text("Export recipes only")
+    expect(sender.get_by_role("region", name="Share link")).to_have_count(0)
