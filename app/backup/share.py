@@ -60,8 +60,9 @@ async def open_link(link: sharelink.ShareLink, passphrase: str = "") -> SharedPr
         return check_shared(link.manifest)
     sealed = link.sealed
     try:
-        plain = await _JS.open(_to_js(sealed.ciphertext), sharelink.normalize_passphrase(passphrase),
-                               _to_js(sealed.salt), _to_js(sealed.iv), sharelink.PBKDF2_ITERATIONS)
+        plain = await _JS.open(_to_js(sealed.ciphertext),
+                               sharelink.normalize_passphrase(passphrase), _to_js(sealed.salt),
+                               _to_js(sealed.iv), sharelink.PBKDF2_ITERATIONS)
     except JsException as exc:
         if exc.name != "OperationError":
             raise

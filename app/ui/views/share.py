@@ -83,8 +83,9 @@ def _summary(app, scope, container, shared, encrypted: bool) -> None:
     scenes = [el(doc, "li", {}, el(doc, "strong", {}, "Story: "), scene.get("story") or "—",
                  " · ", el(doc, "strong", {}, "Frame prompt: "), scene.get("prompt") or "—")
               for scene in shared.scenes]
-    rows = [el(doc, "tr", {}, el(doc, "td", {}, f.kind), el(doc, "td", {}, f"{f.slot} v{f.version}"),
-               el(doc, "td", {}, f.prompt or "—")) for f in shared.files]
+    rows = [el(doc, "tr", {}, el(doc, "td", {}, f.kind),
+               el(doc, "td", {}, f"{f.slot} v{f.version}"), el(doc, "td", {}, f.prompt or "—"))
+            for f in shared.files]
     files = el(doc, "table", {"class": "share-files", "aria-label": "Files in the link"},
                el(doc, "thead", {}, el(doc, "tr", {}, *[el(doc, "th", {"scope": "col"}, h)
                                                        for h in ("Kind", "Slot", "Prompt")])),
@@ -106,9 +107,10 @@ def _summary(app, scope, container, shared, encrypted: bool) -> None:
         container,
         el(doc, "h1", {}, f"Shared project: {shared.title}"),
         el(doc, "p", {}, f"{'An encrypted' if encrypted else 'A'} share link. It holds recipes, "
-                         f"not media: {len(shared.files)} files ({kinds}), "
-                         f"{len(shared.scenes)} scenes. Importing adds a copy of the project; "
-                         "its files are then regenerated from their recipes on this device."),
+                         f"not media: {_count(len(shared.files), 'file')} ({kinds}), "
+                         f"{_count(len(shared.scenes), 'scene')}. Importing adds a copy of the "
+                         "project; its files are then regenerated from their recipes on this "
+                         "device."),
         el(doc, "section", {"aria-labelledby": "share-scenes"},
            el(doc, "h2", {"id": "share-scenes"}, "Scenes"),
            el(doc, "ol", {}, *scenes) if scenes else el(doc, "p", {}, "No scenes.")),
@@ -134,7 +136,11 @@ async def _imported(app, scope, container, project_id: str) -> None:
     scope.on(regenerate, "click", run)
     replace_children(
         container, el(doc, "h1", {}, f"Imported: {project.title}"),
-        el(doc, "p", {}, f"{len(missing)} files wait to be regenerated from their recipes. Under "
-                         "a deterministic provider (the local one) they come back bit for bit."),
+        el(doc, "p", {}, f"Files to regenerate from their recipes: {len(missing)}. Under a "
+                         "deterministic provider (the local one) they come back bit for bit."),
         el(doc, "div", {"class": "card-actions"}, regenerate,
            el(doc, "a", {"href": f"#/project/{project_id}"}, "Open project")))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
