@@ -11,7 +11,8 @@
     │   ├── DatabaseBlocked   another tab holds the database open at another version
     │   └── JobAlreadyStored  another tab stored a job's result first: nothing stored twice
     ├── BackupError           a backup cannot be written or restored (`code` names the rule)
-    │   └── BackupCancelled   the user cancelled an export or import; nothing was changed
+    │   ├── BackupCancelled   the user cancelled an export or import; nothing was changed
+    │   └── ShareLinkError    a share link cannot be made or opened (too long, damaged, newer)
     ├── PngError              bytes are not a well-formed PNG (bad signature, chunk or CRC)
     ├── MetadataError         a file's embedded metadata breaks a rule or cap (file kept bare)
     ├── RecipeError           generation parameters are invalid (names the field)
@@ -32,9 +33,8 @@ Example:
 __all__ = [
     "SceneVaultError", "StartupError", "VaultError", "QuotaExceeded", "MissingBlob",
     "IntegrityError", "InvalidAsset", "NotFound", "DatabaseBlocked", "BackupError",
-    "BackupCancelled", "RecipeError", "RenderError", "RenderCancelled", "ProviderError",
-    "PngError", "ProviderTimeout", "ProviderBusy", "JobLost", "JobAlreadyStored",
-    "MetadataError",
+    "BackupCancelled", "ShareLinkError", "RecipeError", "RenderError", "RenderCancelled", "ProviderError",
+    "PngError", "MetadataError", "ProviderTimeout", "ProviderBusy", "JobLost", "JobAlreadyStored",
 ]
 
 
@@ -94,6 +94,17 @@ class BackupCancelled(BackupError):
     """The user cancelled an export or import; nothing was written or downloaded."""
 
     def __init__(self, message: str = "Cancelled: nothing was changed.", code: str = "cancelled"):
+        super().__init__(message, code)
+
+
+class ShareLinkError(BackupError):
+    """A share link (app/core/sharelink.py) cannot be made or opened; nothing was imported.
+
+    `code`: `link_too_long`, `link_corrupted`, `link_newer`, `link_too_large`,
+    `wrong_passphrase`, or `not_shareable` (the manifest inside is not one recipe-only project).
+    """
+
+    def __init__(self, message: str, code: str = "link_corrupted"):
         super().__init__(message, code)
 
 

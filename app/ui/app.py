@@ -2,7 +2,8 @@
 notices. Views are modules with `async def render(app, scope, container, **params)`.
 
 Routes live in the URL hash, so the back button works and a reload reopens the same view:
-`#/` dashboard, `#/project/<id>` workspace, `#/library`, `#/storage`.
+`#/` dashboard, `#/project/<id>` workspace, `#/library`, `#/storage`, and `#/share/<payload>`
+(a share link, app/core/sharelink.py) with `#/shared/<id>` after its import.
 
     app = App(js.document, vault, generation)
     await app.show()                 # renders the view the hash names
@@ -16,12 +17,13 @@ import importlib
 
 import js
 
+from app.core import sharelink
 from app.core.errors import SceneVaultError
 from app.ui.parts.dom import Scope, el, replace_children, run_soon, set_error_reporter
 
 NAV = (("Projects", "#/"), ("Library", "#/library"), ("Storage", "#/storage"))
 VIEW_NAMES = {"dashboard": "Projects", "workspace": "Project workspace", "library": "Media library",
-              "storage": "Storage"}
+              "storage": "Storage", "share": "Shared project"}
 
 
 class App:
@@ -109,7 +111,12 @@ class App:
 
     # --- routing --------------------------------------------------------------------------------
     def route(self) -> tuple[str, dict]:
-        parts = [p for p in str(js.location.hash).lstrip("#").split("/") if p]
+        raw = str(js.location.hash)
+        if raw.startswith(sharelink.ROUTE):  # the payload may hold anything: never split it
+            return "share", {"payload": raw[len(sharelink.ROUTE):]}
+        parts = [p for p in raw.lstrip("#").split("/") if p]
+        if parts[:1] == ["shared"] and len(parts) == 2:
+            return "share", {"imported": parts[1]}
         if parts[:1] == ["project"] and len(parts) == 2:
             return "workspace", {"project_id": parts[1]}
         if parts in (["library"], ["storage"]):
@@ -168,7 +175,7 @@ class App:
 
     def _mark_nav(self, view: str) -> None:
         current = {"dashboard": "#/", "workspace": "#/", "library": "#/library",
-                   "storage": "#/storage"}[view]
+                   "storage": "#/storage"}.get(view)
         for link in self.document.querySelectorAll("#app-nav a"):
             if link.getAttribute("href") == current:
                 link.setAttribute("aria-current", "page")

@@ -19,7 +19,7 @@ from app.ui.parts.dom import Scope, el
 
 @dataclass(frozen=True)
 class Field:
-    """One form input: `kind` is text, textarea or select (with `options`)."""
+    """One form input: `kind` is text, password, textarea or select (with `options`)."""
 
     name: str
     label: str
@@ -37,6 +37,8 @@ def _input(document, field: Field, form_id: str):
         node = el(document, "select", attrs, *[
             el(document, "option", {"value": option, "selected": option == field.value}, option)
             for option in field.options])
+    elif field.kind == "password":  # never pre-filled, never remembered
+        node = el(document, "input", {**attrs, "type": "password", "autocomplete": "off"})
     else:
         node = el(document, "input", {**attrs, "type": "text", "value": field.value})
     label = el(document, "label", {"for": attrs["id"]}, field.label)

@@ -5,7 +5,8 @@ final video — each file in a slot card (app/ui/parts/slots.py) — with the re
 
 Scenes can be added, edited, reordered and removed; characters added, edited and removed.
 "Generate all empty" fills every empty slot that can be generated, one after another; a scene's
-clip is made once its frame exists (frames come first in the walk).
+clip is made once its frame exists (frames come first in the walk). "Copy share link" puts the
+project's recipes in a link (app/ui/parts/share_panel.py).
 
     await workspace.render(app, scope, container, project_id="prj_...")
 """
@@ -16,7 +17,9 @@ from app.core import storyboard
 from app.core.errors import NotFound
 from app.ui.parts.dialogs import Field, confirm_dialog, form_dialog
 from app.ui.parts.dom import el, format_bytes, replace_children
+from app.ui.parts.regenerate import regenerate_all
 from app.ui.parts.render_panel import RenderPanel
+from app.ui.parts.share_panel import SharePanel
 from app.ui.parts.slots import CHARACTER_SIZE, SlotCard, SlotSpec
 
 
@@ -37,7 +40,8 @@ async def render(app, scope, container, project_id: str) -> None:
         cards.append(slot_card)
         return await slot_card.render()
 
-    header = _header(app, scope, project, cards)
+    share = SharePanel(app, scope, project)
+    header = _header(app, scope, project, cards, share.button)
     thumb = await card(SlotSpec("thumbnail", "thumbnail", "Thumbnail",
                                 prompt=_thumbnail_prompt(project)))
     characters = [await _character(app, scope, project, c, card) for c in project.characters]
@@ -45,7 +49,7 @@ async def render(app, scope, container, project_id: str) -> None:
     final = await card(SlotSpec("video", "final", "Final video"))
     renderer = RenderPanel(app, scope, project, on_rendered=cards[-1].render)
     replace_children(
-        container, header,
+        container, header, share.node,
         _section(doc, "Thumbnail", thumb),
         _section(doc, "Characters", *characters, _add_button(app, scope, "Add character",
                                                                  lambda: _add_character(app, project))),
@@ -71,7 +75,7 @@ def _add_button(app, scope, text: str, action):
     return button
 
 
-def _header(app, scope, project, cards):
+def _header(app, scope, project, cards, share_button):
     doc = app.document
     edit = _add_button(app, scope, "Edit details", lambda: _edit_details(app, project))
     fill = el(doc, "button", {"type": "button", "class": "primary"}, "Generate all empty")
@@ -84,7 +88,7 @@ def _header(app, scope, project, cards):
                  el(doc, "h1", {}, project.title),
                  el(doc, "p", {"class": "muted"}, project.description or "No description"),
                  el(doc, "p", {"class": "muted small"}, facts)),
-              el(doc, "div", {"class": "card-actions"}, edit, restore, fill))
+              el(doc, "div", {"class": "card-actions"}, edit, share_button, restore, fill))
 
 
 async def _generate_all(app, cards: list[SlotCard], button) -> None:
@@ -112,31 +116,8 @@ async def _generate_all(app, cards: list[SlotCard], button) -> None:
 
 async def _regenerate_missing(app, project, button) -> None:
     """Regenerate every missing file of the project from its recipe, with progress."""
-    missing = await app.vault.missing(project.id)
-    if not missing:
-        app.info("Nothing is missing: every file of this project is on this device.")
-        return
-    button.disabled = True
-    seen: list[str] = []
-
-    def progress(asset_id: str, status: str) -> None:
-        if status == "generating":
-            seen.append(asset_id)
-            button.textContent = f"Regenerating {len(seen)} of {len(missing)}…"
-
-    try:
-        outcomes = await app.generation.regenerate_missing(project.id, on_progress=progress)
-    finally:
-        button.disabled = False
-        button.textContent = "Regenerate all missing"
-    identical = sum(o.status == "restored (identical)" for o in outcomes)
-    rerolled = sum(o.status == "re-rolled" for o in outcomes)
-    failed = [o.message for o in outcomes if o.status in ("failed", "no recipe")]
-    app.info(f"Regenerated {len(outcomes)} files: {identical} identical to the originals, "
-             f"{rerolled} re-rolled as new versions.")
-    if failed:
-        app.alert(" ".join(failed))
-    app.refresh()
+    if await regenerate_all(app, project.id, button) is not None:
+        app.refresh()
 
 
 async def _character(app, scope, project, character, card):
