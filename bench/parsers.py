@@ -1,5 +1,6 @@
 """Benchmark `parsers`: every parser of untrusted text on the hostile corpus
-(tests/unit/hostile_corpus.py: manifests, A1111 parameters lines, PNG text chunks, zip
+(tests/unit/hostile_corpus.py: manifests, A1111 parameters lines, PNG text chunks, other
+generators' PNG metadata, EXIF and XMP in JPEG and WebP, zip
 directories, archive layouts, sniffed bytes), under CPython. No browser.
 
 Each case runs `runs` times and counts its median. Figures: `worst_ms` and `worst_case` (the

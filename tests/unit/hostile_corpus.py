@@ -1,7 +1,8 @@
 """Hostile inputs for every parser of untrusted text (issue 13, item 4), about 64 KB each unless
 a count is the point: manifests, A1111 `parameters` lines, PNG text chunks, other generators'
-PNG metadata (ComfyUI graphs, InvokeAI, NovelAI), zip directories, project titles for the archive
-layout, and sniffed first bytes. Each `Case` names its input,
+PNG metadata (ComfyUI graphs, InvokeAI, NovelAI), EXIF and XMP in JPEG and WebP (looping IFDs,
+entity expansion, external entities, element and chunk floods), zip directories, project titles
+for the archive layout, and sniffed first bytes. Each `Case` names its input,
 the real parser it goes through and what that parser must answer: "parsed", or the project
 error it refuses with ("PngError", "BackupError:json_too_deep", ...). Anything else escaping
 the parser is a bug. tests/unit/test_hostile_corpus.py and bench/parsers.py run them.
@@ -25,7 +26,9 @@ from app.core import sniff
 from app.backup.zip import format as zipformat
 from app.backup.policy import Limits
 from app.core.errors import BackupError, SceneVaultError
+from app.core.metadata.exif import read_jpeg_or_webp
 from app.core.metadata.png_sources import read_png
+from exif_fixtures import exif_segment, extended_webp, riff_chunk, tiny_jpeg, webp, xmp_segment
 from app.core.model import Asset, Project
 
 SIZE = 64_000
@@ -208,6 +211,54 @@ METADATA_CASES = [
 ]
 
 
+# --- EXIF and XMP in JPEG and WebP (app/core/metadata/exif.py, containers.py, xmp.py) ----------
+def tiff_ifd(order: str, count: int, next_offset: int) -> bytes:
+    return struct.pack(order + "H", count) + struct.pack(order + "I", next_offset)
+
+
+def padded(block: bytes) -> bytes:
+    return block + b"\0" * (SIZE - len(block))
+
+
+def billion_laughs() -> bytes:
+    entities = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+    return (f'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol0 "lol">{entities}]>'
+            f"<lolz>{'&lol9;' * 6000}</lolz>").encode()
+
+
+def jpeg(data: bytes) -> Any:
+    return read_jpeg_or_webp(data, "image/jpeg")
+
+
+def webp_of(data: bytes) -> Any:
+    return read_jpeg_or_webp(data, "image/webp")
+
+
+EXIF_XMP_CASES = [
+    Case("exif_ifd_linking_to_itself", "exif", "MetadataError",
+         lambda: tiny_jpeg(exif_segment(padded(b"MM\0*\0\0\0\x08" + tiff_ifd(">", 0, 8)))), jpeg),
+    Case("exif_two_ifds_linking_to_each_other", "exif", "MetadataError",
+         lambda: extended_webp(exif=padded(b"II*\0\x08\0\0\0" + tiff_ifd("<", 0, 14)
+                                            + tiff_ifd("<", 0, 8))), webp_of),
+    Case("exif_chain_of_4000_ifds", "exif", "MetadataError",
+         lambda: extended_webp(exif=padded(b"MM\0*\0\0\0\x08" + b"".join(
+             tiff_ifd(">", 0, 8 + 6 * (i + 1)) for i in range(4000)))), webp_of),
+    Case("xmp_billion_laughs", "xmp", "MetadataError",
+         lambda: tiny_jpeg(xmp_segment(billion_laughs())), jpeg),
+    Case("xmp_external_entity", "xmp", "MetadataError",
+         lambda: extended_webp(xmp=b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM '
+                                   b'"file:///etc/passwd">]><x>&xxe;</x>' + b" " * SIZE), webp_of),
+    Case("xmp_100000_nested_elements", "xmp", "MetadataError",
+         lambda: extended_webp(xmp=b"<a>" * 100_000 + b"</a>" * 100_000), webp_of),
+    Case("webp_100000_tiny_chunks", "containers", "MetadataError",
+         lambda: webp(riff_chunk(b"JUNK", b"") * 100_000), webp_of),
+    Case("jpeg_64kb_of_empty_app_segments", "containers", "MetadataError",
+         lambda: tiny_jpeg(*[b"\xff\xe5\x00\x02"] * (SIZE // 4)), jpeg),
+    Case("comfyui_graph_of_100000_nodes", "png_sources", "MetadataError",
+         lambda: comfyui_png("{" + ",".join(f'"{n}":0' for n in range(100_000)) + "}"), read_png),
+]
+
+
 # --- zip directories (app/backup/zip/format.py, app/backup/policy.py, in app/backup/zip/read.py's order) --------
 def read_directory(archive: bytes, limits: Limits = Limits()) -> dict:
     """What ZipReader.open does with an archive's directory, without the browser."""
@@ -310,6 +361,6 @@ SNIFF_CASES = [
          lambda head: backup_policy.check_magic("a.png", "image/png", head)),
 ]
 
-CASES = (MANIFEST_CASES + PARAMETERS_CASES + PNG_CASES + METADATA_CASES + ZIP_CASES + LAYOUT_CASES
+CASES = (MANIFEST_CASES + PARAMETERS_CASES + PNG_CASES + METADATA_CASES + EXIF_XMP_CASES + ZIP_CASES + LAYOUT_CASES
          + SNIFF_CASES)
 
