@@ -53,6 +53,14 @@ UPGRADES: dict[int, list[CreateStore | CreateIndex]] = {
     2: [
         CreateStore("jobs", "id"),
     ],
+    # Nothing lost without a warning: deleted projects, slots and versions wait in a trash,
+    # and small records of the app's own state (the backup folder's
+    # handle, when each kind of backup last ran) live in settings (app/store/settings.py).
+    3: [
+        CreateStore("trash", "id"),
+        CreateIndex("trash", "trashedAt", "trashedAt"),
+        CreateStore("settings", "key"),
+    ],
 }
 VERSION = max(UPGRADES)
 

@@ -30,6 +30,7 @@ from app.core.model import (Asset, new_id, now_ms, validate_kind, validate_media
 from app.store.projects import ProjectStore
 from app.store.transfer import TransferStore
 from app.store.jobs import JobStore, claim_job
+from app.store.settings import SettingsStore
 from app.store.writes import (ALL_STORES, DeleteReport, PendingReport, add_version,
                              delete_records, put_blob, repair_current, slot_key)
 
@@ -48,7 +49,7 @@ class Usage:
     by_project: dict[str, int]
 
 
-class Vault(ProjectStore, TransferStore, JobStore):
+class Vault(ProjectStore, TransferStore, JobStore, SettingsStore):
     """The vault API. `storage` is navigator.storage unless a test injects another estimate.
     Project methods come from app/store/projects.py, bulk reads and the import's write from
     app/store/transfer.py."""

@@ -12,7 +12,7 @@ import pytest
 from conftest import run_python, vault_state
 
 PRELUDE = """
-import json, pagekit
+import json, js, pagekit
 from app.store import media
 from app.startup import current_vault
 vault = current_vault()
@@ -267,3 +267,20 @@ def test_bad_input_is_refused_with_a_clear_error_and_nothing_is_written(vault_pa
     py(vault_page, f"await vault.delete_project({project_id!r}); '0'")
     assert result["type"] == error
     assert fragment in result["message"]
+
+
+def test_settings_keep_json_values_and_a_directory_handle_as_they_were(vault_page):
+    result = py(vault_page, """
+        folder = await js.navigator.storage.getDirectory()
+        await vault.put_setting("probe", {"at": 1_700_000_000_000, "names": ["a", "b"],
+                                          "nested": {"ok": True}, "gone": None, "handle": folder})
+        stored = await vault.get_setting("probe")
+        same = await stored["handle"].isSameEntry(folder)
+        await vault.delete_setting("probe")
+        json.dumps({"at": stored["at"], "names": stored["names"], "nested": stored["nested"],
+                    "keys": sorted(stored), "same": bool(same), "kind": str(stored["handle"].kind),
+                    "after": await vault.get_setting("probe")})
+    """)
+    assert result == {"at": 1_700_000_000_000, "names": ["a", "b"], "nested": {"ok": True},
+                      "keys": ["at", "handle", "names", "nested"], "same": True,
+                      "kind": "directory", "after": None}

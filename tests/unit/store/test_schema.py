@@ -16,6 +16,8 @@ def test_final_layout_matches_the_design():
         "blobs": set(),
         "previews": set(),
         "jobs": set(),
+        "trash": {"trashedAt"},
+        "settings": set(),
     }
 
 
