@@ -107,6 +107,29 @@ def unvendored_server(tmp_path) -> RunningServer:
 
 
 # --- browser ------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def chromium_never_crashes(request):
+    """Every browser test fails (in teardown, whatever its own outcome) when a Chromium process
+    crashed while it ran: the crash is named from Chromium's own minidump (process, signal,
+    address; tests/browser/crashdumps.py) and the dump kept in test-artifacts/crashes/."""
+    if "browser" not in request.node.path.parts:
+        yield
+        return
+    import crashdumps  # tests/browser, on the pythonpath
+
+    before = crashdumps.existing_dumps()
+    yield
+    crashed = crashdumps.new_dumps(before)
+    if crashed:
+        kept = ROOT / "test-artifacts" / "crashes"
+        kept.mkdir(parents=True, exist_ok=True)
+        for dump in crashed:
+            shutil.copy2(dump, kept / f"{request.node.name[:80]}-{dump.name}")
+        pytest.fail("Chromium crashed during this test: "
+                    + "; ".join(crashdumps.describe(dump) for dump in crashed)
+                    + f". The minidumps are in {kept}.")
+
+
 @pytest.fixture(scope="session")
 def browser():
     """One real Chromium (Debian's) for the whole run."""
