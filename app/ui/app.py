@@ -104,7 +104,8 @@ class App:
 
     async def stored_something(self) -> None:
         """After the first file is stored, ask the browser once to keep our data (persistent
-        storage), so it is not evicted under storage pressure; the storage panel shows the answer."""
+        storage), so it is not evicted under storage pressure; the storage panel shows the answer
+        and the loss warnings (app/ui/parts/loss_banner.py) follow it."""
         if self.persistence_asked:
             return
         self.persistence_asked = True

@@ -213,3 +213,21 @@ def test_the_browser_agrees_to_keep_the_data_and_the_app_can_be_installed(fresh_
     go(page, "#/storage", "Storage")
     expect(page.get_by_role("region", name="Keep my files").get_by_role("status")).to_have_text(
         re.compile("^Storage is persistent"))
+
+
+def test_an_export_marks_only_the_files_it_holds(vault_page):
+    """A file stored while an export runs is not in the archive, so it stays "not backed up":
+    mark_backed_up(asset_ids=...) marks the project and only the listed assets."""
+    result = json.loads(run_python(vault_page, """
+import json, pagekit
+from app.startup import current_vault
+vault = current_vault()
+project = await vault.create_project("Mid-export")
+first = await vault.put_asset(project.id, "scene", "scene:1", pagekit.png(8, 8), "image/png")
+second = await vault.put_asset(project.id, "scene", "scene:2", pagekit.png(9, 9), "image/png")
+marked = await vault.mark_backed_up(project.id, when=1_000, asset_ids={first.id})
+after = {a.id: a.backed_up_at for a in await vault.list_assets(project.id)}
+await vault.delete_project(project.id)
+json.dumps({"project": marked.backed_up_at, "first": after[first.id], "second": after[second.id]})
+"""))
+    assert result == {"project": 1_000, "first": 1_000, "second": None}
