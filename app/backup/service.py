@@ -42,6 +42,7 @@ from app.backup.zip.format import CENTRAL, LOCAL, check_fits
 from app.core.cancel import CancelToken
 from app.backup.zip.write import ZipWriter, crc32
 from app.backup.zip.read import ZipReader, read_range
+from app.core.backup_log import export_record
 
 __all__ = ["CancelToken", "ImportReport", "Limits", "export", "import_archive"]
 
@@ -72,7 +73,8 @@ async def export(vault, project_ids: list[str] | None = None, recipe_only: bool 
                  on_progress: OnProgress | None = None,
                  cancel: CancelToken | None = None) -> tuple[object, str]:
     """Archive the projects (all of them when `project_ids` is None): (zip Blob, file name).
-    A full export marks the projects and their assets backed up; a recipe-only one does not."""
+    A full export marks the projects and the assets it holds backed up; a recipe-only one does
+    not. Either kind is recorded in the "lastExport" setting (app/core/backup_log.py)."""
     token = cancel or CancelToken()
     projects = await _projects(vault, project_ids)
     assets = [asset for project in projects for asset in await vault.list_assets(project.id)]
@@ -85,8 +87,11 @@ async def export(vault, project_ids: list[str] | None = None, recipe_only: bool 
     sidecars = _sidecars(layout, projects, assets)
     archive = await _compose(manifest, files, sidecars, exported_at, on_progress, token)
     if not recipe_only:
+        exported = {asset.id for asset in assets}
         for project in projects:
-            await vault.mark_backed_up(project.id, when=exported_at)
+            await vault.mark_backed_up(project.id, when=exported_at, asset_ids=exported)
+    await vault.put_setting("lastExport", export_record(
+        await vault.get_setting("lastExport"), exported_at, recipe_only, [p.id for p in projects]))
     slugs = list(unique_slugs(projects).values())
     return archive, archive_name(slugs, _today(), recipe_only, everything=project_ids is None)
 

@@ -69,8 +69,10 @@ class ProjectStore:
     async def rename_project(self, project_id: str, title: str) -> Project:
         return await self.update_project(project_id, title=title)
 
-    async def mark_backed_up(self, project_id: str, when: int | None = None) -> Project:
-        """Record that the project and all its assets were exported at `when` (default now)."""
+    async def mark_backed_up(self, project_id: str, when: int | None = None,
+                             asset_ids: set[str] | None = None) -> Project:
+        """Record that the project and its assets were exported at `when` (default now). With
+        `asset_ids`, only those assets: a file stored while the export ran is not in it."""
         stamp = when or now_ms()
         tx = self._transaction(["projects", "assets"], "readwrite")
         result: list[Project] = []
@@ -82,7 +84,8 @@ class ProjectStore:
 
         def mark_assets(records):
             for record in idb.from_js_record(records):
-                tx.store("assets").put(idb.to_js_record({**record, "backedUpAt": stamp}))
+                if asset_ids is None or record["id"] in asset_ids:
+                    tx.store("assets").put(idb.to_js_record({**record, "backedUpAt": stamp}))
 
         tx.then(tx.store("projects").get(project_id), mark_project)
         tx.then(tx.store("assets").index("projectId").getAll(project_id), mark_assets)

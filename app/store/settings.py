@@ -4,7 +4,8 @@ each kind of backup last ran.
 
 Known keys (each record is `{key, ...fields}`):
 - "folderBackup": {handle, name, lastBackupAt, lastError}: the live backup folder
-- "lastExport": {at, recipeOnly, projects}: the last zip export
+- "lastExport": {at, recipeOnly, projects, fullAt, recipeOnlyAt}: the last zip export, and
+  the last of each kind (app/core/backup_log.py's `export_record`)
 
 Values that are plain JSON come back as Python values; browser objects (a directory handle)
 come back as they were stored, as JS objects. Mixed into `app.store.vault.Vault`.

@@ -20,6 +20,7 @@ import js
 from app.core import sharelink
 from app.core.errors import SceneVaultError
 from app.ui.parts.dom import Scope, el, replace_children, run_soon, set_error_reporter
+from app.ui.parts.loss_banner import LossBanner
 
 NAV = (("Projects", "#/"), ("Library", "#/library"), ("Storage", "#/storage"))
 VIEW_NAMES = {"dashboard": "Projects", "workspace": "Project workspace", "library": "Media library",
@@ -40,6 +41,7 @@ class App:
         self.queue = None
         self._render_lock = asyncio.Lock()  # one view render at a time (see `show`)
         self._render_wanted = 0
+        self.loss_banner = LossBanner(self)  # warnings before loss, redrawn after each render
         set_error_reporter(self.report)
 
     # --- offline ------------------------------------------------------------------------------
@@ -102,12 +104,14 @@ class App:
 
     async def stored_something(self) -> None:
         """After the first file is stored, ask the browser once to keep our data (persistent
-        storage), so it is not evicted under storage pressure; the storage panel shows the answer."""
+        storage), so it is not evicted under storage pressure; the storage panel shows the answer
+        and the loss warnings (app/ui/parts/loss_banner.py) follow it."""
         if self.persistence_asked:
             return
         self.persistence_asked = True
         if not await self.vault.is_persistent():
             await self.vault.request_persistence()
+        await self.loss_banner.update()
 
     # --- routing --------------------------------------------------------------------------------
     def route(self) -> tuple[str, dict]:
@@ -154,6 +158,7 @@ class App:
             self._mark_nav(name)
             if previous is not None:
                 previous.dispose()
+            run_soon(self.loss_banner.update())
 
     def navigate(self, hash_path: str) -> None:
         """Go to a route; the hashchange listener renders it."""

@@ -29,15 +29,22 @@ class Unbacked:
     files: int
 
 
-def unbacked(assets) -> Unbacked:
-    """Assets whose `backed_up_at` is None and whose bytes are stored; bytes once per SHA-256."""
+def unbacked(assets, in_folder: frozenset[str] | set[str] = frozenset()) -> Unbacked:
+    """Stored assets in no backup: `backed_up_at` is None and their project is not wholly in the
+    folder backup (`in_folder`: project ids, app/core/backup_log.py's `folder_covers`). Bytes
+    once per SHA-256, and not at all when a backed-up asset holds the same bytes."""
     sizes: dict[str, int] = {}
+    kept: set[str] = set()
     files = 0
     for asset in assets:
-        if asset.backed_up_at is None and not asset.missing:
+        if asset.missing:
+            continue
+        if asset.backed_up_at is None and asset.project_id not in in_folder:
             files += 1
             sizes[asset.sha256] = asset.size
-    return Unbacked(sum(sizes.values()), files)
+        else:
+            kept.add(asset.sha256)
+    return Unbacked(sum(size for sha, size in sizes.items() if sha not in kept), files)
 
 
 def percent(part: int | None, whole: int | None) -> float | None:

@@ -1,7 +1,8 @@
 """Storage panel (browser, route `#/storage`): how much of the browser's storage SceneVault
 uses, what takes the space (bytes by kind and by project, as inline SVG bar charts with a table
-for screen readers), whether storage is persistent (with a button that asks the browser), and
-how much is not backed up yet, with a warning past `UNBACKED_WARNING_BYTES`.
+for screen readers), whether storage is persistent (with a button that asks the browser), when
+each kind of backup last ran (app/ui/parts/backup_history.py), and how much is not backed up
+yet, with a warning past `UNBACKED_WARNING_BYTES`.
 
 The figures come from `vault.usage()` (navigator.storage.estimate() plus byte totals from the
 records) and the records' `backed_up_at`; the numbers are computed in app/ui/parts/storage_stats.py.
@@ -13,6 +14,8 @@ Nothing here makes object URLs; the view's scope owns the buttons' handlers.
 
 from __future__ import annotations
 
+from app.core.backup_log import folder_covers, last_backups
+from app.ui.parts.backup_history import backup_history_list
 from app.ui.parts.dom import el, format_bytes, replace_children
 from app.ui.parts.storage_stats import (BAR_HEIGHT, bar_layout, clip_label, format_share, percent,
                                   plural, ranked, unbacked)
@@ -29,14 +32,19 @@ async def render(app, scope, container) -> None:
     vault = app.vault
     usage = await vault.usage()
     assets = await vault.list_all_assets()
-    titles = {p.id: p.title for p in await vault.list_projects()}
     persistent = await vault.is_persistent()
+    projects = await vault.list_projects()
+    folder = await vault.get_setting("folderBackup")
+    last = last_backups(await vault.get_setting("lastExport"), folder, projects)
+    in_folder = {p.id for p in projects if folder_covers(p, last.folder)}
     refresh = el(app.document, "button", {"type": "button"}, "Refresh figures")
     scope.on(refresh, "click", lambda event: app.refresh())
     header = el(app.document, "div", {"class": "view-header"},
                 el(app.document, "h1", {}, "Storage"), refresh)
+    titles = {p.id: p.title for p in projects}
     replace_children(container, header, _used(app.document, usage, len(assets)),
-                     _backups(app.document, assets), _persistence(app, scope, persistent),
+                     _backups(app.document, assets, in_folder, last),
+                     _persistence(app, scope, persistent),
                      _charts(app.document, usage, titles))
 
 
@@ -70,8 +78,8 @@ def _used(doc, usage, files: int):
 
 
 # --- backups ------------------------------------------------------------------------------------
-def _backups(doc, assets):
-    pending = unbacked(assets)
+def _backups(doc, assets, in_folder: set[str], last):
+    pending = unbacked(assets, in_folder)
     figure = el(doc, "p", {"class": "unbacked-total"},
                 f"Not backed up yet: {format_bytes(pending.bytes)} in "
                 f"{plural(pending.files, 'file')}.")
@@ -85,7 +93,7 @@ def _backups(doc, assets):
     else:
         note = el(doc, "p", {"class": "muted"}, "A warning shows here when more than "
                   f"{format_bytes(UNBACKED_WARNING_BYTES)} is not in any backup.")
-    return _section(doc, "backup", "Backups", figure, note)
+    return _section(doc, "backup", "Backups", backup_history_list(doc, last), figure, note)
 
 
 # --- persistence --------------------------------------------------------------------------------
@@ -99,6 +107,7 @@ def _persistence(app, scope, persistent: bool):
         granted = await app.vault.request_persistence()
         state.textContent = _persist_text(granted)
         ask.disabled = granted
+        await app.loss_banner.update()
         app.info("The browser granted persistent storage: it will not evict your files."
                  if granted else
                  "The browser declined persistent storage for now. Browsers grant it to sites "
