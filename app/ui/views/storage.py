@@ -14,6 +14,7 @@ Nothing here makes object URLs; the view's scope owns the buttons' handlers.
 from __future__ import annotations
 
 from app.ui.parts.dom import el, format_bytes, replace_children
+from app.ui.parts.folder_panel import folder_section
 from app.ui.parts.storage_stats import (BAR_HEIGHT, bar_layout, clip_label, format_share, percent,
                                   plural, ranked, unbacked)
 
@@ -36,7 +37,8 @@ async def render(app, scope, container) -> None:
     header = el(app.document, "div", {"class": "view-header"},
                 el(app.document, "h1", {}, "Storage"), refresh)
     replace_children(container, header, _used(app.document, usage, len(assets)),
-                     _backups(app.document, assets), _persistence(app, scope, persistent),
+                     _backups(app.document, assets), folder_section(app, scope),
+                     _persistence(app, scope, persistent),
                      _charts(app.document, usage, titles))
 
 
