@@ -153,7 +153,7 @@ async def mirror(vault, handle, name: str | None = None, on_progress=None,
         raise fp.changed_outside(plan.changed_outside, folder)
     adopted, changed = {}, []
     for path in plan.verify:
-        digest = await media.sha256_hex(await _call(folder, path, _JS.read(handle, path)))
+        digest = await media.sha256_hex(await _call(folder, path, _JS.read(handle, path, False)))
         if digest == wanted[path].sha256:
             adopted[path] = fp.FileMark(digest, seen[path].size, seen[path].modified)
         else:
@@ -204,7 +204,7 @@ async def _read_state(handle, folder: str) -> tuple[fp.FolderState, dict[str, fp
     seen = {str(item.path): fp.Seen(int(item.size), int(item.lastModified)) for item in listed}
     if fp.FOLDER_STATE_NAME not in seen:
         return fp.FolderState(), seen
-    file = await _call(folder, fp.FOLDER_STATE_NAME, _JS.read(handle, fp.FOLDER_STATE_NAME))
+    file = await _call(folder, fp.FOLDER_STATE_NAME, _JS.read(handle, fp.FOLDER_STATE_NAME, False))
     return fp.parse_state(await media.blob_bytes(file)), seen
 
 
@@ -228,7 +228,9 @@ def _js_data(data):
 async def restore(vault, handle, name: str | None = None, on_progress=None, cancel=None):
     """Import the folder's backup (its scenevault.json and files) as a zip import would: every
     check applies and the vault changes in one transaction or not at all. Skips `.trash/`, the
-    state file and `.partial` files. Returns the ImportReport."""
+    state file and `.partial` files. Each file is copied into the browser's blob storage first
+    (IndexedDB could otherwise keep a reference to the folder's file, unreadable once that file
+    changes). Returns the ImportReport."""
     from app.backup import service
     from app.backup.zip.write import ZipWriter, crc32
 
@@ -241,7 +243,7 @@ async def restore(vault, handle, name: str | None = None, on_progress=None, canc
                           "no_manifest")
     writer = ZipWriter(now_ms())
     for path in paths:
-        file = await _call(folder, path, _JS.read(handle, path))
+        file = await _call(folder, path, _JS.read(handle, path, True))
         try:
             writer.add_blob(path, file, await crc32(file, None, cancel))
         except BackupError as exc:

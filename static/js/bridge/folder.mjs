@@ -57,10 +57,14 @@ export async function list(root, skip) {
   return found;
 }
 
-export async function read(root, path) {
+/** The file at `path`; with `copy`, a Blob of its bytes copied (streamed) into the browser's
+ * own blob storage. Chromium may keep a File that IndexedDB stores as a reference to the file
+ * on disk, which breaks once the file is edited or removed, so what a restore stores is a copy. */
+export async function read(root, path, copy) {
   const [folders, name] = split(path);
   const folder = await folderOf(root, folders, false);
-  return (await folder.getFileHandle(name)).getFile();
+  const file = await (await folder.getFileHandle(name)).getFile();
+  return copy ? new Response(file.stream()).blob() : file;
 }
 
 /** Write `data` (a Blob or bytes) to `path`; resolves to {size, lastModified} of the result. */

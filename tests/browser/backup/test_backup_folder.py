@@ -13,7 +13,7 @@ from textwrap import dedent
 
 import pytest
 
-from backupkit import py
+from backupkit import db_digest, py
 from conftest import AppPage, install_pagekit, is_loopback, wait_for_app_state
 
 from app.backup.manifest import parse_manifest
@@ -28,7 +28,7 @@ INIT_JS = """
 (() => {
   const test = window.__folderTest = { writes: [], fault: null };
   window.showDirectoryPicker = async () =>
-    (await navigator.storage.getDirectory()).getDirectoryHandle(%r, { create: true });
+    (await navigator.storage.getDirectory()).getDirectoryHandle(test.pick || %r, { create: true });
   const create = FileSystemFileHandle.prototype.createWritable;
   FileSystemFileHandle.prototype.createWritable = async function (...args) {
     const stream = await create.apply(this, args);
@@ -81,6 +81,13 @@ EDIT_JS = """async ([name, path]) => {
   await stream.close();
 }"""
 
+REMOVE_JS = """async ([name, path]) => {
+  let folder = await (await navigator.storage.getDirectory()).getDirectoryHandle(name);
+  const parts = path.split("/");
+  for (const part of parts.slice(0, -1)) folder = await folder.getDirectoryHandle(part);
+  await folder.removeEntry(parts[parts.length - 1]);
+}"""
+
 GENERATE = """
 from app.generation.service import GenerationService
 from app.generation.client import ProxyClient
@@ -117,7 +124,7 @@ def page(browser, server):
     opened.project_id = made["project"]
     yield opened
     context.close()
-    assert recorder.outside_requests == []
+    assert recorder.outside_requests == [] and recorder.page_errors == []
 
 
 def folder(page) -> dict:
@@ -244,12 +251,7 @@ def test_a_file_changed_by_hand_is_reported_and_not_overwritten(page):
     page.get_by_role("alert").filter(has_text="changed outside").get_by_role("button", name="Dismiss").click()
     assert folder(page)[path] == edited and writes(page) == []
     # The user moves the file away: the next run puts SceneVault's copy back.
-    page.evaluate("""async ([name, path]) => {
-        let folder = await (await navigator.storage.getDirectory()).getDirectoryHandle(name);
-        const parts = path.split("/");
-        for (const part of parts.slice(0, -1)) folder = await folder.getDirectoryHandle(part);
-        await folder.removeEntry(parts[parts.length - 1]);
-    }""", [FOLDER, path])
+    page.evaluate(REMOVE_JS, [FOLDER, path])
     page.get_by_role("button", name="Back up now").click()
     expect_status(page, f"Backed up to folder {FOLDER}: just now")
     check_consistent(folder(page))
@@ -283,6 +285,46 @@ def test_deleting_an_asset_moves_its_files_to_the_trash_after_the_manifest(page)
     assert len(manifest.assets) == 4
     gone = "projects/lighthouse-keeper/scenes/scene-04-v1.png"
     assert gone not in files and ".trash/" + gone in files and ".trash/" + gone + ".json" in files
+
+
+def test_a_cancelled_write_stream_is_reported(page):
+    reset_writes(page, {"name": "AbortError", "after": 0})
+    page.get_by_role("button", name="Back up now").click()
+    expect_status(page, f"A write to the folder '{FOLDER}' was cancelled")
+    page.get_by_role("alert").filter(has_text="was cancelled").get_by_role("button", name="Dismiss").click()
+    assert not [path for path in folder(page) if path.endswith(".partial")]
+    reset_writes(page)
+    page.get_by_role("button", name="Back up now").click()
+    expect_status(page, f"Backed up to folder {FOLDER}: just now")
+
+
+def test_restore_refuses_a_hand_edited_file_and_changes_nothing(page):
+    path = "projects/lighthouse-keeper/scenes/scene-02-v1.png"
+    page.evaluate(EDIT_JS, [FOLDER, path])
+    digest = db_digest(page)["digest"]
+    page.get_by_role("button", name="Restore from folder").click()
+    alert = page.get_by_role("alert").filter(has_text=f"Nothing was restored from folder {FOLDER}")
+    alert.wait_for()
+    assert path in alert.inner_text()
+    alert.get_by_role("button", name="Dismiss").click()
+    assert db_digest(page)["digest"] == digest
+    # Once the edited file is moved away, the next run writes SceneVault's copy again.
+    page.evaluate(REMOVE_JS, [FOLDER, path])
+    reset_writes(page)
+    page.get_by_role("button", name="Back up now").click()
+    expect_status(page, f"Backed up to folder {FOLDER}: just now")
+    assert "scene-02-v1.png.partial" in writes(page)
+    check_consistent(folder(page))
+
+
+def test_stop_then_pick_the_same_folder_again_asks_before_mirroring(page):
+    page.get_by_role("button", name="Stop backing up to this folder").click()
+    page.get_by_role("status").filter(has_text="no longer backs up to that folder").wait_for()
+    assert status(page).inner_text() == ""
+    reset_writes(page)
+    page.get_by_role("button", name="Back up to a folder…").click()
+    expect_status(page, "already holds a SceneVault backup")
+    assert writes(page) == []
 
 
 def test_a_reload_keeps_the_folder_and_asks_for_permission_with_one_click(page):
