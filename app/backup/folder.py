@@ -228,7 +228,7 @@ def _js_data(data):
 async def restore(vault, handle, name: str | None = None, on_progress=None, cancel=None):
     """Import the folder's backup (its scenevault.json and files) as a zip import would: every
     check applies and the vault changes in one transaction or not at all. Skips `.trash/`, the
-    state file and `.partial` files. Each file is copied into the browser's blob storage first
+    state file, `.partial` files and what file managers add (`.DS_Store`, …). Each file is copied into the browser's blob storage first
     (IndexedDB could otherwise keep a reference to the folder's file, unreadable once that file
     changes). Returns the ImportReport."""
     from app.backup import service
@@ -236,7 +236,7 @@ async def restore(vault, handle, name: str | None = None, on_progress=None, canc
 
     folder = name or str(handle.name)
     listed = await _call(folder, None, _JS.list(handle, to_js([fp.TRASH])))
-    paths = sorted(str(item.path) for item in listed if not fp.is_own_name(str(item.path)))
+    paths = sorted(str(item.path) for item in listed if not fp.is_skipped_on_restore(str(item.path)))
     if MANIFEST_NAME not in paths:
         raise BackupError(f"The folder {folder!r} holds no {MANIFEST_NAME}, so it is not a "
                           "SceneVault backup folder. Pick the folder SceneVault backed up to.",

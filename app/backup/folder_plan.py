@@ -34,7 +34,7 @@ from app.core.model import Asset, Project
 
 __all__ = ["FOLDER_STATE_NAME", "PARTIAL_SUFFIX", "TRASH", "FileMark", "FolderState",
            "MirrorPlan", "Seen", "Wanted", "ago", "changed_outside", "encode_state",
-           "fault", "is_own_name", "next_state", "parse_state", "plan_mirror",
+           "fault", "is_own_name", "is_skipped_on_restore", "next_state", "parse_state", "plan_mirror",
            "sidecar_files", "status_text", "wanted_bytes"]
 
 FOLDER_STATE_NAME = ".scenevault-folder.json"
@@ -109,6 +109,17 @@ def sidecar_files(layout: Layout, projects: list[Project], assets: list[Asset]) 
 def wanted_bytes(data: bytes) -> Wanted:
     """A small file made here (the manifest, a sidecar), hashed."""
     return Wanted(hashlib.sha256(data).hexdigest(), len(data))
+
+
+SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # what OSes drop in folders
+
+
+def is_skipped_on_restore(path: str) -> bool:
+    """Files a restore leaves out: ours (`is_own_name`) and what file managers add by
+    themselves (`.DS_Store`, `Thumbs.db`, `desktop.ini`, `._*` AppleDouble files). Any other
+    file the manifest does not list is refused, as in a zip (`unreferenced_entry`)."""
+    name = path.rsplit("/", 1)[-1]
+    return is_own_name(path) or name in SYSTEM_FILES or name.startswith("._")
 
 
 def is_own_name(path: str) -> bool:

@@ -9,6 +9,7 @@ import pytest
 
 from app.backup.folder_plan import (FOLDER_STATE_NAME, FileMark, FolderState, Seen, Wanted, ago,
                                     changed_outside, encode_state, fault, is_own_name,
+                                    is_skipped_on_restore,
                                     next_state, parse_state, plan_mirror, sidecar_files,
                                     status_text, wanted_bytes)
 from app.backup.manifest import plan_layout
@@ -111,6 +112,8 @@ def test_the_state_file_round_trips_and_damage_counts_as_empty():
 def test_own_names_are_never_content():
     assert is_own_name(FOLDER_STATE_NAME) and is_own_name(".trash/projects/p/a.png")
     assert is_own_name(PNG + ".partial") and not is_own_name(PNG) and not is_own_name(MANIFEST)
+    assert is_skipped_on_restore("projects/.DS_Store") and is_skipped_on_restore("._scenevault.json")
+    assert is_skipped_on_restore(".trash/x") and not is_skipped_on_restore("projects/p/notes.txt")
 
 
 def test_sidecars_are_the_zips_sidecars():
