@@ -72,14 +72,10 @@ class FolderBackup:
     # --- actions ---------------------------------------------------------------------------------
     async def choose(self) -> None:
         """"Back up to a folder…": pick, keep, then back up (unless it already holds a backup)."""
-        try:
-            handle = await folder.pick()
-        except BackupError as exc:
-            self.app.info(str(exc))
+        handle = await self.pick()
+        if handle is None:
             return
-        self.permission = await folder.permission(handle, ask=True)
-        self.record = await folder.remember(self.vault, handle)
-        if self.permission == "granted" and await folder.holds_backup(handle):
+        if await folder.holds_backup(handle):
             self.record = await folder.save_outcome(self.vault, self.record, error=BackupError(
                 f"the folder already holds a SceneVault backup. Choose Restore from folder to "
                 f"bring it in, or Back up now to mirror this vault into it (files of other "
@@ -87,6 +83,18 @@ class FolderBackup:
             self.render()
             return
         await self.backup(manual=True)
+
+    async def pick(self):
+        """Ask for a folder and keep it; the handle, or None (dismissed, or no permission)."""
+        try:
+            handle = await folder.pick()
+        except BackupError as exc:
+            self.app.info(str(exc))
+            return None
+        self.permission = await folder.permission(handle, ask=True)
+        self.record = await folder.remember(self.vault, handle)
+        self.render()
+        return handle if self.permission == "granted" else None
 
     async def allow(self) -> None:
         """"Allow backups to <name>": ask the browser again (a click), then back up."""
@@ -141,10 +149,8 @@ class FolderBackup:
         """"Restore from folder": import the folder's backup like a zip (every check applies)."""
         from app.ui.parts.backup_panel import ProgressPanel
 
-        if self.record is None:
-            await self.choose()
-            if self.record is None:
-                return
+        if self.record is None and await self.pick() is None:
+            return
         if self.permission != "granted":
             self.permission = await folder.permission(self.record.handle, ask=True)
             if self.permission != "granted":

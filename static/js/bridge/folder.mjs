@@ -84,11 +84,25 @@ export async function write(root, path, data) {
     if (atomic) await probe.move(name);
   } catch (error) {
     if (stream) await stream.abort().catch(() => {});
-    if (atomic) await folder.removeEntry(name + PARTIAL).catch(() => {});
+    if (atomic) await removeSoon(folder, name + PARTIAL);
     throw error;
   }
   const file = await (await folder.getFileHandle(name)).getFile();
   return { size: file.size, lastModified: file.lastModified };
+}
+
+/** Remove a partial file; the aborted stream's lock may outlive abort() for a moment, so try a
+ * few times (a partial that stays is removed by the next run: it never carries a final name). */
+async function removeSoon(folder, name) {
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    try {
+      await folder.removeEntry(name);
+      return;
+    } catch (error) {
+      if (error.name === "NotFoundError") return;
+      await new Promise((resolve) => setTimeout(resolve, 40 * attempt));
+    }
+  }
 }
 
 export async function remove(root, path) {

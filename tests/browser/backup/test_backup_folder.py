@@ -219,11 +219,19 @@ def test_permission_lost_mid_write_leaves_no_half_file_and_the_vault_unchanged(p
     assert not [path for path in folder(page) if path.endswith(".partial")]
     # Once writes work again, the file written before the fault is hashed and kept, not rewritten.
     reset_writes(page)
-    page.get_by_role("button", name="Back up now").click()
-    expect_status(page, f"Backed up to folder {FOLDER}: just now")
+    back_up_now(page)
     assert "scene-04-v1.png.partial" not in writes(page)
     assert "scene-04-v1.png.json.partial" in writes(page)
     check_consistent(folder(page))
+
+
+def back_up_now(page) -> None:
+    """Click "Back up now" and wait until that run wrote the state file and finished."""
+    count = page.evaluate(f"window.__folderTest.writes.filter((n) => n === {STATE + '.partial'!r}).length")
+    page.get_by_role("button", name="Back up now").click()
+    page.wait_for_function(f"window.__folderTest.writes.filter((n) => n === {STATE + '.partial'!r}).length > {count}")
+    wait_idle(page)
+    expect_status(page, f"Backed up to folder {FOLDER}: just now")
 
 
 def expect_status(page, text: str) -> None:
@@ -252,8 +260,7 @@ def test_a_file_changed_by_hand_is_reported_and_not_overwritten(page):
     assert folder(page)[path] == edited and writes(page) == []
     # The user moves the file away: the next run puts SceneVault's copy back.
     page.evaluate(REMOVE_JS, [FOLDER, path])
-    page.get_by_role("button", name="Back up now").click()
-    expect_status(page, f"Backed up to folder {FOLDER}: just now")
+    back_up_now(page)
     check_consistent(folder(page))
 
 
@@ -294,8 +301,7 @@ def test_a_cancelled_write_stream_is_reported(page):
     page.get_by_role("alert").filter(has_text="was cancelled").get_by_role("button", name="Dismiss").click()
     assert not [path for path in folder(page) if path.endswith(".partial")]
     reset_writes(page)
-    page.get_by_role("button", name="Back up now").click()
-    expect_status(page, f"Backed up to folder {FOLDER}: just now")
+    back_up_now(page)
 
 
 def test_restore_refuses_a_hand_edited_file_and_changes_nothing(page):
@@ -311,8 +317,7 @@ def test_restore_refuses_a_hand_edited_file_and_changes_nothing(page):
     # Once the edited file is moved away, the next run writes SceneVault's copy again.
     page.evaluate(REMOVE_JS, [FOLDER, path])
     reset_writes(page)
-    page.get_by_role("button", name="Back up now").click()
-    expect_status(page, f"Backed up to folder {FOLDER}: just now")
+    back_up_now(page)
     assert "scene-02-v1.png.partial" in writes(page)
     check_consistent(folder(page))
 
