@@ -115,12 +115,12 @@ class FolderBackup:
     async def backup(self, manual: bool = True) -> None:
         """Mirror the vault now; the outcome goes to the status line (and an alert if asked)."""
         self.cancel_timer()
-        record = self.record
-        if record is None or self.permission != "granted":
-            return
-        if not manual and (record.last_error or {}).get("code") == HAS_BACKUP:
-            return
         async with self.lock:
+            record = self.record  # read under the lock: a pick or a forget may have come first
+            if record is None or self.permission != "granted":
+                return
+            if not manual and (record.last_error or {}).get("code") == HAS_BACKUP:
+                return
             self.busy = f"Backing up to folder {record.name}…"
             self.render()
             try:
@@ -130,13 +130,13 @@ class FolderBackup:
                     await folder.mark_backed_up(self.vault, report)
                 finally:
                     self.marking = False
-                self.record = await folder.save_outcome(self.vault, record, at=report.at)
+                await self._outcome(record, at=report.at)
                 if manual:
                     self.app.info(f"Backed up to folder {record.name}: {len(report.written)} "
                                   f"file(s) written, {report.kept} unchanged, "
                                   f"{len(report.trashed)} moved to {TRASH}/.")
             except SceneVaultError as exc:
-                self.record = await folder.save_outcome(self.vault, record, error=_as_backup(exc))
+                await self._outcome(record, error=_as_backup(exc))
                 if getattr(exc, "code", None) == "folder_permission":
                     self.permission = await folder.permission(record.handle)
                 if manual:
@@ -144,6 +144,12 @@ class FolderBackup:
             finally:
                 self.busy = None
                 self.render()
+
+    async def _outcome(self, record: folder.FolderRecord, at: int | None = None,
+                       error: BackupError | None = None) -> None:
+        """Store a run's outcome, unless the folder was forgotten or replaced meanwhile."""
+        if self.record is record:
+            self.record = await folder.save_outcome(self.vault, record, at=at, error=error)
 
     async def restore(self) -> None:
         """"Restore from folder": import the folder's backup like a zip (every check applies)."""
@@ -176,7 +182,7 @@ class FolderBackup:
                 self.busy = None
                 self.render()
             if (record.last_error or {}).get("code") == HAS_BACKUP:
-                self.record = await folder.save_outcome(self.vault, record)
+                await self._outcome(record)
             self.app.info(f"Restored from folder {record.name}: {report.assets_added} files "
                           f"added, {report.assets_skipped} already here.")
         self.render()
@@ -208,7 +214,7 @@ class FolderBackup:
             self.header_scope = Scope()
             failed = bool(self.record and (self.record.last_error or self.permission != "granted"))
             header.className = "folder-status" + (" folder-status-problem" if failed else "")
-            replace_children(header, self.status(), self.allow_button(self.header_scope))
+            replace_children(header, self.status() or None, self.allow_button(self.header_scope))
         for panel in list(self.panels):
             if panel.owner.disposed:
                 self.panels.remove(panel)
