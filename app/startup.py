@@ -21,6 +21,7 @@ from app.generation.service import GenerationService
 from app.generation.client import ProxyClient
 from app.ui import shell
 from app.ui.app import App
+from app.ui.parts import folder_panel
 from app.store.vault import Vault
 from app.core.version import __version__
 
@@ -59,6 +60,7 @@ async def start() -> None:
         _app.start_offline_queue()
         _app.resume_jobs()
         _app.render_nav()
+        await folder_panel.start(_app)
         await _app.show()
     except Exception as exc:
         boot.fail(str(exc) if isinstance(exc, StartupError) else f"{type(exc).__name__}: {exc}")

@@ -142,6 +142,7 @@ class Transaction:
 
     def __init__(self, db, stores: list[str], mode: str = "readonly"):
         self.tx = db.transaction(_store_list(tuple(stores)), mode)
+        self.stores, self.mode = frozenset(stores), mode
         self._completion = _HELPERS.transaction(self.tx)  # attached before any await
         self._callbacks: list[Callable[[object], None]] = []
         self._dispatch = None  # one proxy per transaction serves every `then`

@@ -107,6 +107,7 @@ class TransferStore:
         except QuotaExceeded as exc:
             raise QuotaExceeded(f"{exc} Nothing was imported. Free space by deleting old "
                                 "versions or projects, then import again.") from None
+        self._changed_stores(tx)
 
 
 def _changed(what: str) -> BackupError:

@@ -34,6 +34,7 @@ from app.store.settings import SettingsStore
 from app.store.writes import (ALL_STORES, DeleteReport, PendingReport, add_version,
                              delete_records, put_blob, repair_current, slot_key)
 
+CONTENT_STORES = frozenset({"projects", "assets", "blobs"})  # what a backup holds
 LARGE_WRITE_BYTES = 8 * 1024 * 1024  # check the storage estimate before writes this big
 UPDATED_ELSEWHERE = "SceneVault was updated in another tab. Reload this tab to continue."
 
@@ -60,6 +61,7 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore):
         self.storage = storage if storage is not None else js.navigator.storage
         self.closed_reason: str | None = None
         self.on_closed = None
+        self._watchers: list = []
 
     @classmethod
     async def open(cls, name: str = schema.DB_NAME, storage=None, on_closed=None) -> Vault:
@@ -158,6 +160,17 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore):
             raise QuotaExceeded(f"{exc} {await self._usage_text()} Nothing of this change was "
                                 "stored. Free space by deleting old versions or projects, or "
                                 "export a backup first.") from None
+        self._changed_stores(tx)
+
+    def watch(self, callback) -> None:
+        """Call `callback()` after every committed write to projects, assets or blobs (in
+        this tab), e.g. to schedule a folder backup (app/ui/parts/folder_panel.py)."""
+        self._watchers.append(callback)
+
+    def _changed_stores(self, tx: idb.Transaction) -> None:
+        if tx.mode == "readwrite" and tx.stores & CONTENT_STORES:
+            for callback in list(self._watchers):
+                callback()
 
     async def _usage_text(self) -> str:
         estimate = await self.storage.estimate()

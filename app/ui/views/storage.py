@@ -17,6 +17,7 @@ from __future__ import annotations
 from app.core.backup_log import folder_covers, last_backups
 from app.ui.parts.backup_history import backup_history_list
 from app.ui.parts.dom import el, format_bytes, replace_children
+from app.ui.parts.folder_panel import folder_section
 from app.ui.parts.storage_stats import (BAR_HEIGHT, bar_layout, clip_label, format_share, percent,
                                   plural, ranked, unbacked)
 
@@ -43,7 +44,7 @@ async def render(app, scope, container) -> None:
                 el(app.document, "h1", {}, "Storage"), refresh)
     titles = {p.id: p.title for p in projects}
     replace_children(container, header, _used(app.document, usage, len(assets)),
-                     _backups(app.document, assets, in_folder, last),
+                     _backups(app.document, assets, in_folder, last), folder_section(app, scope),
                      _persistence(app, scope, persistent),
                      _charts(app.document, usage, titles))
 
