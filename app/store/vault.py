@@ -197,8 +197,9 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
         """Free trash older than 30 days (storage runs short); tell the user; the bytes freed."""
         report = await self.free_old_trash()
         if report.bytes_freed and self.on_notice is not None:
+            files = f"{report.assets_removed} file{'' if report.assets_removed == 1 else 's'}"
             self.on_notice(f"Freed {size_text(report.bytes_freed)} by emptying trash older than "
-                           f"{KEEP_DAYS} days ({report.assets_removed} files), to make room.")
+                           f"{KEEP_DAYS} days ({files}), to make room.")
         return report.bytes_freed
 
     # --- reading --------------------------------------------------------------------------------
