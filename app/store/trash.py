@@ -201,6 +201,11 @@ class TrashStore:
                 tx.store("projects").put(idb.to_js_record(_with_entry(project, item.entry)))
 
         def put_back(_count):
+            live_ids = {r["id"] for records in state["live"].values() for r in records}
+            if back := sorted(live_ids & {a["id"] for a in state["item"].assets}):
+                raise VaultError(f"“{state['item'].label}” is in the vault again ({len(back)} of "
+                                 "its files, imported from a backup?); nothing was restored. "
+                                 "Delete it for good from the trash.")
             plan = restore_plan(state["item"], state["live"])
             for record in plan.records:
                 tx.then(tx.store("blobs").count(record["sha256"]),

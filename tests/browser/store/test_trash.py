@@ -177,10 +177,10 @@ def test_a_crash_in_the_middle_of_any_trash_change_leaves_no_half_record(vault_p
             await vault.put_asset(project.id, "scene", "scene:s1", pagekit.png(12, 12, (i, 3, 3)),
                                   "image/png")
         parked = await vault.trash_slots(project.id, ["scene:s1"])
-        for slot, hue in (("scene:s1", 6), ("scene:s2", 4)):  # s1 has a version made since
-            await vault.put_asset(project.id, "scene", slot, pagekit.png(12, 12, (hue, 4, 4)),
-                                  "image/png")
-        json.dumps({"project": project.id, "parked": parked.item_id})
+        made = [await vault.put_asset(project.id, "scene", slot, pagekit.png(12, 12, (hue, 4, 4)),
+                                      "image/png")  # s1 has a version made since
+                for slot, hue in (("scene:s1", 6), ("scene:s2", 4))]
+        json.dumps({"project": project.id, "parked": parked.item_id, "s2": made[1].id})
     """)
     before = db_digest(vault_page)
     crashes = py(vault_page, f"""
@@ -200,7 +200,7 @@ def test_a_crash_in_the_middle_of_any_trash_change_leaves_no_half_record(vault_p
         plan_of = trash.restore_plan
         def colliding(item, live):
             plan = plan_of(item, live)
-            clash = dict(next(r for rs in live.values() for r in rs))  # the live version's id
+            clash = {{**plan.records[-1], "id": {setup["s2"]!r}}}  # a live id in another slot
             return trash_items.RestorePlan(plan.records + (clash,), plan.demote, plan.notes)
         trash.restore_plan = colliding
         try:
