@@ -258,6 +258,8 @@ json.dumps([usage.stored_bytes, usage.trash_bytes])"""
     page.get_by_text("Emptied the trash").wait_for()
     assert json.loads(run_python(page, usage)) == [0, 0]
     assert vault_state(page)["counts"]["blobs"] == 0
+    page.get_by_role("link", name="Projects", exact=True).click()
+    page.get_by_role("heading", name="No projects yet").wait_for()
 
 
 def test_10_narrow_screens_keep_the_layout(studio):
