@@ -120,7 +120,8 @@ def restore_plan(item: TrashItem, live: dict[tuple[str, str], list[dict]]) -> Re
         siblings = live.get(key, [])
         current = [r for r in siblings if r.get("current")]
         untouched = all(r["id"] in item.promoted for r in current)
-        if siblings and any(r.get("current") for r in restored) and current and untouched:
+        was_current = any(r.get("current") for r in restored)
+        if was_current and current and untouched:
             demote.extend(r["id"] for r in current)  # the delete promoted them: undo that
         elif current:
             for record in restored:
@@ -132,10 +133,10 @@ def restore_plan(item: TrashItem, live: dict[tuple[str, str], list[dict]]) -> Re
                 old, record["version"] = record["version"], top + offset
                 notes.append(f"{key[1]}: version {old} came back as version {record['version']}, "
                              "beside the versions made since.")
-        if current and not untouched:
+        if was_current and current and not untouched:
             newest = max(current, key=lambda r: r["version"])
-            notes.append(f"{key[1]}: version {newest['version']}, made since the delete, "
-                         "stays current.")
+            notes.append(f"{key[1]}: version {newest['version']}, made or chosen since the "
+                         "delete, stays current.")
         if not any(r.get("current") for r in restored + siblings if r["id"] not in demote):
             restored[-1]["current"] = True  # a slot always has exactly one current version
         records.extend(restored)

@@ -312,3 +312,56 @@ def test_a_write_refused_for_space_frees_old_trash_and_is_stored(app_page):
     notice.wait_for()
     assert "Freed 6.0 MB" in notice.inner_text()
     assert vault_state(page)["problems"] == []
+
+
+def test_a_removed_scene_comes_back_in_its_place_with_its_files(vault_page):
+    result = py(vault_page, """
+        from app.core import storyboard
+        project = await vault.create_project("Scenes")
+        for story in ("one", "two", "three"):
+            project = await vault.save_project(storyboard.add_scene(project, story))
+        scene = project.scenes[1]
+        slots = storyboard.scene_slots(scene)
+        await vault.put_asset(project.id, "scene", slots["frame"], pagekit.png(20, 20), "image/png")
+        await vault.put_asset(project.id, "audio", slots["narration"], pagekit.wav_bytes(3000),
+                              "audio/wav")
+        moved = await vault.trash_slots(project.id, list(slots.values()), label="Scene 2",
+                                        project=storyboard.remove_scene(project, scene["id"]),
+                                        entry={"list": "scenes", "index": 1, "value": scene})
+        during = await vault.get_project(project.id)
+        files_during = len(await vault.list_assets(project.id))
+        back = await vault.restore(moved.item_id)
+        after = await vault.get_project(project.id)
+        out = {"moved": moved.assets_moved, "during": [s["story"] for s in during.scenes],
+               "files_during": files_during, "after": [s["story"] for s in after.scenes],
+               "files_after": len(await vault.list_assets(project.id)), "notes": list(back.notes),
+               "missing_project": await pagekit.error_of(vault.restore("trs_gone"))}
+        await vault.delete_project(project.id)
+        json.dumps(out)
+    """)
+    assert result["moved"] == 2 and result["files_during"] == 0
+    assert result["during"] == ["one", "three"] and result["after"] == ["one", "two", "three"]
+    assert result["files_after"] == 2 and result["notes"] == []
+    assert result["missing_project"]["type"] == "NotFound"
+    assert "restored or deleted for good already" in result["missing_project"]["message"]
+
+
+def test_versions_whose_project_is_gone_are_not_restored(vault_page):
+    result = py(vault_page, """
+        project = await vault.create_project("Gone")
+        made = [await vault.put_asset(project.id, "scene", "scene:s1", pagekit.png(8, 8, (i, 0, 0)),
+                                      "image/png") for i in range(2)]
+        version = await vault.trash_assets([made[0].id])
+        whole = await vault.trash_project(project.id)
+        error = await pagekit.error_of(vault.restore(version.item_id))
+        still = [e.item.id for e in await vault.trash_entries()]
+        await vault.restore(whole.item_id)
+        back = await vault.restore(version.item_id)    # the project first, then its version
+        versions = [(v.version, v.current) for v in await vault.versions(project.id, "scene:s1")]
+        await vault.delete_project(project.id)
+        json.dumps({"error": error, "kept": version.item_id in still, "versions": versions,
+                    "notes": list(back.notes)})
+    """)
+    assert result["error"]["type"] == "NotFound" and "restore the project first" in result["error"]["message"]
+    assert result["kept"] is True
+    assert result["versions"] == [[1, False], [2, True]] and result["notes"] == []

@@ -78,7 +78,7 @@ def test_restore_after_new_versions_goes_beside_them_and_says_so():
         ("ast_1", 2, False), ("ast_2", 3, False)]
     assert plan.demote == ()
     assert "version 1 came back as version 2" in plan.notes[0]
-    assert any("version 1, made since the delete, stays current" in n for n in plan.notes)
+    assert any("version 1, made or chosen since the delete, stays current" in n for n in plan.notes)
 
 
 def test_restore_without_a_clash_keeps_numbers_and_the_newer_current():
@@ -100,3 +100,10 @@ def test_sizes_read_as_people_say_them():
     assert size_text(120 * 1_048_576) == "120 MB"
     assert size_text(3_565_158) == "3.4 MB"
     assert size_text(12 * 1024) == "12 KB" and size_text(900) == "900 bytes"
+
+
+def test_restoring_a_version_that_was_not_current_changes_nothing_else():
+    v2 = asset("ast_2", version=2, current=True)
+    plan = restore_plan(item("trs_1", asset("ast_1", version=1)), {("prj_1", "scene:1"): [v2]})
+    assert [(r["version"], r["current"]) for r in plan.records] == [(1, False)]
+    assert plan.demote == () and plan.notes == ()
