@@ -38,10 +38,14 @@ def offer_undo(app, message: str, moved) -> None:
 async def restore_item(app, item_id: str) -> None:
     """Restore a trash item, tell the user what came back (and what differed), re-render."""
     back = await app.vault.restore(item_id)
-    files = f"{back.assets_restored} file{'' if back.assets_restored == 1 else 's'}"
     notes = "".join(f" {note}" for note in back.notes)
-    app.info(f"Restored “{back.label}” ({files}).{notes}")
+    app.info(f"Restored “{back.label}” ({files(back.assets_restored)}).{notes}")
     app.refresh()
 
 
-__all__ = ["offer_undo", "restore_item"]
+def files(count: int) -> str:
+    """'1 file', '3 files'."""
+    return f"{count:,} file{'' if count == 1 else 's'}"
+
+
+__all__ = ["files", "offer_undo", "restore_item"]

@@ -10,7 +10,7 @@ from app.core.model import ASPECT_RATIOS
 from app.ui.parts.backup_panel import accept_dropped_backups, backup_toolbar, export_projects
 from app.ui.parts.dialogs import Field, confirm_dialog, form_dialog
 from app.ui.parts.dom import el, format_bytes, format_time, replace_children
-from app.ui.parts.undo import offer_undo
+from app.ui.parts.undo import files, offer_undo
 
 EMPTY_TEXT = (
     "Projects you create appear here, with their thumbnails, characters, scenes, clips and "
@@ -103,5 +103,5 @@ async def _delete(app, project, count: int, size: int) -> None:
                "trash. Undo, or restore it from Trash; its space is freed when you empty the trash.")
     if await confirm_dialog(app.document, f"Delete {project.title}?", message, "Delete project"):
         moved = await app.vault.trash_project(project.id)
-        offer_undo(app, f"Moved “{project.title}” to the trash ({moved.assets_moved} files).", moved)
+        offer_undo(app, f"Moved “{project.title}” to the trash ({files(moved.assets_moved)}).", moved)
         app.refresh()

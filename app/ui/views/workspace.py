@@ -22,7 +22,7 @@ from app.ui.parts.regenerate import regenerate_all
 from app.ui.parts.render_panel import RenderPanel
 from app.ui.parts.share_panel import SharePanel
 from app.ui.parts.slots import CHARACTER_SIZE, SlotCard, SlotSpec
-from app.ui.parts.undo import offer_undo
+from app.ui.parts.undo import files, offer_undo
 
 
 async def render(app, scope, container, project_id: str) -> None:
@@ -208,7 +208,7 @@ async def _remove_character(app, project, character) -> None:
         moved = await app.vault.trash_slots(
             project.id, [slot], label=f"{character['name']} in {project.title}",
             project=storyboard.remove_character(project, character["id"]), entry=entry)
-        offer_undo(app, f"Moved {character['name']} to the trash ({moved.assets_moved} files).",
+        offer_undo(app, f"Moved {character['name']} to the trash ({files(moved.assets_moved)}).",
                    moved)
         app.refresh()
 
@@ -243,5 +243,5 @@ async def _remove_scene(app, project, scene, label: str) -> None:
             project.id, list(storyboard.scene_slots(scene).values()),
             label=f"{label} of {project.title}",
             project=storyboard.remove_scene(project, scene["id"]), entry=entry)
-        offer_undo(app, f"Moved {label} to the trash ({moved.assets_moved} files).", moved)
+        offer_undo(app, f"Moved {label} to the trash ({files(moved.assets_moved)}).", moved)
         app.refresh()

@@ -141,3 +141,28 @@ def test_delete_for_good_and_empty_trash_free_the_bytes(page):
     state = vault_state(page)
     assert state["problems"] == []
     assert (state["counts"]["blobs"], state["counts"]["previews"], state["counts"]["trash"]) == (0, 0, 0)
+
+
+def test_a_removed_scene_comes_back_in_its_place_with_undo(page):
+    made = py(page, """
+        from app.core import storyboard
+        project = await vault.create_project("Orbit")
+        for story in ("launch", "drift", "landing"):
+            project = await vault.save_project(storyboard.add_scene(project, story, story))
+        await vault.put_asset(project.id, "scene", f"scene:{project.scenes[1]['id']}",
+                              pagekit.png(32, 18), "image/png")
+        json.dumps({"id": project.id, "scenes": [s["id"] for s in project.scenes]})
+    """)
+    go(page, f"#/project/{made['id']}", "Orbit")
+    order = "els => els.map(e => e.dataset.sceneId)"
+    page.get_by_role("button", name="Remove Scene 2").click()
+    confirm(page, "Remove scene")
+    notice = page.get_by_role("status").filter(has_text="Moved Scene 2 to the trash (1 file).")
+    expect(notice).to_be_visible()
+    page.wait_for_function("document.querySelectorAll('li.scene').length === 2")
+    notice.get_by_role("button", name="Undo: restore Scene 2 of Orbit").click()
+    expect(page.get_by_role("status").filter(has_text="Restored “Scene 2 of Orbit” (1 file).")).to_be_visible()
+    page.wait_for_function("document.querySelectorAll('li.scene').length === 3")
+    assert page.eval_on_selector_all("li.scene", order) == made["scenes"]
+    expect(page.locator("li.scene").nth(1).locator("img.slot-media")).to_have_count(1)
+    assert vault_state(page)["problems"] == []
