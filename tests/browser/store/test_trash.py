@@ -365,3 +365,38 @@ def test_versions_whose_project_is_gone_are_not_restored(vault_page):
     assert result["error"]["type"] == "NotFound" and "restore the project first" in result["error"]["message"]
     assert result["kept"] is True
     assert result["versions"] == [[1, False], [2, True]] and result["notes"] == []
+
+
+DROP_JS = """async ([dbName, store, key]) => {
+  const db = await new Promise((ok, no) => { const r = indexedDB.open(dbName);
+                                              r.onsuccess = () => ok(r.result); r.onerror = no; });
+  const tx = db.transaction(store, "readwrite");
+  tx.objectStore(store).delete(key);
+  await new Promise((ok) => { tx.oncomplete = ok; });
+  db.close();
+}"""
+
+
+def test_the_invariants_count_trash_references_and_still_catch_a_leak(vault_page):
+    made = py(vault_page, """
+        from app.store import idb
+        from app.store.vault import Vault
+        other = await Vault.open(name="trash-leak-test")
+        project = await other.create_project("Leak")
+        kept = await other.put_asset(project.id, "scene", "scene:s1", pagekit.png(9, 9, (1, 1, 1)),
+                                     "image/png")
+        lost = await other.put_asset(project.id, "scene", "scene:s2", pagekit.png(9, 9, (2, 2, 2)),
+                                     "image/png")
+        first = await other.trash_slots(project.id, ["scene:s1"])
+        second = await other.trash_slots(project.id, ["scene:s2"])
+        idb.close("trash-leak-test")
+        json.dumps({"first": first.item_id, "kept": kept.sha256, "lost": lost.sha256})
+    """)
+    assert vault_state(vault_page, "trash-leak-test")["problems"] == []  # trash references count
+    vault_page.evaluate(DROP_JS, ["trash-leak-test", "trash", made["first"]])  # a lost trash record
+    vault_page.evaluate(DROP_JS, ["trash-leak-test", "blobs", made["lost"]])   # a freed trashed blob
+    problems = vault_state(vault_page, "trash-leak-test")["problems"]
+    assert any(f"blob {made['kept']} is referenced by no asset and no trash item" in p for p in problems)
+    assert any("lost its blob" in p for p in problems)
+    vault_page.evaluate("name => new Promise((ok) => { indexedDB.deleteDatabase(name).onsuccess = ok; })",
+                        "trash-leak-test")
