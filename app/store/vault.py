@@ -320,7 +320,8 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
         return chosen[0]
 
     async def delete_asset(self, asset_id: str) -> DeleteReport:
-        """Delete one version; its blob goes too unless another record uses the same bytes."""
+        """Delete one version for good; its blob goes too unless another record (live or in the
+        trash) uses the same bytes. The app's own delete goes to the trash (`trash_assets`)."""
         tx = self._transaction(ALL_STORES, "readwrite")
         report: list[PendingReport] = []
 
@@ -373,7 +374,8 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
         return report[0].settle()
 
     async def delete_slot(self, project_id: str, slot: str) -> DeleteReport:
-        """Delete every version in a slot (a removed scene or character)."""
+        """Delete every version in a slot for good (the app moves a removed scene or character
+        to the trash instead: `trash_slots`)."""
         tx = self._transaction(ALL_STORES, "readwrite")
         report: list[PendingReport] = []
         tx.then(tx.store("assets").index("projectId_slot").getAll(slot_key(project_id, slot)),

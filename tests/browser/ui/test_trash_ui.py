@@ -5,12 +5,14 @@ confirmations) free the bytes, as the independent invariants check (`vault_state
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from conftest import AppPage, install_pagekit, is_loopback, run_python, vault_state, wait_for_app_state
 
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 PRELUDE = """
 import json, pagekit
 from app.startup import current_vault
@@ -120,6 +122,8 @@ def test_delete_for_good_and_empty_trash_free_the_bytes(page):
     go(page, "#/trash", "Trash")
     items = page.get_by_role("list", name="Trash items").get_by_role("listitem")
     expect(items).to_have_count(2)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "trash.png"), full_page=True)
     page.get_by_role("button", name="Delete Nebula for good").click()
     dialog = page.get_by_role("alertdialog", name="Delete Nebula for good?")
     expect(dialog).to_contain_text("This cannot be undone")
