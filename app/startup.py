@@ -57,6 +57,7 @@ async def start() -> None:
         shell.show_version(js.document, __version__)
         generation = GenerationService(_vault, ProxyClient())
         _app = App(js.document, _vault, generation)
+        _vault.on_notice = _app.info  # e.g. old trash freed to make room
         _app.start_offline_queue()
         _app.resume_jobs()
         _app.render_nav()

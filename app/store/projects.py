@@ -101,7 +101,8 @@ class ProjectStore:
         return [Project.from_record(r) for r in reversed(idb.from_js_record(found[0]))]
 
     async def delete_project(self, project_id: str) -> DeleteReport:
-        """Delete the project, its assets, and blobs/previews that no other asset uses."""
+        """Delete for good the project, its assets, and blobs/previews that no other asset and no
+        trash item uses. The app's own delete goes to the trash instead (`trash_project`)."""
         tx = self._transaction(ALL_STORES, "readwrite")
         report: list[PendingReport] = []
 

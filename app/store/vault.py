@@ -31,11 +31,14 @@ from app.store.projects import ProjectStore
 from app.store.transfer import TransferStore
 from app.store.jobs import JobStore, claim_job
 from app.store.settings import SettingsStore
+from app.store.trash import TrashStore
+from app.store.trash_items import KEEP_DAYS, size_text
 from app.store.writes import (ALL_STORES, DeleteReport, PendingReport, add_version,
                              delete_records, put_blob, repair_current, slot_key)
 
 CONTENT_STORES = frozenset({"projects", "assets", "blobs"})  # what a backup holds
 LARGE_WRITE_BYTES = 8 * 1024 * 1024  # check the storage estimate before writes this big
+ROOM_THRESHOLD = 0.9  # a large write that would take usage past this share of the quota frees old trash
 UPDATED_ELSEWHERE = "SceneVault was updated in another tab. Reload this tab to continue."
 
 
@@ -48,12 +51,14 @@ class Usage:
     stored_bytes: int
     by_kind: dict[str, int]
     by_project: dict[str, int]
+    trash_bytes: int = 0  # stored bytes only the trash still holds (freed by emptying it)
 
 
-class Vault(ProjectStore, TransferStore, JobStore, SettingsStore):
+class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
     """The vault API. `storage` is navigator.storage unless a test injects another estimate.
     Project methods come from app/store/projects.py, bulk reads and the import's write from
-    app/store/transfer.py."""
+    app/store/transfer.py, the trash from app/store/trash.py. `on_notice(message)`, if set,
+    hears what the vault did on its own (old trash freed to make room)."""
 
     def __init__(self, db, storage=None, name: str = schema.DB_NAME):
         self.db = db
@@ -62,6 +67,7 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore):
         self.closed_reason: str | None = None
         self.on_closed = None
         self._watchers: list = []
+        self.on_notice = None
 
     @classmethod
     async def open(cls, name: str = schema.DB_NAME, storage=None, on_closed=None) -> Vault:
@@ -109,13 +115,19 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore):
                       source=source, created_at=created_at or now_ms(), width=info.width,
                       height=info.height, duration_ms=info.duration_ms, recipe=recipe,
                       replaces=replaces, source_metadata=source_metadata)
-        tx = self._transaction(ALL_STORES + (["jobs"] if job_id else []), "readwrite")
-        if job_id:
-            claim_job(tx, job_id)
-        versions = add_version(tx, asset)
-        put_blob(tx, sha256, blob, mime_type, info)
-        await self._commit(tx)
-        return replace(asset, version=versions[0])
+        for attempt in (1, 2):  # a refused write frees trash older than 30 days, then retries once
+            tx = self._transaction(ALL_STORES + (["jobs"] if job_id else []), "readwrite")
+            if job_id:
+                claim_job(tx, job_id)
+            versions = add_version(tx, asset)
+            put_blob(tx, sha256, blob, mime_type, info)
+            try:
+                await self._commit(tx)
+            except QuotaExceeded:
+                if attempt == 2 or not await self._free_old_trash_for_room():
+                    raise
+                continue
+            return replace(asset, version=versions[0])
 
     async def add_missing(self, project_id: str, kind: str, slot: str, *, sha256: str,
                           mime_type: str, size: int, recipe: dict | None = None,
@@ -158,8 +170,9 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore):
             await tx.done()
         except QuotaExceeded as exc:
             raise QuotaExceeded(f"{exc} {await self._usage_text()} Nothing of this change was "
-                                "stored. Free space by deleting old versions or projects, or "
-                                "export a backup first.") from None
+                                "stored. Free space by emptying the trash (Trash) or by deleting "
+                                "old versions or projects and then emptying the trash, or export "
+                                "a backup first.") from None
         self._changed_stores(tx)
 
     def watch(self, callback) -> None:
@@ -178,11 +191,29 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore):
         return f"(browser estimate: {_mb(used)} used of {_mb(quota)})."
 
     async def _check_room(self, size: int) -> None:
-        estimate = await self.storage.estimate()
-        used, quota = getattr(estimate, "usage", None), getattr(estimate, "quota", None)
+        """Refuse early a write that clearly cannot fit; before refusing, or when it would take
+        usage past ROOM_THRESHOLD of the quota, free trash older than 30 days first."""
+        used, quota = await self._estimate()
+        if used is not None and quota and used + size > quota * ROOM_THRESHOLD:
+            if await self._free_old_trash_for_room():
+                used, quota = await self._estimate()
         if used is not None and quota and used + size > quota:
             raise QuotaExceeded(f"This {_mb(size)} file cannot fit: {_mb(used)} used of "
                                 f"{_mb(quota)}. Nothing was stored. Free space or export a backup.")
+
+    async def _estimate(self) -> tuple[int | None, int | None]:
+        estimate = await self.storage.estimate()
+        return (_number(getattr(estimate, "usage", None)),
+                _number(getattr(estimate, "quota", None)))
+
+    async def _free_old_trash_for_room(self) -> int:
+        """Free trash older than 30 days (storage runs short); tell the user; the bytes freed."""
+        report = await self.free_old_trash()
+        if report.bytes_freed and self.on_notice is not None:
+            files = f"{report.assets_removed} file{'' if report.assets_removed == 1 else 's'}"
+            self.on_notice(f"Freed {size_text(report.bytes_freed)} by emptying trash older than "
+                           f"{KEEP_DAYS} days ({files}), to make room.")
+        return report.bytes_freed
 
     # --- reading --------------------------------------------------------------------------------
     async def get(self, asset_id: str) -> Asset:
@@ -302,7 +333,8 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore):
         return chosen[0]
 
     async def delete_asset(self, asset_id: str) -> DeleteReport:
-        """Delete one version; its blob goes too unless another record uses the same bytes."""
+        """Delete one version for good; its blob goes too unless another record (live or in the
+        trash) uses the same bytes. The app's own delete goes to the trash (`trash_assets`)."""
         tx = self._transaction(ALL_STORES, "readwrite")
         report: list[PendingReport] = []
 
@@ -355,7 +387,8 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore):
         return report[0].settle()
 
     async def delete_slot(self, project_id: str, slot: str) -> DeleteReport:
-        """Delete every version in a slot (a removed scene or character)."""
+        """Delete every version in a slot for good (the app moves a removed scene or character
+        to the trash instead: `trash_slots`)."""
         tx = self._transaction(ALL_STORES, "readwrite")
         report: list[PendingReport] = []
         tx.then(tx.store("assets").index("projectId_slot").getAll(slot_key(project_id, slot)),
@@ -391,7 +424,12 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore):
     async def usage(self) -> Usage:
         """navigator.storage.estimate() plus bytes per kind and per project, from records only."""
         estimate = await self.storage.estimate()
-        records = await self._read(["assets"], lambda tx: tx.store("assets").getAll())
+        tx = self._transaction(["assets", "trash"])
+        read: dict = {}
+        tx.then(tx.store("assets").getAll(), lambda r: read.update(assets=idb.from_js_record(r)))
+        tx.then(tx.store("trash").getAll(), lambda r: read.update(trash=idb.from_js_record(r)))
+        await tx.done()
+        records = read["assets"]
         by_kind: dict[str, int] = {}
         by_project: dict[str, int] = {}
         seen: set[str] = set()
@@ -401,9 +439,12 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore):
             seen.add(record["sha256"])
             by_kind[record["kind"]] = by_kind.get(record["kind"], 0) + record["size"]
             by_project[record["projectId"]] = by_project.get(record["projectId"], 0) + record["size"]
+        held = {a["sha256"]: a["size"] for item in read["trash"] for a in item.get("assets") or ()
+                if not a.get("missing") and a["sha256"] not in seen}
         return Usage(usage=_number(getattr(estimate, "usage", None)),
                      quota=_number(getattr(estimate, "quota", None)),
-                     stored_bytes=sum(by_kind.values()), by_kind=by_kind, by_project=by_project)
+                     stored_bytes=sum(by_kind.values()), by_kind=by_kind, by_project=by_project,
+                     trash_bytes=sum(held.values()))
 
     async def request_persistence(self) -> bool:
         """Ask the browser not to evict this origin's data; True when storage is persistent."""

@@ -22,7 +22,7 @@ from app.store import idb
 from app.core.errors import NotFound
 from app.core.model import Asset, Project, now_ms
 
-ALL_STORES = ["projects", "assets", "blobs", "previews"]
+ALL_STORES = ["projects", "assets", "blobs", "previews", "trash"]
 
 
 @dataclass(frozen=True)
@@ -91,25 +91,45 @@ def put_blob(tx: idb.Transaction, sha256: str, blob, mime_type: str, info) -> No
 
 
 def delete_records(tx: idb.Transaction, records: list[dict]) -> PendingReport:
-    """Queue: delete records, then each blob/preview whose hash no record uses any more."""
+    """Queue: delete records, then each blob/preview whose hash no record uses any more (no
+    live asset, and no trash item: the trash holds a reference too)."""
     report = PendingReport(len(records))
     assets = tx.store("assets")
     for record in records:
         assets.delete(record["id"])
     sizes = {r["sha256"]: r["size"] for r in records if not r.get("missing")}
-    for sha256 in {r["sha256"] for r in records}:
-        tx.then(assets.index("sha256").count(sha256),
-                lambda n, sha256=sha256: n or report.drop(tx, sha256, sizes.get(sha256, 0)))
+    free_unreferenced(tx, sizes, report, {r["sha256"] for r in records})
     return report
 
 
-def repair_current(tx: idb.Transaction, project_id: str, slot: str) -> None:
-    """Queue: if the slot lost its current version, the newest remaining one takes over."""
+def free_unreferenced(tx: idb.Transaction, sizes: dict[str, int], report: PendingReport,
+                      shas=None) -> None:
+    """Queue, after the deletes it follows: drop each blob/preview of `shas` (default: `sizes`)
+    that no live asset and no trash item references. Requests run in the order issued, so the
+    trash read and the counts see the transaction's own earlier deletes."""
+    held: set[str] = set()
+
+    def note_trash(items):
+        for item in idb.from_js_record(items) or []:
+            held.update(a["sha256"] for a in item.get("assets") or ())
+
+    tx.then(tx.store("trash").getAll(), note_trash)
+    for sha256 in sorted(set(sizes) if shas is None else set(shas)):
+        tx.then(tx.store("assets").index("sha256").count(sha256),
+                lambda n, sha256=sha256: n or sha256 in held
+                or report.drop(tx, sha256, sizes.get(sha256, 0)))
+
+
+def repair_current(tx: idb.Transaction, project_id: str, slot: str, on_promote=None) -> None:
+    """Queue: if the slot lost its current version, the newest remaining one takes over
+    (`on_promote(asset_id)` is told which, inside the transaction)."""
     def repair(siblings):
         records = idb.from_js_record(siblings)
         if records and not any(r["current"] for r in records):
             newest = max(records, key=lambda r: r["version"])
             tx.store("assets").put(idb.to_js_record({**newest, "current": True}))
+            if on_promote is not None:
+                on_promote(newest["id"])
 
     tx.then(tx.store("assets").index("projectId_slot").getAll(slot_key(project_id, slot)), repair)
 

@@ -2,7 +2,7 @@
 notices. Views are modules with `async def render(app, scope, container, **params)`.
 
 Routes live in the URL hash, so the back button works and a reload reopens the same view:
-`#/` dashboard, `#/project/<id>` workspace, `#/library`, `#/storage`, and `#/share/<payload>`
+`#/` dashboard, `#/project/<id>` workspace, `#/library`, `#/storage`, `#/trash`, and `#/share/<payload>`
 (a share link, app/core/sharelink.py) with `#/shared/<id>` after its import.
 
     app = App(js.document, vault, generation)
@@ -22,9 +22,9 @@ from app.core.errors import SceneVaultError
 from app.ui.parts.dom import Scope, el, replace_children, run_soon, set_error_reporter
 from app.ui.parts.loss_banner import LossBanner
 
-NAV = (("Projects", "#/"), ("Library", "#/library"), ("Storage", "#/storage"))
+NAV = (("Projects", "#/"), ("Library", "#/library"), ("Storage", "#/storage"), ("Trash", "#/trash"))
 VIEW_NAMES = {"dashboard": "Projects", "workspace": "Project workspace", "library": "Media library",
-              "storage": "Storage", "share": "Shared project"}
+              "storage": "Storage", "share": "Shared project", "trash": "Trash"}
 
 
 class App:
@@ -123,7 +123,7 @@ class App:
             return "share", {"imported": parts[1]}
         if parts[:1] == ["project"] and len(parts) == 2:
             return "workspace", {"project_id": parts[1]}
-        if parts in (["library"], ["storage"]):
+        if parts in (["library"], ["storage"], ["trash"]):
             return parts[0], {}
         return "dashboard", {}
 
@@ -180,7 +180,7 @@ class App:
 
     def _mark_nav(self, view: str) -> None:
         current = {"dashboard": "#/", "workspace": "#/", "library": "#/library",
-                   "storage": "#/storage"}.get(view)
+                   "storage": "#/storage", "trash": "#/trash"}.get(view)
         for link in self.document.querySelectorAll("#app-nav a"):
             if link.getAttribute("href") == current:
                 link.setAttribute("aria-current", "page")

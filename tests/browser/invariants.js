@@ -1,19 +1,23 @@
 // Independent check of the vault's on-disk invariants, in plain IndexedDB (not the vault's code).
 // Returns {problems: [...], counts: {store: n}}. Run with page.evaluate(source, dbName).
+// The trash holds references too: a blob is a leak only when no live asset AND no trash item
+// names its SHA-256, and a trashed record must keep its bytes. (A trashed record may be live
+// again: a backup import can bring the same ids back while the trash still holds them.)
 async (dbName) => {
   const db = await new Promise((resolve, reject) => {
     const req = indexedDB.open(dbName);
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error);
   });
-  const names = ["projects", "assets", "blobs", "previews"];
+  const hasTrash = db.objectStoreNames.contains("trash");
+  const names = ["projects", "assets", "blobs", "previews"].concat(hasTrash ? ["trash"] : []);
   const tx = db.transaction(names, "readonly");
   const read = (name) => new Promise((resolve, reject) => {
     const req = tx.objectStore(name).getAll();
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error);
   });
-  const [projects, assets, blobs, previews] = await Promise.all(names.map(read));
+  const [projects, assets, blobs, previews, trash = []] = await Promise.all(names.map(read));
   db.close();
   const problems = [];
   const projectIds = new Set(projects.map((p) => p.id));
@@ -29,11 +33,25 @@ async (dbName) => {
     currentBySlot.set(slot, (currentBySlot.get(slot) || 0) + (a.current ? 1 : 0));
   }
   for (const [slot, n] of currentBySlot) if (n !== 1) problems.push(`slot ${slot} has ${n} current versions`);
+  let trashedAssets = 0;
+  for (const item of trash) {
+    if (typeof item.trashedAt !== "number") problems.push(`trash ${item.id} has no trashedAt`);
+    if (!["project", "slot", "versions"].includes(item.what)) problems.push(`trash ${item.id} is a ${item.what}`);
+    if (!Array.isArray(item.assets)) { problems.push(`trash ${item.id} has no assets list`); continue; }
+    if (item.what === "project" && !item.project) problems.push(`trash ${item.id} lost its project record`);
+    for (const a of item.assets) {
+      trashedAssets += 1;
+      referenced.add(a.sha256);
+      const blob = blobBySha.get(a.sha256);
+      if (!blob && !a.missing) problems.push(`trashed asset ${a.id} (trash ${item.id}) lost its blob`);
+    }
+  }
   for (const b of blobs) {
-    if (!referenced.has(b.sha256)) problems.push(`blob ${b.sha256} is referenced by no asset`);
+    if (!referenced.has(b.sha256)) problems.push(`blob ${b.sha256} is referenced by no asset and no trash item`);
     if (b.size !== b.blob.size) problems.push(`blob ${b.sha256} entry size ${b.size} != ${b.blob.size}`);
   }
   for (const p of previews) if (!blobBySha.has(p.sha256)) problems.push(`preview ${p.sha256} has no blob`);
   return {problems, counts: {projects: projects.length, assets: assets.length,
-                             blobs: blobs.length, previews: previews.length}};
+                             blobs: blobs.length, previews: previews.length,
+                             trash: trash.length, trashedAssets}};
 }

@@ -21,6 +21,7 @@ from pyodide.ffi import JsException
 from app.core.errors import MissingBlob
 from app.ui.parts.dialogs import confirm_dialog
 from app.ui.parts.dom import Scope, el, format_bytes, format_time, replace_children
+from app.ui.parts.undo import offer_undo
 
 
 async def _show(document, dialog, scope: Scope) -> None:
@@ -100,11 +101,12 @@ async def _restore(card, scope, body, dialog, asset) -> None:
 async def _delete(card, scope, body, dialog, asset) -> None:
     question = f"Delete version {asset.version} of {card.spec.label}?"
     if not await confirm_dialog(card.app.document, question,
-                                "Its file is removed from this device unless another version "
-                                "uses the same bytes.", "Delete version"):
+                                "It moves to the trash: Undo, or restore it from Trash. Its "
+                                "space is freed when you empty the trash.", "Delete version"):
         return
-    report = await card.app.vault.delete_asset(asset.id)
-    card.app.info(f"Deleted version {asset.version}: {format_bytes(report.bytes_freed)} freed.")
+    label = f"{card.spec.label} version {asset.version}"
+    moved = await card.app.vault.trash_assets([asset.id], keep_favorites=False, label=label)
+    offer_undo(card.app, f"Moved {label} to the trash.", moved)
     if await card.app.vault.versions(card.project.id, card.spec.slot):
         await _fill_history(card, scope, body, dialog)
     else:

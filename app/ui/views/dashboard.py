@@ -1,5 +1,5 @@
 """Dashboard view (browser): one card per project with its thumbnail, size, last change and
-backup state; create, rename and delete projects.
+backup state; create, rename and delete projects (a delete goes to the trash, with Undo).
 
     await dashboard.render(app, scope, container)
 """
@@ -10,6 +10,7 @@ from app.core.model import ASPECT_RATIOS
 from app.ui.parts.backup_panel import accept_dropped_backups, backup_toolbar, export_projects
 from app.ui.parts.dialogs import Field, confirm_dialog, form_dialog
 from app.ui.parts.dom import el, format_bytes, format_time, replace_children
+from app.ui.parts.undo import files, offer_undo
 
 EMPTY_TEXT = (
     "Projects you create appear here, with their thumbnails, characters, scenes, clips and "
@@ -98,10 +99,9 @@ async def _rename(app, project) -> None:
 
 
 async def _delete(app, project, count: int, size: int) -> None:
-    message = (f"This removes {count} files ({format_bytes(size)}) of “{project.title}” from this "
-               "device. Export a backup first if you may need them. This cannot be undone.")
+    message = (f"This moves “{project.title}” and its {count} files ({format_bytes(size)}) to the "
+               "trash. Undo, or restore it from Trash; its space is freed when you empty the trash.")
     if await confirm_dialog(app.document, f"Delete {project.title}?", message, "Delete project"):
-        report = await app.vault.delete_project(project.id)
-        app.info(f"Deleted “{project.title}”: {report.assets_removed} files removed, "
-                 f"{format_bytes(report.bytes_freed)} freed.")
+        moved = await app.vault.trash_project(project.id)
+        offer_undo(app, f"Moved “{project.title}” to the trash ({files(moved.assets_moved)}).", moved)
         app.refresh()

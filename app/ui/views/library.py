@@ -20,6 +20,7 @@ from dataclasses import replace
 from app.ui.parts.dialogs import confirm_dialog
 from app.ui.parts.dom import el, format_bytes, replace_children, run_soon
 from app.ui.parts.library_cards import ChildScopes, card, load_previews, render_details, set_star
+from app.ui.parts.undo import offer_undo
 from app.ui.parts.library_filters import (SORTS, Query, apply, deletable, facets, paginate,
                                     toggle_selection)
 
@@ -257,10 +258,12 @@ class Library:
         if not await confirm_dialog(self.doc, f"Delete {_count(len(doomed), 'file')}?",
                                     self._delete_message(doomed, kept), "Delete files"):
             return
-        report = await self.app.vault.delete_assets(doomed + kept, keep_favorites=True)
+        moved = await self.app.vault.trash_assets(
+            doomed + kept, keep_favorites=True,
+            label=f"{_count(len(doomed), 'file')} from the library")
         kept_note = f" Kept {_count(len(kept), 'favorite')}." if kept else ""
-        self.app.info(f"Deleted {_count(report.assets_removed, 'file')}: "
-                      f"{format_bytes(report.bytes_freed)} freed.{kept_note}")
+        offer_undo(self.app, f"Moved {_count(moved.assets_moved, 'file')} "
+                   f"({format_bytes(moved.size)}) to the trash.{kept_note}", moved)
         await self.reload()
 
     def _delete_message(self, doomed: list[str], kept: list[str]) -> str:
@@ -269,9 +272,9 @@ class Library:
         kept_text = (f" {_count(len(kept), 'favorite')} in the selection "
                      f"{'is' if len(kept) == 1 else 'are'} protected and will be kept."
                      if kept else "")
-        return (f"This removes {_count(len(doomed), 'selected file')} (up to {size}) from this "
-                f"device.{kept_text} Bytes that another version still uses stay stored. Export a "
-                "backup first if you may need them. This cannot be undone.")
+        return (f"This moves {_count(len(doomed), 'selected file')} (up to {size}) to the "
+                f"trash.{kept_text} Undo, or restore them from Trash; their space is freed when "
+                "you empty the trash.")
 
     async def reload(self) -> None:
         """Read the records again (after a delete), keeping the filters and the page."""

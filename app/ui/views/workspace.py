@@ -3,7 +3,8 @@ characters, its ordered scenes (story, frame prompt, frame image, clip, narratio
 final video — each file in a slot card (app/ui/parts/slots.py) — with the render controls
 (app/ui/parts/render_panel.py) that make the final video from the scenes.
 
-Scenes can be added, edited, reordered and removed; characters added, edited and removed.
+Scenes can be added, edited, reordered and removed; characters added, edited and removed (a
+removed scene or character goes to the trash with its files, in one transaction, with Undo).
 "Generate all empty" fills every empty slot that can be generated, one after another; a scene's
 clip is made once its frame exists (frames come first in the walk). "Copy share link" puts the
 project's recipes in a link (app/ui/parts/share_panel.py).
@@ -16,11 +17,12 @@ from __future__ import annotations
 from app.core import storyboard
 from app.core.errors import NotFound
 from app.ui.parts.dialogs import Field, confirm_dialog, form_dialog
-from app.ui.parts.dom import el, format_bytes, replace_children
+from app.ui.parts.dom import el, replace_children
 from app.ui.parts.regenerate import regenerate_all
 from app.ui.parts.render_panel import RenderPanel
 from app.ui.parts.share_panel import SharePanel
 from app.ui.parts.slots import CHARACTER_SIZE, SlotCard, SlotSpec
+from app.ui.parts.undo import files, offer_undo
 
 
 async def render(app, scope, container, project_id: str) -> None:
@@ -199,11 +201,16 @@ async def _edit_character(app, project, character) -> None:
 async def _remove_character(app, project, character) -> None:
     slot = storyboard.character_slot(character)
     if await confirm_dialog(app.document, f"Remove {character['name']}?",
-                            "The character and every version of its image are deleted from "
-                            "this device.", "Remove character"):
-        report = await app.vault.delete_slot(project.id, slot)
-        await _save(app, storyboard.remove_character(project, character["id"]))
-        app.info(f"Removed {character['name']}: {format_bytes(report.bytes_freed)} freed.")
+                            "The character and every version of its image move to the trash: "
+                            "Undo, or restore them from Trash.", "Remove character"):
+        entry = {"list": "characters", "index": project.characters.index(character),
+                 "value": character}
+        moved = await app.vault.trash_slots(
+            project.id, [slot], label=f"{character['name']} in {project.title}",
+            project=storyboard.remove_character(project, character["id"]), entry=entry)
+        offer_undo(app, f"Moved {character['name']} to the trash ({files(moved.assets_moved)}).",
+                   moved)
+        app.refresh()
 
 
 async def _add_scene(app, project) -> None:
@@ -229,10 +236,12 @@ async def _move_scene(app, project, scene, offset: int) -> None:
 
 async def _remove_scene(app, project, scene, label: str) -> None:
     if await confirm_dialog(app.document, f"Remove {label}?",
-                            "The scene and every version of its frame, clip and narration are "
-                            "deleted from this device.", "Remove scene"):
-        freed = 0
-        for slot in storyboard.scene_slots(scene).values():
-            freed += (await app.vault.delete_slot(project.id, slot)).bytes_freed
-        await _save(app, storyboard.remove_scene(project, scene["id"]))
-        app.info(f"Removed {label}: {format_bytes(freed)} freed.")
+                            "The scene and every version of its frame, clip and narration move "
+                            "to the trash: Undo, or restore them from Trash.", "Remove scene"):
+        entry = {"list": "scenes", "index": project.scenes.index(scene), "value": scene}
+        moved = await app.vault.trash_slots(
+            project.id, list(storyboard.scene_slots(scene).values()),
+            label=f"{label} of {project.title}",
+            project=storyboard.remove_scene(project, scene["id"]), entry=entry)
+        offer_undo(app, f"Moved {label} to the trash ({files(moved.assets_moved)}).", moved)
+        app.refresh()

@@ -76,7 +76,7 @@ def test_a_lost_job_keeps_its_recipe_until_dismissed(vault_page):
     assert result["error"] == "JobAlreadyStored" and result["stored"] == 0  # no record: no write
 
 
-def test_the_jobs_upgrade_keeps_a_version_1_database(vault_page):
+def test_upgrades_keep_a_version_1_database(vault_page):
     result = py(vault_page, """
         from app.store import schema
         name = "jobs-upgrade-test"
@@ -86,13 +86,17 @@ def test_the_jobs_upgrade_keeps_a_version_1_database(vault_page):
         await tx.done()
         idb.close(name)
         new = await idb.connect(name, version=schema.VERSION)
-        tx = idb.Transaction(new, ["projects", "jobs"])
+        tx = idb.Transaction(new, ["projects", "jobs", "trash", "settings"])
         found = []
         tx.then(tx.store("projects").get("prj_old"), lambda r: found.append(idb.from_js_record(r)))
         tx.then(tx.store("jobs").count(), lambda n: found.append(n))
+        tx.then(tx.store("trash").count(), lambda n: found.append(n))
+        tx.then(tx.store("settings").count(), lambda n: found.append(n))
         await tx.done()
         idb.close(name)
         js.indexedDB.deleteDatabase(name)
-        json.dumps({"project": found[0]["title"], "jobs": found[1], "version": schema.VERSION})
+        json.dumps({"project": found[0]["title"], "jobs": found[1], "trash": found[2],
+                    "settings": found[3], "version": schema.VERSION})
     """)
-    assert result == {"project": "Kept", "jobs": 0, "version": 2}
+    # Every later store (jobs in version 2, trash and settings in 3) is added, nothing lost.
+    assert result == {"project": "Kept", "jobs": 0, "trash": 0, "settings": 0, "version": 3}

@@ -200,7 +200,7 @@ def test_shift_click_selects_a_range_and_filters_prune_the_selection(library):
     expect(page.get_by_role("button", name="Delete selected")).to_be_disabled()
 
 
-def test_bulk_delete_keeps_favorites_and_reports_the_space_freed(library):
+def test_bulk_delete_keeps_favorites_and_moves_the_rest_to_the_trash(library):
     page = library.page
     show_project(library)
     star = page.get_by_role("button", name=library.name("Favorite", "scene:1"), exact=True)
@@ -221,7 +221,7 @@ def test_bulk_delete_keeps_favorites_and_reports_the_space_freed(library):
     expect(dialog).to_contain_text("1 favorite in the selection is protected and will be kept")
     dialog.get_by_role("button", name="Delete files").click()
     expect(page.locator(".notice-info .notice-text")).to_have_text(
-        f"Deleted 2 files: {sizes['freed']} freed. Kept 1 favorite.")
+        f"Moved 2 files ({sizes['freed']}) to the trash. Kept 1 favorite.")
     expect(page.locator(".library-count")).to_have_text("Showing 1–4 of 4 files")
     left = py(page, f"json.dumps([a.slot for a in await vault.list_assets("
                     f"{library.project_id!r})])")

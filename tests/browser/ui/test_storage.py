@@ -119,7 +119,11 @@ def test_meter_and_charts_follow_a_put_and_a_project_delete(quiet_app):
     open_view(page, "#/", "Projects")
     page.get_by_role("button", name="Delete Big reel").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Delete project").click()
-    expect(page.locator(".notice-info")).to_contain_text("Deleted “Big reel”")
+    expect(page.locator(".notice-info")).to_contain_text("Moved “Big reel” to the trash")
+    open_view(page, "#/trash", "Trash")  # the trash holds its bytes until it is emptied
+    page.get_by_role("button", name="Empty trash").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Empty trash").click()
+    expect(page.locator(".notice-info")).to_contain_text("Emptied the trash")
     page.evaluate(SETTLED_USAGE_JS)
     open_view(page, "#/storage", "Storage")
     assert meter_value(page) < used - 2_000_000

@@ -133,7 +133,7 @@ def test_05_scenes_reorder_and_remove(studio):
     assert order() == [before[0], before[2], before[1]]
     page.get_by_role("button", name="Remove Scene 3").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Remove scene").click()
-    page.get_by_text("Removed Scene 3").wait_for()
+    page.get_by_text("Moved Scene 3 to the trash").wait_for()
     page.wait_for_function("document.querySelectorAll('li.scene').length === 2")
     assert order() == [before[0], before[2]]
     assert vault_state(page)["problems"] == []
@@ -241,14 +241,25 @@ json.dumps((await current_vault().usage()).stored_bytes)"""))
     page.get_by_role("button", name="Delete Moon Heist").focus()
     page.keyboard.press("Enter")
     page.get_by_role("alertdialog").get_by_role("button", name="Delete project").click()
-    page.get_by_text("Deleted “Moon Heist”").wait_for()
+    page.get_by_text("Moved “Moon Heist” to the trash").wait_for()
     page.get_by_role("heading", name="No projects yet").wait_for()
-    after = json.loads(run_python(page, """
+    usage = """
 import json
 from app.startup import current_vault
-json.dumps((await current_vault().usage()).stored_bytes)"""))
-    assert before > 0 and after == 0
+usage = await current_vault().usage()
+json.dumps([usage.stored_bytes, usage.trash_bytes])"""
+    after = json.loads(run_python(page, usage))
+    assert before > 0 and after[0] == 0 and after[1] > 0  # the trash holds it until emptied
+    assert vault_state(page)["counts"]["blobs"] > 0
+    page.get_by_role("link", name="Trash", exact=True).click()
+    page.get_by_role("list", name="Trash items").get_by_text("Moon Heist", exact=True).wait_for()
+    page.get_by_role("button", name="Empty trash").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Empty trash").click()
+    page.get_by_text("Emptied the trash").wait_for()
+    assert json.loads(run_python(page, usage)) == [0, 0]
     assert vault_state(page)["counts"]["blobs"] == 0
+    page.get_by_role("link", name="Projects", exact=True).click()
+    page.get_by_role("heading", name="No projects yet").wait_for()
 
 
 def test_10_narrow_screens_keep_the_layout(studio):
