@@ -221,8 +221,9 @@ def _checked_end(fields: tuple, tail: bytes, pos: int, tail_offset: int) -> EndR
         end = EndRecord(count, cd_size, cd_offset, comment)
         end_offset = tail_offset + pos
     if end.cd_offset + end.cd_size != end_offset:
+        which = "zip64 end record" if end.zip64 else "end record"
         raise corrupt(f"its table of contents claims {end.cd_size:,} bytes at offset "
-                      f"{end.cd_offset:,}, but the end record sits at {end_offset:,}")
+                      f"{end.cd_offset:,}, but the {which} sits at {end_offset:,}")
     if end.count * CENTRAL.size > end.cd_size:
         raise corrupt(f"its end record claims {end.count:,} files, more than its "
                       f"{end.cd_size:,}-byte table of contents can hold")
