@@ -170,8 +170,8 @@ RECORD_AT = LOCATOR_AT - 56
     (RECORD_AT + 24, "<Q", 2, "split across several files", "unsupported_zip"),
     (RECORD_AT + 24, "<QQ", (2, 2), "stray bytes", "corrupt_zip"),
     (RECORD_AT + 24, "<QQ", (1 << 63, 1 << 63), "table of contents can hold", "corrupt_zip"),
-    (RECORD_AT + 40, "<Q", 1 << 40, "but the end record sits at", "corrupt_zip"),
-    (RECORD_AT + 48, "<Q", 1 << 35, "but the end record sits at", "corrupt_zip"),
+    (RECORD_AT + 40, "<Q", 1 << 40, "but the zip64 end record sits at", "corrupt_zip"),
+    (RECORD_AT + 48, "<Q", 1 << 35, "but the zip64 end record sits at", "corrupt_zip"),
     (-22 + 8, "<HH", (7, 7), "end record gives a file count of 7", "corrupt_zip"),
     (-22 + 12, "<I", 5, "table of contents size of 5", "corrupt_zip"),
 ])
