@@ -77,21 +77,27 @@ class ZipWriter:
         self.plan = ZipPlan(stamp_ms)
         self.parts = js.Array.new()
 
+    def _push(self, part) -> None:
+        self.parts.push(part)
+
     def add_bytes(self, name: str, data: bytes, deflate: bool = True) -> None:
         """Add a small in-memory file (the manifest), DEFLATEd unless `deflate` is False."""
         packer = zlib.compressobj(6, zlib.DEFLATED, -15)
         body = packer.compress(data) + packer.flush() if deflate else data
         method = DEFLATED if deflate else 0
-        self.parts.push(_bytes_to_js(self.plan.add(name, zlib.crc32(data), len(body), len(data),
-                                                   method)))
-        self.parts.push(_bytes_to_js(body))
+        self._push(_bytes_to_js(self.plan.add(name, zlib.crc32(data), len(body), len(data),
+                                              method)))
+        self._push(_bytes_to_js(body))
 
     def add_blob(self, name: str, blob, crc: int) -> None:
         """Add a Blob STOREd as it is: only its header is new memory."""
         size = int(blob.size)
-        self.parts.push(_bytes_to_js(self.plan.add(name, crc, size, size)))
-        self.parts.push(blob)
+        self._push(_bytes_to_js(self.plan.add(name, crc, size, size)))
+        self._push(blob)
+
+    async def drain(self) -> None:
+        """Nothing to do here: the parts wait for `finish()` (see ZipStream)."""
 
     def finish(self):
-        self.parts.push(_bytes_to_js(self.plan.finish()))
+        self._push(_bytes_to_js(self.plan.finish()))
         return _JS.compose(self.parts, "application/zip")

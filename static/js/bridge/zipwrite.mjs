@@ -1,6 +1,7 @@
 /* Writing zip archives in the page, for app/backup/zip/write.py (its only caller; loaded as `sv_zipwrite`
  * by pyscript.toml): CRC-32 (slice-by-8) of a Blob as it streams, composing the archive Blob
- * from header bytes and the stored Blobs (no copy).
+ * from header bytes and the stored Blobs (no copy), and the FileSink that streams the same parts
+ * into a file the user chose (for app/backup/zip/stream.py).
  */
 
 const TABLE = new Int32Array(8 * 256);
@@ -58,3 +59,53 @@ export const crc32Bytes = (bytes) => (update(-1, bytes) ^ -1) >>> 0;
 
 /** One Blob of `parts` (Uint8Arrays and Blobs, referenced rather than copied). */
 export const compose = (parts, type) => new Blob(parts, { type });
+
+/** Parts (Uint8Arrays and Blobs) queued for a FileSystemWritableFileStream and written as one
+ * Blob per `flush()`: a stored Blob is handed to the browser by reference, never read here.
+ * Nothing is in place until `close()`; `abort()` discards what was written. */
+export class FileSink {
+  constructor(writable) {
+    this.writable = writable;
+    this.parts = [];
+    this.queued = 0;
+    this.written = 0;
+  }
+
+  /** Queue `part`; returns the bytes queued so far. */
+  push(part) {
+    this.parts.push(part);
+    this.queued += part instanceof Blob ? part.size : part.byteLength;
+    return this.queued;
+  }
+
+  async flush() {
+    if (!this.parts.length) return this.written;
+    const blob = new Blob(this.parts);
+    this.parts = [];
+    this.queued = 0;
+    await this.writable.write(blob);
+    this.written += blob.size;
+    return this.written;
+  }
+
+  async close() {
+    await this.flush();
+    await this.writable.close();
+    return this.written;
+  }
+
+  /** Discard the file's new content; "" when done, else the error's name (a stream that had
+   * failed already cannot be aborted again). */
+  async abort() {
+    this.parts = [];
+    try {
+      await this.writable.abort();
+      return "";
+    } catch (error) {
+      return error.name || String(error);
+    }
+  }
+}
+
+/** A FileSink writing to the file behind a FileSystemFileHandle. */
+export const openSink = async (handle) => new FileSink(await handle.createWritable());

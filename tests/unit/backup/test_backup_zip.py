@@ -11,7 +11,8 @@ from dataclasses import replace
 import pytest
 
 from app.backup.zip import format as zipformat
-from app.backup.policy import (ArchiveRules, Limits, check_archive_size, check_entries, check_magic,
+from app.backup.policy import (ArchiveRules, Limits, check_archive_size, check_entries,
+                               check_entry_count, check_magic,
                                check_references, path_problem)
 from app.core.errors import BackupError
 from app.backup.zip.format import (DEFLATED, STORED, ZipEntry, ZipPlan, dos_stamp, find_end_record,
@@ -150,14 +151,19 @@ def test_entry_rules_count_duplicates_encryption_methods_and_declared_size():
     assert "encrypted" in str(error_of(check_entries, [encrypted]))
     bzip2 = ZipEntry("a.png", 12, 0, 0, 10, 10, 0)
     assert "method 12" in str(error_of(check_entries, [bzip2]))
-    huge = ZipEntry("a.png", STORED, 0, 0, 10, 3 << 30, 0)
+    huge = ZipEntry("a.png", STORED, 0, 0, 10, 17 << 30, 0)
     assert error_of(check_entries, [huge]).code == "entry_too_large"
     assert error_of(check_entries, [ZipEntry("../a.png", STORED, 0, 0, 1, 1, 0)]).code == "unsafe_path"
 
 
-def test_the_archive_size_cap():
-    check_archive_size(1 << 30)
-    assert error_of(check_archive_size, 5 << 30).code == "archive_too_large"
+def test_the_archive_size_cap_is_64_gib_and_the_entry_cap_fits_a_vault_of_100000_files():
+    check_archive_size(5 << 30)  # past 4 GiB: zip64
+    check_archive_size(64 << 30)
+    error = error_of(check_archive_size, (64 << 30) + 1)
+    assert error.code == "archive_too_large" and "at most 64.00 GiB" in str(error)
+    assert Limits().max_entries >= 200_001  # 100,000 files, their sidecars and the manifest
+    refused = error_of(check_entry_count, 250_001)
+    assert refused.code == "too_many_entries" and "at most 250,000" in str(refused)
 
 
 def test_every_file_must_be_listed_and_every_listed_file_present_unless_recipe_only():
