@@ -300,6 +300,10 @@ async def stream_cleanup(project_id):
 """
 
 
+def _json_py(page, expression: str):
+    return json.loads(_py(page, f"import json; json.dumps({expression})"))
+
+
 def run_stream(session, project_bytes: int = STREAM_BYTES) -> dict[str, float]:
     """The streaming figures (module docstring) for a project of about `project_bytes`."""
     page = session.context.new_page()
@@ -314,8 +318,8 @@ def run_stream(session, project_bytes: int = STREAM_BYTES) -> dict[str, float]:
         stored += page.evaluate("window.benchPngs.reduce((n, b) => n + b.size, 0)")
         project_id = _py(page, "await store_batch()")
     (elapsed, written), rise = measure(
-        page, cdp, lambda: json.loads(_py(page, f"import json; json.dumps(await stream_once({project_id!r}))")))
-    crc_ms, crc_bytes = json.loads(_py(page, f"import json; json.dumps(await crc_pass({project_id!r}))"))
+        page, cdp, lambda: _json_py(page, f"await stream_once({project_id!r})"))
+    crc_ms, crc_bytes = _json_py(page, f"await crc_pass({project_id!r})")
     _py(page, f"await stream_cleanup({project_id!r}); 0")
     page.close()
     return {

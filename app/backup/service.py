@@ -43,7 +43,7 @@ from app.core.model import Asset, Project, now_ms
 from app.store.transfer import StagedFile
 from app.core.cancel import CancelToken
 from app.backup.zip.stream import ZipStream
-from app.backup.zip.write import ZipWriter, crc32
+from app.backup.zip.write import ZipWriter, crc32_batches
 from app.backup.zip.read import ZipReader, read_range
 
 __all__ = ["CancelToken", "ImportReport", "Limits", "export", "export_name", "export_to_file",
@@ -98,13 +98,14 @@ async def export_to_file(vault, handle, project_ids: list[str] | None = None,
     token = cancel or CancelToken()
     plan = await _plan_export(vault, project_ids, recipe_only)
     stream = await ZipStream.open(handle, plan.exported_at)
+    written = None
     try:
         await _compose(plan, stream, on_progress, token)
         _check(token)
         written = await stream.finish()
-    except BackupError:
-        await stream.abort()
-        raise
+    finally:
+        if written is None:  # cancelled or failed, whatever the error: never left "complete"
+            await stream.abort()
     await _mark(vault, plan)
     return written, plan.filename
 
@@ -169,9 +170,11 @@ async def _compose(plan: _ExportPlan, writer: ZipWriter, on_progress: OnProgress
     progress.add(0)
     titles = {project.id: project for project in plan.projects}
     writer.add_bytes(MANIFEST_NAME, plan.manifest)
-    for path, blob in plan.files.items():
+    paths = iter(plan.files)
+    async for blob, crc in crc32_batches(list(plan.files.values()), progress.add, token):
+        path = next(paths)
         _check(token)
-        writer.add_blob(path, blob, await crc32(blob, progress.add, token))
+        writer.add_blob(path, blob, crc)
         if path in plan.users:
             card = encode_sidecar(build_sidecar(path, list(plan.users[path]), titles))
             writer.add_bytes(sidecar_name(path), card)

@@ -54,6 +54,28 @@ export async function crc32(blob, onBytes, isCancelled, reportEvery) {
   return (crc ^ -1) >>> 0;
 }
 
+/** CRC-32 of each of `blobs` (small ones: one call instead of one per file), read `parallel`
+ * at a time; `onBytes` and `isCancelled` as for crc32, counted over them all. */
+export async function crc32All(blobs, onBytes, isCancelled, reportEvery, parallel) {
+  const crcs = new Array(blobs.length);
+  let next = 0, unreported = 0, stop = null;
+  const count = (n) => {
+    unreported += n;
+    if (unreported >= reportEvery) { onBytes(unreported); unreported = 0; }
+  };
+  const worker = async () => {
+    while (next < blobs.length && !stop) {
+      const i = next++;
+      if (isCancelled()) { stop = cancelled(); break; }
+      crcs[i] = await crc32(blobs[i], count, () => false, Infinity);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, blobs.length) }, worker));
+  if (stop) throw stop;
+  onBytes(unreported);
+  return crcs;
+}
+
 /** CRC-32 of a Uint8Array. */
 export const crc32Bytes = (bytes) => (update(-1, bytes) ^ -1) >>> 0;
 
