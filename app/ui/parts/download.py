@@ -9,7 +9,7 @@ the browser has `showSaveFilePicker`, the file the user chooses, for an export t
 
 from __future__ import annotations
 
-from pyodide.ffi import JsException
+from pyodide.ffi import JsException, jsnull
 from pyscript.js_modules import sv_download
 
 from app.core.errors import BackupCancelled
@@ -25,8 +25,9 @@ async def pick_save_file(filename: str):
     """The FileSystemFileHandle the user chose to save `filename` as, or None where the
     browser has no save picker. Dismissing the picker raises BackupCancelled."""
     try:
-        return await sv_download.pickSaveFile(filename)
+        handle = await sv_download.pickSaveFile(filename)
     except JsException as exc:
         if exc.name == "AbortError":
             raise BackupCancelled() from None
         raise
+    return None if handle is None or handle is jsnull else handle
