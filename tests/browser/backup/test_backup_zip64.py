@@ -2,8 +2,9 @@
 their sidecars and the manifest, 66,001 entries: more than 65,535, so zip64) exports through the
 visible "Export all" button, streamed into the file the save picker returns (an OPFS file here,
 standing in for the user's disk), opens in Python's zipfile and in Debian's `unzip -t`, and
-imports back as a copy with every record. A cancel while the stream is writing aborts the file
-(nothing claims to be complete), leaves the vault as it was, and the notice says so.
+imports back as a copy with every record. A cancel while the stream is writing, or a write that
+fails, aborts the file (nothing claims to be complete), leaves the vault as it was, and the
+notice says so.
 
 SCENEVAULT_ZIP64_ASSETS=2000 runs the same checks on a smaller vault (then without zip64); the
 cancel needs at least 1,500 files, so that a write happens before the last one."""
@@ -35,21 +36,24 @@ STAMP = 1_738_326_896_000
 SEED_JS = (Path(__file__).parents[1] / "bulkseed.js").read_text()
 EXPORT_TIMEOUT_MS = 900_000
 
-# The save picker: an OPFS file of the suggested name. With `hold`, the file's first write waits
-# until the test calls window.releaseWrite(), and every call to the writable is logged.
-PICKER_JS = """(hold) => {
+# The save picker: an OPFS file of the suggested name. In mode "hold" the file's first write
+# waits until the test calls window.releaseWrite(); in mode "fail" every write fails as a full
+# disk would; in both, every call to the writable is logged. Mode "direct" returns the handle.
+PICKER_JS = """(mode) => {
   window.sinkLog = [];
   window.writeHeld = false;
   window.showSaveFilePicker = async ({ suggestedName }) => {
     const root = await navigator.storage.getDirectory();
     const handle = await root.getFileHandle(suggestedName, { create: true });
     window.pickedName = suggestedName;
-    if (!hold) return handle;
+    if (mode === "direct") return handle;
     const gate = new Promise((resolve) => { window.releaseWrite = resolve; });
+    const full = () => Promise.reject(new DOMException("the disk is full", "QuotaExceededError"));
     return { name: handle.name, createWritable: async () => {
       const real = await handle.createWritable();
       return {
         write: async (blob) => { window.sinkLog.push("write"); window.writeHeld = true;
+                                 if (mode === "fail") return full();
                                  await gate; return real.write(blob); },
         close: async () => { window.sinkLog.push("close"); return real.close(); },
         abort: async () => { window.sinkLog.push("abort"); return real.abort(); },
@@ -118,7 +122,7 @@ def records_digest(page) -> str:
 
 def test_cancelling_a_streamed_export_aborts_the_file_and_changes_nothing(big_vault):
     _recorder, page = big_vault
-    page.evaluate(PICKER_JS, True)
+    page.evaluate(PICKER_JS, "hold")
     before = records_digest(page)
     export_all(page)
     page.wait_for_function("window.writeHeld", timeout=EXPORT_TIMEOUT_MS)
@@ -135,10 +139,25 @@ def test_cancelling_a_streamed_export_aborts_the_file_and_changes_nothing(big_va
     assert page.get_by_role("region", name="Exporting backup").count() == 0
 
 
+def test_a_write_that_fails_aborts_the_file_and_says_so(big_vault):
+    _recorder, page = big_vault
+    page.evaluate(PICKER_JS, "fail")
+    before = records_digest(page)
+    export_all(page)
+    alert = page.get_by_role("alert").filter(has_text="could not be written")
+    alert.wait_for(timeout=EXPORT_TIMEOUT_MS)
+    assert "QuotaExceededError" in alert.inner_text()
+    assert "what was written was discarded" in alert.inner_text()
+    assert page.evaluate("window.sinkLog") == ["write", "abort"]
+    assert page.evaluate(OPFS_SIZE_JS, page.evaluate("window.pickedName")) == 0
+    assert records_digest(page) == before
+    alert.get_by_role("button", name="Dismiss").click()
+
+
 def test_a_streamed_export_of_more_than_65535_entries_opens_everywhere_and_imports_back(
         big_vault, tmp_path):
     _recorder, page = big_vault
-    page.evaluate(PICKER_JS, False)
+    page.evaluate(PICKER_JS, "direct")
     export_all(page)
     saved = page.get_by_role("status").filter(has_text="Saved scenevault-all-")
     saved.wait_for(timeout=EXPORT_TIMEOUT_MS)
