@@ -15,7 +15,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup run test bench chromium ffmpeg exiftool clean
+.PHONY: setup run test bench chromium ffmpeg exiftool unzip clean
 
 ## setup: vendor the browser runtime (npm ci + wheels) into static/vendor/ and list the offline
 ## shell in static/precache.js; a no-op when current
@@ -64,8 +64,13 @@ exiftool:
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends \
 	    libimage-exiftool-perl; }
 
+## unzip: Debian's unzip, whose `unzip -t` independently checks the (zip64) archives exported
+unzip:
+	@command -v unzip >/dev/null || { $(SUDO) apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends unzip; }
+
 ## test: install what the tests need when missing, then run the whole pytest suite
-test: setup $(VENV_STAMP) chromium ffmpeg exiftool
+test: setup $(VENV_STAMP) chromium ffmpeg exiftool unzip
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 ## bench: run every benchmark, or one with ONLY=<name>; figures go to bench/results.json

@@ -14,15 +14,24 @@ on the same Blobs in the same page, with memory read from /proc.
 - `export_longest_task_ms`, `import_longest_task_ms`: the longest main-thread task (Long Tasks
   API, 50 ms and over; 0 when none) during our exports and during the import. Goal < 200: the
   page never freezes. (This was a timed browser test; speed belongs here.)
+- `export_stream_peak_mem_vs_archive`: the peak rise of resident memory (the same /proc
+  sampling) while `app.backup.service.export_to_file` streams a project of
+  BENCH_EXPORT_STREAM_MB (default 1024) into an OPFS file handle, as it does into the file the
+  save picker returns, divided by the archive's size. Goal < 0.1: memory stays flat whatever
+  the size. With it: `export_stream_mb_per_s`, and `export_stream_crc_ms` (the CRC-32 pass
+  alone, the price of knowing each CRC before its local header instead of data descriptors).
 
     figures = export.run(session, runs=3)
+    python bench/export.py --stream-mb 32      # the streaming figures alone, results.json untouched
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
+import sys
 import threading
 import time
 from pathlib import Path
@@ -30,6 +39,8 @@ from pathlib import Path
 from harness import median
 
 PROJECT_BYTES = 300 << 20
+STREAM_BYTES = int(os.environ.get("BENCH_EXPORT_STREAM_MB", "1024")) << 20
+BATCH_BYTES = 64 << 20  # PNGs made and stored at a time, so the page never holds the project
 SIDE = (1024, 768)  # an RGB noise PNG of this size is ~2.4 MB and does not compress
 SAMPLE_S = 0.02
 
@@ -239,5 +250,101 @@ def run(session, runs: int = 3) -> dict[str, float]:
         "import_longest_task_ms": round(import_task, 1),
     }
     assert added == assets == count, (added, assets, count)
+    figures.update(run_stream(session, STREAM_BYTES))
     print(json.dumps(figures, indent=1))
     return figures
+
+
+STREAM_SETUP = """
+import js
+from app.backup import service as backups
+from app.backup.zip.write import crc32
+from app.startup import current_vault
+vault = current_vault()
+stream_project = None
+
+async def store_batch():
+    global stream_project
+    if stream_project is None:
+        stream_project = await vault.create_project("Stream bench")
+    start = len(await vault.list_assets(stream_project.id))
+    for i in range(js.window.benchPngs.length):
+        await vault.put_asset(stream_project.id, "scene", f"scene:{start + i + 1}",
+                              js.window.benchPngs[i], "image/png")
+    js.window.benchPngs = None
+    return stream_project.id
+
+async def opfs_handle(name):
+    root = await js.navigator.storage.getDirectory()
+    return await root.getFileHandle(name, js.Object.fromEntries([["create", True]]))
+
+async def stream_once(project_id):
+    handle = await opfs_handle("stream-bench.scenevault.zip")
+    start = js.performance.now()
+    written, _name = await backups.export_to_file(vault, handle, [project_id])
+    return [js.performance.now() - start, written]
+
+async def crc_pass(project_id):
+    assets = await vault.list_assets(project_id)
+    blobs = await vault.read_blobs({a.sha256 for a in assets})
+    start = js.performance.now()
+    for blob in blobs.values():
+        await crc32(blob)
+    return [js.performance.now() - start, sum(int(b.size) for b in blobs.values())]
+
+async def stream_cleanup(project_id):
+    root = await js.navigator.storage.getDirectory()
+    await root.removeEntry("stream-bench.scenevault.zip")
+    await vault.delete_project(project_id)
+0
+"""
+
+
+def _json_py(page, expression: str):
+    return json.loads(_py(page, f"import json; json.dumps({expression})"))
+
+
+def run_stream(session, project_bytes: int = STREAM_BYTES) -> dict[str, float]:
+    """The streaming figures (module docstring) for a project of about `project_bytes`."""
+    page = session.context.new_page()
+    page.goto(session.base_url + "/")
+    page.wait_for_function("document.documentElement.dataset.appState === 'ready'", timeout=60_000)
+    cdp = session.context.new_cdp_session(page)
+    _py(page, STREAM_SETUP)
+    stored, project_id = 0, None
+    while stored < project_bytes:  # a batch at a time: the page never holds the whole project
+        batch = min(BATCH_BYTES, project_bytes - stored)
+        page.evaluate(MAKE_PNGS_JS, [batch, *SIDE])
+        stored += page.evaluate("window.benchPngs.reduce((n, b) => n + b.size, 0)")
+        project_id = _py(page, "await store_batch()")
+    (elapsed, written), rise = measure(
+        page, cdp, lambda: _json_py(page, f"await stream_once({project_id!r})"))
+    crc_ms, crc_bytes = _json_py(page, f"await crc_pass({project_id!r})")
+    _py(page, f"await stream_cleanup({project_id!r}); 0")
+    page.close()
+    return {
+        "export_stream_project_mb": round(crc_bytes / 2**20, 1),
+        "export_stream_archive_mb": round(written / 2**20, 1),
+        "export_stream_peak_mem_vs_archive": round(rise / written, 3),
+        "export_stream_peak_mem_mb": round(rise / 2**20, 1),
+        "export_stream_ms": round(elapsed, 1),
+        "export_stream_mb_per_s": round(written / 2**20 / (elapsed / 1000), 1),
+        "export_stream_crc_ms": round(crc_ms, 1),
+    }
+
+
+def main(argv: list[str]) -> int:
+    """The streaming figures alone, printed (bench/results.json is left as it is)."""
+    parser = argparse.ArgumentParser(description="export_stream_peak_mem_vs_archive alone")
+    parser.add_argument("--stream-mb", type=int, default=STREAM_BYTES >> 20,
+                        help="project size in MiB (default BENCH_EXPORT_STREAM_MB or 1024)")
+    args = parser.parse_args(argv)
+    from harness import BenchSession
+
+    with BenchSession.start() as session:
+        print(json.dumps(run_stream(session, args.stream_mb << 20), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

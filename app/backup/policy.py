@@ -28,15 +28,17 @@ SIDECAR_SUFFIX = ".json"  # beside each file: `<path>.json` (app/backup/sidecar.
 class Limits:
     """Import caps. A real project never comes near them; an attack hits one of them."""
 
-    max_archive_bytes: int = 4 * GiB - 1   # what a zip without zip64 can address
-    max_entries: int = 65_535              # entries in one archive: files and their sidecars
-                                           # (a big vault has 10,000 files, so 20,001 entries)
+    # Scaled to what a real vault holds, so that a user's own "Export all" always imports
+    # back: 100,000 files come to 200,001 entries (each file, its JSON sidecar, the manifest).
+    max_archive_bytes: int = 64 * GiB      # the archive file (zip64 past 4 GiB)
+    max_entries: int = 250_000             # entries in one archive (files and sidecars), and
+                                           # assets listed in its manifest
     max_projects: int = 10_000             # projects in one manifest (a big vault has hundreds)
-    max_entry_bytes: int = 2 * GiB         # one file, as it really inflates
-    max_total_bytes: int = 4 * GiB         # all files together, as they really inflate
+    max_entry_bytes: int = 16 * GiB        # one file, as it really inflates (a long video)
+    max_total_bytes: int = 64 * GiB        # all files together, as they really inflate
     max_ratio: int = 100                   # inflated / compressed, for files over ratio_floor
     ratio_floor_bytes: int = 1 * MiB       # small files may compress well: below this, no check
-    max_manifest_bytes: int = 32 * MiB     # scenevault.json (~20,000 assets with long prompts)
+    max_manifest_bytes: int = 256 * MiB    # scenevault.json (~2.5 KB per asset for 100,000)
     max_json_depth: int = 32               # the manifest nests 5 levels, recipes a few more
     max_path_chars: int = 255
 
@@ -104,14 +106,18 @@ class ArchiveRules:
 def check_archive_size(size: int, limits: Limits = DEFAULT_LIMITS) -> None:
     if size > limits.max_archive_bytes:
         raise BackupError(f"This file is {size / GiB:.2f} GiB; a backup may be at most "
-                          f"{limits.max_archive_bytes / GiB:.2f} GiB.", "archive_too_large")
+                          f"{limits.max_archive_bytes / GiB:.2f} GiB, far more than a real vault "
+                          "holds. Export and import projects a few at a time.",
+                          "archive_too_large")
 
 
 def check_entry_count(count: int, limits: Limits = DEFAULT_LIMITS) -> None:
     if count > limits.max_entries:
-        raise BackupError(f"The archive holds {count} files; a backup may hold at most "
-                          f"{limits.max_entries}. This is not a SceneVault backup, or it was "
-                          "tampered with.", "too_many_entries")
+        raise BackupError(f"The archive holds {count:,} files; a backup may hold at most "
+                          f"{limits.max_entries:,} (a vault of 100,000 files and their sidecars "
+                          "needs about 200,000). This is not a SceneVault backup, or it was "
+                          "tampered with; if it is yours, export projects a few at a time.",
+                          "too_many_entries")
 
 
 def check_entries(entries: list[ZipEntry], limits: Limits = DEFAULT_LIMITS) -> dict[str, ZipEntry]:

@@ -2,15 +2,18 @@
 progress, cancellation, and an import that writes nothing until everything checked out.
 
 Export reads each stored Blob once (for its CRC-32) and composes the archive from the Blobs
-themselves (app/backup/zip/write.py), so memory stays flat whatever the project's size; afterwards the
-projects are marked backed up. Import checks the archive's structure, the caps, the
-manifest, every path, every size, the magic bytes and every SHA-256 (crypto.subtle), plans
-the merge (app/backup/merge.py), then writes projects, records, blobs and previews in ONE
-readwrite transaction: it lands entirely or not at all.
+themselves (app/backup/zip/write.py), or streams it into a file the user chose
+(app/backup/zip/stream.py), so memory stays flat whatever the project's size; zip64 comes in
+only past 65,535 entries or 4 GiB. Afterwards the projects are marked backed up. Import checks
+the archive's structure, the caps, the manifest, every path, every size, the magic bytes and
+every SHA-256 (crypto.subtle), plans the merge (app/backup/merge.py), then writes projects,
+records, blobs and previews in ONE readwrite transaction: it lands entirely or not at all.
 
     token = CancelToken()                      # the UI's Cancel button calls token.cancel()
     blob, filename = await export(vault, [project.id], on_progress=bar.update, cancel=token)
     save(blob, filename)                       # app/ui/parts/download.py: <a download>
+    handle = await pick_save_file(await export_name(vault, None))    # or stream it:
+    written, filename = await export_to_file(vault, handle, None, cancel=token)
     report = await import_archive(vault, file_blob, as_copy=False, on_progress=bar.update)
     report.assets_added, report.assets_skipped
 
@@ -21,7 +24,7 @@ caller owns the returned archive Blob; `save` owns (and revokes) the object URL 
 from __future__ import annotations
 
 import datetime
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import js
@@ -38,13 +41,14 @@ from app.core.errors import BackupCancelled, BackupError, InvalidAsset, Metadata
 from app.core.metadata.source import READ_METADATA_OF, file_recipe, read_source_metadata
 from app.core.model import Asset, Project, now_ms
 from app.store.transfer import StagedFile
-from app.backup.zip.format import CENTRAL, LOCAL, check_fits
 from app.core.cancel import CancelToken
-from app.backup.zip.write import ZipWriter, crc32
+from app.backup.zip.stream import ZipStream
+from app.backup.zip.write import ZipWriter, crc32_batches
 from app.backup.zip.read import ZipReader, read_range
 from app.core.backup_log import export_record
 
-__all__ = ["CancelToken", "ImportReport", "Limits", "export", "import_archive"]
+__all__ = ["CancelToken", "ImportReport", "Limits", "export", "export_name", "export_to_file",
+           "import_archive"]
 
 OnProgress = Callable[[int, int], None]
 
@@ -76,6 +80,59 @@ async def export(vault, project_ids: list[str] | None = None, recipe_only: bool 
     A full export marks the projects and the assets it holds backed up; a recipe-only one does
     not. Either kind is recorded in the "lastExport" setting (app/core/backup_log.py)."""
     token = cancel or CancelToken()
+    plan = await _plan_export(vault, project_ids, recipe_only)
+    writer = ZipWriter(plan.exported_at)
+    await _compose(plan, writer, on_progress, token)
+    archive = writer.finish()
+    _check(token)
+    await _mark(vault, plan)
+    return archive, plan.filename
+
+
+async def export_to_file(vault, handle, project_ids: list[str] | None = None,
+                         recipe_only: bool = False, on_progress: OnProgress | None = None,
+                         cancel: CancelToken | None = None) -> tuple[int, str]:
+    """Stream the archive `export` would make into the file behind `handle` (a
+    FileSystemFileHandle from the save picker): (bytes written, file name). Memory stays
+    flat whatever the size. A cancel or a failed write aborts the file stream, so the file
+    keeps what it held before (empty if new), and raises (BackupCancelled, or BackupError
+    `write_failed`); nothing is marked backed up then."""
+    token = cancel or CancelToken()
+    plan = await _plan_export(vault, project_ids, recipe_only)
+    stream = await ZipStream.open(handle, plan.exported_at)
+    written = None
+    try:
+        await _compose(plan, stream, on_progress, token)
+        _check(token)
+        written = await stream.finish()
+    finally:
+        if written is None:  # cancelled or failed, whatever the error: never left "complete"
+            await stream.abort()
+    await _mark(vault, plan)
+    return written, plan.filename
+
+
+async def export_name(vault, project_ids: list[str] | None = None,
+                      recipe_only: bool = False) -> str:
+    """The file name `export` will give (for the save picker, asked before the export runs)."""
+    projects = await _projects(vault, project_ids)
+    return _filename(projects, project_ids, recipe_only)
+
+
+@dataclass(frozen=True)
+class _ExportPlan:
+    """What an export writes: the manifest, the files by path and who uses each."""
+
+    projects: tuple[Project, ...]
+    recipe_only: bool
+    exported_at: int
+    manifest: bytes
+    files: dict[str, object]              # path -> stored Blob
+    users: dict[str, tuple[Asset, ...]]   # path -> the assets using it (its sidecar)
+    filename: str
+
+
+async def _plan_export(vault, project_ids: list[str] | None, recipe_only: bool) -> _ExportPlan:
     projects = await _projects(vault, project_ids)
     assets = [asset for project in projects for asset in await vault.list_assets(project.id)]
     blobs = {} if recipe_only else await vault.read_blobs({a.sha256 for a in assets})
@@ -83,53 +140,53 @@ async def export(vault, project_ids: list[str] | None = None, recipe_only: bool 
     exported_at = now_ms()
     manifest = encode_manifest(build_manifest(projects, assets, layout.paths, exported_at,
                                               recipe_only))
-    files = {path: blobs[sha] for path, sha in layout.files.items()}
-    sidecars = _sidecars(layout, projects, assets)
-    archive = await _compose(manifest, files, sidecars, exported_at, on_progress, token)
-    if not recipe_only:
-        exported = {asset.id for asset in assets}
-        for project in projects:
-            await vault.mark_backed_up(project.id, when=exported_at, asset_ids=exported)
-    await vault.put_setting("lastExport", export_record(
-        await vault.get_setting("lastExport"), exported_at, recipe_only, [p.id for p in projects]))
-    slugs = list(unique_slugs(projects).values())
-    return archive, archive_name(slugs, _today(), recipe_only, everything=project_ids is None)
-
-
-def _sidecars(layout, projects: list[Project], assets: list[Asset]) -> dict[str, bytes]:
-    """path -> the JSON sidecar of the file at that path (app/backup/sidecar.py)."""
-    by_path: dict[str, list[Asset]] = {}
+    users: dict[str, list[Asset]] = {}
     for asset in assets:
         path = layout.paths.get(asset.id)
         if path in layout.files:
-            by_path.setdefault(path, []).append(asset)
-    titles = {project.id: project for project in projects}
-    return {path: encode_sidecar(build_sidecar(path, group, titles))
-            for path, group in by_path.items()}
+            users.setdefault(path, []).append(asset)
+    return _ExportPlan(tuple(projects), recipe_only, exported_at, manifest,
+                       {path: blobs[sha] for path, sha in layout.files.items()},
+                       {path: tuple(group) for path, group in users.items()},
+                       _filename(projects, project_ids, recipe_only))
 
 
-async def _compose(manifest: bytes, files: dict[str, object], sidecars: dict[str, bytes],
-                   stamp: int, on_progress: OnProgress | None, token: CancelToken):
-    """The archive: the manifest DEFLATEd, then each file STOREd after its CRC-32 is known,
-    each followed by its sidecar, DEFLATEd."""
-    sizes = {path: int(blob.size) for path, blob in files.items()}
-    names = [*sizes, *(sidecar_name(path) for path in sidecars)]
-    headers = sum(LOCAL.size + CENTRAL.size + 2 * len(name.encode()) for name in names)
-    notes = sum(len(card) for card in sidecars.values()) * 101 // 100
-    check_fits(len(names) + 1,
-               sum(sizes.values()) + headers + (len(manifest) * 101 // 100) + notes + 64)
-    progress = _Progress(on_progress, sum(sizes.values()))
+def _filename(projects: list[Project], project_ids: list[str] | None, recipe_only: bool) -> str:
+    slugs = list(unique_slugs(projects).values())
+    return archive_name(slugs, _today(), recipe_only, everything=project_ids is None)
+
+
+async def _mark(vault, plan: _ExportPlan) -> None:
+    """Mark backed up what the archive holds (a file stored while it ran is not), and record
+    the export in the "lastExport" setting (app/core/backup_log.py), full or recipe-only."""
+    if not plan.recipe_only:
+        held = {asset.id for group in plan.users.values() for asset in group}
+        for project in plan.projects:
+            await vault.mark_backed_up(project.id, when=plan.exported_at, asset_ids=held)
+    await vault.put_setting("lastExport", export_record(
+        await vault.get_setting("lastExport"), plan.exported_at, plan.recipe_only,
+        [project.id for project in plan.projects]))
+
+
+async def _compose(plan: _ExportPlan, writer: ZipWriter, on_progress: OnProgress | None,
+                   token: CancelToken) -> None:
+    """The archive's entries into `writer`: the manifest DEFLATEd, then each file STOREd after
+    its CRC-32 is known, each followed by its JSON sidecar (app/backup/sidecar.py), DEFLATEd and
+    made only then, so that 100,000 of them never sit in memory together. zip64 comes in by
+    itself where the sizes or the count need it (app/backup/zip/format.py)."""
+    progress = _Progress(on_progress, sum(int(blob.size) for blob in plan.files.values()))
     progress.add(0)
-    writer = ZipWriter(stamp)
-    writer.add_bytes(MANIFEST_NAME, manifest)
-    for path, blob in files.items():
+    titles = {project.id: project for project in plan.projects}
+    writer.add_bytes(MANIFEST_NAME, plan.manifest)
+    paths = iter(plan.files)
+    async for blob, crc in crc32_batches(list(plan.files.values()), progress.add, token):
+        path = next(paths)
         _check(token)
-        writer.add_blob(path, blob, await crc32(blob, progress.add, token))
-        if path in sidecars:
-            writer.add_bytes(sidecar_name(path), sidecars[path])
-    archive = writer.finish()
-    _check(token)
-    return archive
+        writer.add_blob(path, blob, crc)
+        if path in plan.users:
+            card = encode_sidecar(build_sidecar(path, list(plan.users[path]), titles))
+            writer.add_bytes(sidecar_name(path), card)
+        await writer.drain()
 
 
 async def _projects(vault, project_ids: list[str] | None) -> list[Project]:

@@ -221,7 +221,11 @@ def corpus() -> list[Case]:
              "unsupported_zip", "encrypted"),
         Case("bzip2_entry", backup(extra=(Raw("projects/x.png", PNG, method=12),)),
              "unsupported_zip", "method 12"),
-        Case("zip64_marker", _zip64(good), "unsupported_zip", "zip64"),
+        Case("zip64_marker_without_locator", _zip64(good), "corrupt_zip", "no zip64 locator"),
+        Case("zip64_locator_pointing_outside", zip64_end(good, locator_offset=1 << 40),
+             "corrupt_zip", "zip64 locator points to offset"),
+        Case("zip64_count_disagreeing", zip64_end(good, count=7), "corrupt_zip",
+             "but its zip64 end record gives"),
         Case("overlapping_entries", _overlapping(base), "corrupt_zip", "overlaps"),
         Case("unsafe_path_and_bad_hash", backup(edited(lambda m: m["assets"][0].update(
             path="../x.png", sha256="0" * 64)), {"../x.png": PNG, wav_path(base): WAV}),
@@ -263,6 +267,21 @@ def _zip64(archive: bytes) -> bytes:
     patched = bytearray(archive)
     struct.pack_into("<I", patched, len(patched) - 6, 0xFFFFFFFF)
     return bytes(patched)
+
+
+def zip64_end(archive: bytes, locator_offset: int | None = None, count: int = 0xFFFF) -> bytes:
+    """`archive` with a zip64 end record and locator before its end record (the end record's
+    count set to `count`, its sizes to 0xFFFFFFFF), the locator pointing at `locator_offset`
+    (by default, where the record is)."""
+    end = len(archive) - 22
+    entries, cd_size, cd_offset = struct.unpack_from("<HII", archive, end + 10)
+    record = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries,
+                         cd_size, cd_offset)
+    where = cd_offset + cd_size if locator_offset is None else locator_offset
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, where, 1)
+    return (archive[:end] + record + locator
+            + struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, count, count, 0xFFFFFFFF,
+                          0xFFFFFFFF, 0))
 
 
 def _overlapping(base: dict) -> bytes:

@@ -97,6 +97,7 @@ def test_generated_media_opens_offline_with_the_server_stopped(offline_app):
 
     # Export works offline too: the backup is built in the page from the stored Blobs.
     page.evaluate("location.hash = '#/'")
+    page.evaluate("window.showSaveFilePicker = undefined")  # the download path (no save picker)
     with page.expect_download() as download:
         page.get_by_role("button", name="Export Night train").click()
     with zipfile.ZipFile(download.value.path()) as archive:

@@ -1,7 +1,7 @@
 """Hostile inputs for every parser of untrusted text (issue 13, item 4), about 64 KB each unless
 a count is the point: manifests, A1111 `parameters` lines, PNG text chunks, other generators'
 PNG metadata (ComfyUI graphs, InvokeAI, NovelAI), EXIF and XMP in JPEG and WebP (looping IFDs,
-entity expansion, external entities, element and chunk floods), zip directories, project titles
+entity expansion, external entities, element and chunk floods), zip directories (zip64 included), project titles
 for the archive layout, and sniffed first bytes. Each `Case` names its input,
 the real parser it goes through and what that parser must answer: "parsed", or the project
 error it refuses with ("PngError", "BackupError:json_too_deep", ...). Anything else escaping
@@ -291,6 +291,54 @@ def end_signatures_only() -> bytes:
     return zipformat.LOCAL_SIG + zipformat.END_SIG * (SIZE // 4)
 
 
+def zip64_of(count: int = 1_000) -> bytearray:
+    """many_entries(count) with a zip64 end record and locator before its end record (as an
+    archive of 65,535 entries or more has), the end record's fields saturated."""
+    archive = many_entries(count)
+    end = len(archive) - zipformat.END.size
+    cd_size, cd_offset = struct.unpack_from("<II", archive, end + 12)
+    record = zipformat.ZIP64_END.pack(zipformat.ZIP64_END_SIG, zipformat.ZIP64_RECORD_SIZE, 45,
+                                      45, 0, 0, count, count, cd_size, cd_offset)
+    locator = zipformat.ZIP64_LOCATOR.pack(zipformat.ZIP64_LOCATOR_SIG, 0, cd_offset + cd_size, 1)
+    tail = zipformat.END.pack(zipformat.END_SIG, 0, 0, 0xFFFF, 0xFFFF, zipformat.MAX_OFFSET,
+                              zipformat.MAX_OFFSET, 0)
+    return bytearray(archive[:end] + record + locator + tail)
+
+
+def zip64_patched(at: int, fmt: str, *values: int) -> bytes:
+    """zip64_of() with `values` packed at `at` (from the end of the archive)."""
+    archive = zip64_of()
+    struct.pack_into(fmt, archive, len(archive) + at, *values)
+    return bytes(archive)
+
+
+Z64_LOCATOR, Z64_RECORD = -22 - 20, -22 - 20 - 56
+
+
+def zip64_extra_truncated() -> bytes:
+    """1,000 central records whose sizes say zip64 and whose extra fields stop half-way."""
+    records = b"".join(zipformat.CENTRAL.pack(
+        zipformat.CENTRAL_SIG, 0, 45, 0, 0, 0, 0, 0, zipformat.MAX_OFFSET, zipformat.MAX_OFFSET,
+        6, 3, 0, 0, 0, 0, 0) + b"f%05d" % n + b"\x01\x00\x10" for n in range(1_000))
+    return zipformat.LOCAL_SIG + bytes(40) + records + zipformat.END.pack(
+        zipformat.END_SIG, 0, 0, 1_000, 1_000, len(records), 44, 0)
+
+
+def zip64_size_past_the_file() -> bytes:
+    """The first of 1,000 entries claims a 64-bit size of 2^40 bytes in its zip64 extra."""
+    extra = struct.pack("<HHQQ", 1, 16, 1 << 40, 1 << 40)
+    first = zipformat.CENTRAL.pack(zipformat.CENTRAL_SIG, 0, 45, 0, 0, 0, 0, 0,
+                                   zipformat.MAX_OFFSET, zipformat.MAX_OFFSET, 6, len(extra), 0,
+                                   0, 0, 0, 0) + b"f00000" + extra
+    archive = many_entries()
+    end = zipformat.find_end_record(archive[-zipformat.TAIL_BYTES:], len(archive))
+    directory = archive[end.cd_offset:end.cd_offset + end.cd_size]
+    rest = directory[directory.index(zipformat.CENTRAL_SIG, 4):]
+    records = first + rest
+    return archive[:end.cd_offset] + records + zipformat.END.pack(
+        zipformat.END_SIG, 0, 0, 1_000, 1_000, len(records), end.cd_offset, 0)
+
+
 ZIP_CASES = [
     Case("zip_1000_entries", "zip_directory", "parsed", many_entries, read_directory),
     Case("zip_count_claims_65000", "zip_directory", "BackupError:corrupt_zip",
@@ -307,6 +355,20 @@ ZIP_CASES = [
          lambda: many_entries(name="a.png"), read_directory),
     Case("zip_tail_of_end_signatures", "zip_directory", "BackupError:corrupt_zip",
          end_signatures_only, read_directory),
+    Case("zip64_1000_entries", "zip_directory", "parsed", lambda: bytes(zip64_of()),
+         read_directory),
+    Case("zip64_locator_pointing_outside", "zip_directory", "BackupError:corrupt_zip",
+         lambda: zip64_patched(Z64_LOCATOR + 8, "<Q", 1 << 62), read_directory),
+    Case("zip64_record_count_disagreeing", "zip_directory", "BackupError:corrupt_zip",
+         lambda: zip64_patched(-22 + 8, "<HH", 999, 999), read_directory),
+    Case("zip64_record_claims_2_63_entries", "zip_directory", "BackupError:corrupt_zip",
+         lambda: zip64_patched(Z64_RECORD + 24, "<QQ", 1 << 63, 1 << 63), read_directory),
+    Case("zip64_directory_size_past_the_file", "zip_directory", "BackupError:corrupt_zip",
+         lambda: zip64_patched(Z64_RECORD + 40, "<Q", 1 << 50), read_directory),
+    Case("zip64_entry_size_past_the_file", "zip_directory", "BackupError:corrupt_zip",
+         zip64_size_past_the_file, read_directory),
+    Case("zip64_1000_extra_fields_truncated", "zip_directory", "BackupError:corrupt_zip",
+         zip64_extra_truncated, read_directory),
 ]
 
 

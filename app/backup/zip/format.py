@@ -5,17 +5,22 @@ reader of an untrusted archive's end record and central directory that reports w
 Writing: `ZipPlan` hands out each entry's local header and, at the end, the central directory
 and end record. Sizes and CRC-32 are known before an entry is written, so no data descriptor
 is needed and the media itself can follow its header as a Blob, uncopied (app/backup/zip/write.py).
-There is no zip64: more than 65,535 entries or an archive of 4 GiB or more is refused with
-`BackupError(code="archive_too_large")` before any byte is read.
+zip64 is written only where it is needed (APPNOTE 4.5.3): an entry of 4 GiB or more gets a
+zip64 extra field (local and central, both sizes), an entry starting at 4 GiB or more gets
+one in the central directory (its offset), and 65,535 entries or more, or a directory at or
+past 4 GiB, add the zip64 end record and its locator before the end record. Anything smaller
+is byte for byte the plain zip it always was.
 
     plan = ZipPlan(exported_at_ms)
     header = plan.add("scenevault.json", crc, len(deflated), len(raw), DEFLATED)
     trailer = plan.finish()          # archive = header + deflated + ... + trailer
 
-Reading: `find_end_record(tail, archive_size)`, `parse_central_directory(data, end)`, then
+Reading: `find_end_record(tail, archive_size)` (zip64 end record and locator included),
+`parse_central_directory(data, end)` (zip64 extra fields included), then
 `local_data_offset(header, entry)` to find an entry's data. They raise `BackupError`
-(`corrupt_zip`, `unsupported_zip`, `unsafe_path`); nothing here trusts a declared size for
-more than refusing early. `directory(entries, offset)` re-indexes entries copied elsewhere.
+(`corrupt_zip`, `unsupported_zip`, `unsafe_path`) naming what is wrong; nothing here trusts a
+declared size or count for more than refusing early, and every loop is bounded by the bytes
+it reads. `directory(entries, offset)` re-indexes entries copied elsewhere.
 """
 
 from __future__ import annotations
@@ -30,15 +35,23 @@ STORED, DEFLATED = 0, 8
 UTF8_FLAG = 0x0800
 ENCRYPTED_FLAG = 0x0001
 LOCAL_SIG, CENTRAL_SIG, END_SIG = b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06"
+ZIP64_END_SIG, ZIP64_LOCATOR_SIG = b"PK\x06\x06", b"PK\x06\x07"
 LOCAL = struct.Struct("<4sHHHHHIIIHH")          # 30 bytes
 CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")   # 46 bytes
 END = struct.Struct("<4sHHHHIIH")                # 22 bytes
-MAX_ENTRIES = 0xFFFF
-MAX_OFFSET = 0xFFFFFFFF
+ZIP64_END = struct.Struct("<4sQHHIIQQQQ")        # 56 bytes: version 1, no extensible data
+ZIP64_LOCATOR = struct.Struct("<4sIQI")          # 20 bytes
+EXTRA_HEADER = struct.Struct("<HH")              # an extra field's id and length
+ZIP64_EXTRA_ID = 0x0001
+ZIP64_RECORD_SIZE = ZIP64_END.size - 12          # its size field leaves out sig and itself
+MAX_ENTRIES = 0xFFFF                             # the 16-bit count field's largest value ...
+MAX_OFFSET = 0xFFFFFFFF                          # ... and the 32-bit fields': past them, zip64
 MAX_COMMENT = 0xFFFF
-TAIL_BYTES = END.size + MAX_COMMENT              # where the end record must be
+TAIL_BYTES = ZIP64_END.size + ZIP64_LOCATOR.size + END.size + MAX_COMMENT  # where they must be
 VERSION_NEEDED = 20                              # 2.0: deflate, folders
+ZIP64_VERSION = 45                               # 4.5: zip64
 MADE_BY = (3 << 8) | 20                          # Unix, so the permissions below apply
+ZIP64_MADE_BY = (3 << 8) | ZIP64_VERSION
 REGULAR_FILE = 0o100644 << 16
 
 
@@ -62,15 +75,27 @@ class ZipEntry:
     def encrypted(self) -> bool:
         return bool(self.flags & ENCRYPTED_FLAG)
 
+    @property
+    def zip64_sizes(self) -> bool:
+        """Whether its sizes need a zip64 extra field (local and central)."""
+        return self.size >= MAX_OFFSET or self.compressed_size >= MAX_OFFSET
+
+    @property
+    def zip64_offset(self) -> bool:
+        """Whether its offset needs a zip64 extra field (central only)."""
+        return self.offset >= MAX_OFFSET
+
 
 @dataclass(frozen=True)
 class EndRecord:
-    """The end of central directory record: how many entries, and where their records are."""
+    """The end of central directory record (with the zip64 end record's 64-bit values when
+    there is one): how many entries, and where their records are."""
 
     count: int
     cd_size: int
     cd_offset: int
     comment_length: int
+    zip64: bool = False
 
 
 def dos_stamp(ms: int) -> tuple[int, int]:
@@ -81,16 +106,10 @@ def dos_stamp(ms: int) -> tuple[int, int]:
             ((year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday)
 
 
-def too_large(count: int, size: int) -> BackupError:
-    return BackupError(f"This backup would hold {count} files and {size / 2**30:.2f} GiB; "
-                       f"a SceneVault archive holds at most {MAX_ENTRIES} files and less than "
-                       "4 GiB. Export fewer projects at a time.", "archive_too_large")
-
-
-def check_fits(count: int, size: int) -> None:
-    """Refuse, before any work, an archive of `count` entries and about `size` bytes."""
-    if count > MAX_ENTRIES or size > MAX_OFFSET:
-        raise too_large(count, size)
+def needs_zip64_end(count: int, cd_size: int, cd_offset: int) -> bool:
+    """Whether the end record's fields overflow, so the zip64 end record and locator follow
+    the central directory (65,535 entries or more, or a directory at or past 4 GiB)."""
+    return count >= MAX_ENTRIES or cd_size >= MAX_OFFSET or cd_offset >= MAX_OFFSET
 
 
 class ZipPlan:
@@ -105,33 +124,66 @@ class ZipPlan:
             method: int = STORED) -> bytes:
         """The local header for the next entry; its data (compressed_size bytes) follows."""
         entry = ZipEntry(name, method, UTF8_FLAG, crc, compressed_size, size, self.offset)
-        encoded = name.encode("utf-8")
-        header = LOCAL.pack(LOCAL_SIG, VERSION_NEEDED, entry.flags, method, self.time,
-                            self.date, crc, compressed_size, size, len(encoded), 0) + encoded
+        header = local_header(entry, self.time, self.date)
         self.offset += len(header) + compressed_size
         self.entries.append(entry)
-        check_fits(len(self.entries), self.offset)
         return header
 
     def finish(self) -> bytes:
-        """The central directory and the end record that close the archive."""
-        check_fits(len(self.entries), self.offset + len(self.entries) * CENTRAL.size)
+        """The central directory and the end record(s) that close the archive."""
         return directory(self.entries, self.offset, self.time, self.date)
+
+
+def local_header(entry: ZipEntry, dos_time: int, dos_date: int) -> bytes:
+    """An entry's local header; an entry of 4 GiB or more carries both sizes in a zip64 extra
+    field (APPNOTE 4.5.3: the local one holds both) and 0xFFFFFFFF in the 32-bit fields."""
+    encoded = entry.name.encode("utf-8")
+    version, csize, size, extra = VERSION_NEEDED, entry.compressed_size, entry.size, b""
+    if entry.zip64_sizes:
+        version, csize, size = ZIP64_VERSION, MAX_OFFSET, MAX_OFFSET
+        extra = _zip64_extra([entry.size, entry.compressed_size])
+    return LOCAL.pack(LOCAL_SIG, version, entry.flags, entry.method, dos_time, dos_date,
+                      entry.crc32, csize, size, len(encoded), len(extra)) + encoded + extra
 
 
 def directory(entries: list[ZipEntry], cd_offset: int, dos_time: int = 0,
               dos_date: int = 0x21) -> bytes:
-    """Central directory records for `entries` (at their offsets), then the end record."""
+    """Central directory records for `entries` (at their offsets), then the end record,
+    preceded by the zip64 end record and its locator when the counts or offsets need them."""
     records = b"".join(_central(entry, dos_time, dos_date) for entry in entries)
-    return records + END.pack(END_SIG, 0, 0, len(entries), len(entries), len(records),
-                              cd_offset, 0)
+    count, size = len(entries), len(records)
+    zip64 = b""
+    if needs_zip64_end(count, size, cd_offset):
+        zip64 = (ZIP64_END.pack(ZIP64_END_SIG, ZIP64_RECORD_SIZE, ZIP64_MADE_BY, ZIP64_VERSION,
+                                0, 0, count, count, size, cd_offset)
+                 + ZIP64_LOCATOR.pack(ZIP64_LOCATOR_SIG, 0, cd_offset + size, 1))
+    short = min(count, MAX_ENTRIES)
+    return records + zip64 + END.pack(END_SIG, 0, 0, short, short, min(size, MAX_OFFSET),
+                                      min(cd_offset, MAX_OFFSET), 0)
+
+
+def _zip64_extra(values: list[int]) -> bytes:
+    return EXTRA_HEADER.pack(ZIP64_EXTRA_ID, 8 * len(values)) + struct.pack(
+        f"<{len(values)}Q", *values)
 
 
 def _central(entry: ZipEntry, dos_time: int, dos_date: int) -> bytes:
     encoded = entry.name.encode("utf-8")
-    return CENTRAL.pack(CENTRAL_SIG, MADE_BY, VERSION_NEEDED, entry.flags, entry.method,
-                        dos_time, dos_date, entry.crc32, entry.compressed_size, entry.size,
-                        len(encoded), 0, 0, 0, 0, REGULAR_FILE, entry.offset) + encoded
+    made, version, csize, size, offset = (MADE_BY, VERSION_NEEDED, entry.compressed_size,
+                                          entry.size, entry.offset)
+    values = []
+    if entry.zip64_sizes:  # in APPNOTE's order: size, compressed size, offset
+        values += [entry.size, entry.compressed_size]
+        size = csize = MAX_OFFSET
+    if entry.zip64_offset:
+        values.append(entry.offset)
+        offset = MAX_OFFSET
+    extra = _zip64_extra(values) if values else b""
+    if values:
+        made, version = ZIP64_MADE_BY, ZIP64_VERSION
+    return CENTRAL.pack(CENTRAL_SIG, made, version, entry.flags, entry.method,
+                        dos_time, dos_date, entry.crc32, csize, size,
+                        len(encoded), len(extra), 0, 0, 0, REGULAR_FILE, offset) + encoded + extra
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -141,31 +193,79 @@ def looks_like_zip(head: bytes) -> bool:
 
 
 def find_end_record(tail: bytes, archive_size: int) -> EndRecord:
-    """Find and check the end record in the archive's last bytes (`tail`, up to TAIL_BYTES)."""
+    """Find and check the end record in the archive's last bytes (`tail`, up to TAIL_BYTES),
+    and the zip64 end record its locator points to when there is one."""
     pos = tail.rfind(END_SIG)
     while pos >= 0:
         if pos + END.size <= len(tail):
             fields = END.unpack_from(tail, pos)
             if pos + END.size + fields[7] == len(tail):
-                return _checked_end(fields, archive_size - len(tail) + pos)
+                return _checked_end(fields, tail, pos, archive_size - len(tail))
         pos = tail.rfind(END_SIG, 0, pos)
     raise corrupt("its end record (the zip's table of contents) is missing, so the file was "
                   "probably cut short while downloading or copying")
 
 
-def _checked_end(fields: tuple, end_offset: int) -> EndRecord:
+def _checked_end(fields: tuple, tail: bytes, pos: int, tail_offset: int) -> EndRecord:
     _sig, disk, cd_disk, disk_count, count, cd_size, cd_offset, comment = fields
     if disk or cd_disk or disk_count != count:
-        raise BackupError("This zip is split across several files (a multi-part archive); "
-                          "SceneVault reads single-file backups only.", "unsupported_zip")
-    if count == MAX_ENTRIES or cd_size == MAX_OFFSET or cd_offset == MAX_OFFSET:
-        raise BackupError("This zip uses zip64 (over 65,535 files or 4 GiB); SceneVault "
-                          "backups are smaller. Split the backup into several archives.",
-                          "unsupported_zip")
-    if cd_offset + cd_size != end_offset:
-        raise corrupt(f"its table of contents claims {cd_size} bytes at offset {cd_offset}, "
-                      f"but the end record sits at {end_offset}")
-    return EndRecord(count, cd_size, cd_offset, comment)
+        raise multi_part()
+    at = pos - ZIP64_LOCATOR.size
+    if at >= 0 and tail[at:at + 4] == ZIP64_LOCATOR_SIG:
+        end = _zip64_end(fields, tail, at, tail_offset)
+        end_offset = tail_offset + at - ZIP64_END.size
+    else:
+        if cd_size == MAX_OFFSET or cd_offset == MAX_OFFSET:
+            raise corrupt("its end record says the table of contents is past 4 GiB (zip64), "
+                          "but no zip64 locator precedes it")
+        end = EndRecord(count, cd_size, cd_offset, comment)
+        end_offset = tail_offset + pos
+    if end.cd_offset + end.cd_size != end_offset:
+        which = "zip64 end record" if end.zip64 else "end record"
+        raise corrupt(f"its table of contents claims {end.cd_size:,} bytes at offset "
+                      f"{end.cd_offset:,}, but the {which} sits at {end_offset:,}")
+    if end.count * CENTRAL.size > end.cd_size:
+        raise corrupt(f"its end record claims {end.count:,} files, more than its "
+                      f"{end.cd_size:,}-byte table of contents can hold")
+    return end
+
+
+def _zip64_end(fields: tuple, tail: bytes, at: int, tail_offset: int) -> EndRecord:
+    """The zip64 end record that the locator at `at` (in `tail`) points to, checked: where the
+    locator says, one disk, and its 64-bit values agreeing with the 32-bit ones."""
+    _sig, disk, record_offset, disks = ZIP64_LOCATOR.unpack_from(tail, at)
+    if disk or disks > 1:
+        raise multi_part()
+    expected = tail_offset + at - ZIP64_END.size
+    if record_offset != expected or expected < tail_offset:
+        raise corrupt(f"its zip64 locator points to offset {record_offset:,}, but the zip64 end "
+                      f"record must sit right before it, at {expected:,}")
+    start = at - ZIP64_END.size
+    (sig, record_size, _made, _needed, disk, cd_disk, disk_count, count, cd_size,
+     cd_offset) = ZIP64_END.unpack_from(tail, start)
+    if sig != ZIP64_END_SIG:
+        raise corrupt(f"its zip64 locator points to offset {record_offset:,}, where there is "
+                      "no zip64 end record")
+    if record_size != ZIP64_RECORD_SIZE:
+        raise BackupError(f"This zip's zip64 end record is {record_size:,} bytes long, not "
+                          f"{ZIP64_RECORD_SIZE} (extensible data or version 2); SceneVault reads "
+                          "plain zip64 only. Repack it with a common zip tool.", "unsupported_zip")
+    if disk or cd_disk or disk_count != count:
+        raise multi_part()
+    _sig, _disk, _cd_disk, _disk_count, count32, cd_size32, cd_offset32, comment = fields
+    for what, short, full, top in (("file count", count32, count, MAX_ENTRIES),
+                                   ("table of contents size", cd_size32, cd_size, MAX_OFFSET),
+                                   ("table of contents offset", cd_offset32, cd_offset,
+                                    MAX_OFFSET)):
+        if short != top and short != full:
+            raise corrupt(f"its end record gives a {what} of {short:,}, but its zip64 end record "
+                          f"gives {full:,}")
+    return EndRecord(count, cd_size, cd_offset, comment, zip64=True)
+
+
+def multi_part() -> BackupError:
+    return BackupError("This zip is split across several files (a multi-part archive); "
+                       "SceneVault reads single-file backups only.", "unsupported_zip")
 
 
 def parse_central_directory(data: bytes, end: EndRecord) -> list[ZipEntry]:
@@ -194,9 +294,6 @@ def _central_entry(data: bytes, pos: int) -> tuple[ZipEntry, int]:
     end = start + name_len + extra_len + comment_len
     if end > len(data):
         raise corrupt("a record in its table of contents runs past its end")
-    if MAX_OFFSET in (csize, size, offset):
-        raise BackupError("This zip uses zip64 (a file of 4 GiB or more); SceneVault backups "
-                          "are smaller.", "unsupported_zip")
     raw = data[start:start + name_len]
     try:
         name = raw.decode("utf-8")
@@ -204,7 +301,36 @@ def _central_entry(data: bytes, pos: int) -> tuple[ZipEntry, int]:
         raise BackupError(f"The archive holds a file whose name is not valid UTF-8 "
                           f"({raw[:60]!r}); SceneVault backups use plain names.",
                           "unsafe_path") from None
+    if MAX_OFFSET in (csize, size, offset):
+        extra = data[start + name_len:start + name_len + extra_len]
+        size, csize, offset = _zip64_values(name, extra, size, csize, offset)
     return ZipEntry(name, method, flags, crc, csize, size, offset), end
+
+
+def _zip64_values(name: str, extra: bytes, size: int, csize: int,
+                  offset: int) -> tuple[int, int, int]:
+    """(size, compressed size, offset), each 0xFFFFFFFF one read from the zip64 extra field in
+    APPNOTE's order. The extra fields are walked once; each must fit in the record."""
+    wanted = [value == MAX_OFFSET for value in (size, csize, offset)]
+    pos = 0
+    while pos < len(extra):
+        if pos + EXTRA_HEADER.size > len(extra):
+            raise corrupt(f"the extra field of {name!r} is truncated")
+        field_id, length = EXTRA_HEADER.unpack_from(extra, pos)
+        body = extra[pos + EXTRA_HEADER.size:pos + EXTRA_HEADER.size + length]
+        if len(body) != length:
+            raise corrupt(f"the extra field of {name!r} claims {length} bytes but only "
+                          f"{len(body)} follow (truncated)")
+        if field_id == ZIP64_EXTRA_ID:
+            if 8 * sum(wanted) > length:
+                raise corrupt(f"the zip64 extra field of {name!r} holds {length} bytes, fewer "
+                              f"than the {8 * sum(wanted)} its record needs")
+            found = iter(struct.unpack_from(f"<{sum(wanted)}Q", body))
+            return tuple(next(found) if want else value  # type: ignore[return-value]
+                         for want, value in zip(wanted, (size, csize, offset)))
+        pos += EXTRA_HEADER.size + length
+    raise corrupt(f"the record of {name!r} says its size or offset is in a zip64 extra field, "
+                  "but it has none")
 
 
 def check_no_overlap(entries: list[ZipEntry], cd_offset: int) -> dict[str, int]:

@@ -9,7 +9,7 @@ then a `Blob.slice` of the archive itself, after its local header agrees with th
 its real size is the slice's length, and no byte of it is copied (for a file chosen in a file
 picker, it stays on disk until it is hashed or stored). DEFLATEd entries (the manifest, or
 media repacked by another tool) are inflated by JSZip, loaded on first use from
-static/vendor/jszip/, from a small archive of just those entries; a counter aborts the moment
+static/vendor/jszip/, each from a small archive of just that entry; a counter aborts the moment
 the real inflated bytes pass a cap or a suspicious ratio.
 
     reader = await ZipReader.open(archive_blob, ArchiveRules(Limits()))
@@ -88,7 +88,6 @@ class ZipReader:
         self.rules = rules
         self.limits = rules.limits
         self.budget = _Budget(rules.limits, int(blob.size))
-        self._zip = None
 
     @classmethod
     async def open(cls, blob, rules: ArchiveRules) -> ZipReader:
@@ -107,8 +106,8 @@ class ZipReader:
         return cls(blob, files, check_no_overlap(entries, end.cd_offset), rules)
 
     def close(self) -> None:
-        """Let go of JSZip's copy of the DEFLATEd entries (entry Blobs stay valid)."""
-        self._zip = None
+        """Nothing is held between reads any more (each DEFLATEd entry gets its own small
+        JSZip); kept so that callers need not know."""
 
     async def read_bytes(self, name: str, limit: int) -> bytes:
         """A small entry (the manifest) as Python bytes, refused past `limit` real bytes."""
@@ -161,30 +160,24 @@ class ZipReader:
                       "ratio": self.limits.max_ratio,
                       "compressed": max(entry.compressed_size, 1)},
                      dict_converter=js.Object.fromEntries)
+        zip_of_entry = await self._jszip(entry)
         with JsCallbacks(None, token) as callbacks:
             try:
-                result = await _JS.readEntry(await self._jszip(), entry.name, mime_type, caps,
+                result = await _JS.readEntry(zip_of_entry, entry.name, mime_type, caps,
                                              callbacks.is_cancelled, REPORT_EVERY)
             except JsException as exc:
                 raise self._refusal(entry.name, exc, expected) from None
         return result.blob, int(result.size)
 
-    async def _jszip(self):
-        """JSZip over a small archive of the DEFLATEd entries only (copied as they are)."""
-        if self._zip is None:
-            parts, moved, at = js.Array.new(), [], 0
-            for entry in self.files.values():
-                if entry.method == DEFLATED and not entry.is_dir:
-                    _start, end = await self._data_range(entry)
-                    parts.push(self.blob.slice(entry.offset, end))
-                    moved.append(replace(entry, offset=at))
-                    at += end - entry.offset
-            index = directory(moved, at)
-            array = js.Uint8Array.new(len(index))
-            array.assign(index)
-            parts.push(array)
-            self._zip = await _load(js.Blob.new(parts))
-        return self._zip
+    async def _jszip(self, entry: ZipEntry):
+        """JSZip over a small archive of this one DEFLATEd entry (its bytes sliced, not copied
+        in Python): only what is read is handed to JSZip, whatever the archive holds (100,000
+        DEFLATEd sidecars, which are never read, stay out of it)."""
+        _start, end = await self._data_range(entry)
+        index = directory([replace(entry, offset=0)], end - entry.offset)
+        array = js.Uint8Array.new(len(index))
+        array.assign(index)
+        return await _load(js.Blob.new([self.blob.slice(entry.offset, end), array]))
 
     def _refusal(self, name: str, exc: JsException, expected: int | None) -> BackupError:
         if exc.name == "AbortError":

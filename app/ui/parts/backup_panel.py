@@ -1,5 +1,6 @@
-"""Backup controls (browser): export buttons, import from a file picker or by dropping a zip on
-the dashboard, and a progress bar with bytes done and total and a Cancel button.
+"""Backup controls (browser): export buttons (streamed into the file the user picks where the
+browser has a save picker, downloaded elsewhere), import from a file picker or by dropping a zip
+on the dashboard, and a progress bar with bytes done and total and a Cancel button.
 
 The work itself is app/backup/service.py; this module only asks, shows progress and reports. The
 progress region stays on screen while an export or import runs and is removed afterwards.
@@ -80,11 +81,35 @@ def accept_dropped_backups(app, scope, node) -> None:
 
 
 async def export_projects(app, project_ids: list[str] | None, recipe_only: bool = False) -> None:
+    """Export: where the browser has a save picker, straight into the file the user chooses
+    (streamed, so memory stays flat); elsewhere as a download of the composed archive."""
     from app.backup import service as backups
-    from app.ui.parts.download import save
+    from app.ui.parts.download import pick_save_file, save
 
+    title = "Exporting recipes" if recipe_only else "Exporting backup"
+    try:  # the picker first, while the click still counts as the user's gesture
+        handle = await pick_save_file(await backups.export_name(app.vault, project_ids,
+                                                                recipe_only))
+    except BackupCancelled:
+        app.info("Export cancelled; nothing was changed.")
+        return
+    if handle is not None:
+        result = await _with_progress(
+            app, title, "Export",
+            lambda panel: backups.export_to_file(app.vault, handle, project_ids,
+                                                 recipe_only=recipe_only,
+                                                 on_progress=panel.update, cancel=panel.token),
+            cancelled=f"Export cancelled: {handle.name} was not written (it keeps what it held "
+                      "before, empty if new) and nothing was changed.")
+        if result is None:
+            return
+        written, _filename = result
+        app.info(f"Saved {handle.name} ({format_bytes(written)}). Keep it somewhere safe: it is "
+                 "how your files survive a new computer or a cleared browser.")
+        app.refresh()
+        return
     result = await _with_progress(
-        app, "Exporting recipes" if recipe_only else "Exporting backup", "Export",
+        app, title, "Export",
         lambda panel: backups.export(app.vault, project_ids, recipe_only=recipe_only,
                                      on_progress=panel.update, cancel=panel.token))
     if result is None:
@@ -122,13 +147,14 @@ async def import_backup(app, file) -> None:
     app.refresh()
 
 
-async def _with_progress(app, title: str, action: str, work):
-    """Run `work(panel)` under a ProgressPanel; None (and a notice) if the user cancelled."""
+async def _with_progress(app, title: str, action: str, work, cancelled: str | None = None):
+    """Run `work(panel)` under a ProgressPanel; None (and a notice, `cancelled` if given) if
+    the user cancelled."""
     panel = ProgressPanel(app, title)
     try:
         return await work(panel)
     except BackupCancelled:
-        app.info(f"{action} cancelled; nothing was changed.")
+        app.info(cancelled or f"{action} cancelled; nothing was changed.")
         return None
     finally:
         panel.close()

@@ -13,3 +13,13 @@ export function save(blob, filename, revokeAfterMs) {
   setTimeout(() => URL.revokeObjectURL(url), revokeAfterMs);
   return url;
 }
+
+/** The file the user chooses to save `suggestedName` as (a FileSystemFileHandle), or null
+ * where the browser has no save picker. Dismissing the picker rejects with an AbortError. */
+export async function pickSaveFile(suggestedName) {
+  if (typeof window.showSaveFilePicker !== "function") return null;
+  return window.showSaveFilePicker({
+    suggestedName,
+    types: [{ description: "SceneVault backup", accept: { "application/zip": [".zip"] } }],
+  });
+}

@@ -1,6 +1,7 @@
 /* Writing zip archives in the page, for app/backup/zip/write.py (its only caller; loaded as `sv_zipwrite`
  * by pyscript.toml): CRC-32 (slice-by-8) of a Blob as it streams, composing the archive Blob
- * from header bytes and the stored Blobs (no copy).
+ * from header bytes and the stored Blobs (no copy), and the FileSink that streams the same parts
+ * into a file the user chose (for app/backup/zip/stream.py).
  */
 
 const TABLE = new Int32Array(8 * 256);
@@ -31,20 +32,44 @@ function update(crc, bytes) {  // slice-by-8 over aligned little-endian 32-bit w
   return crc;
 }
 const cancelled = () => new DOMException("cancelled", "AbortError");
+const CHUNK = 256 * 1024;
 
-/** CRC-32 of `blob`, read as a stream (~0.5 GB/s, in chunks of about 64 KiB). Every
+/** Reads of `blob` into one reused 256 KiB buffer (a BYOB reader), so that hashing 1 GB leaves
+ * no 1 GB of chunks behind for the garbage collector; a default reader where BYOB is missing. */
+function chunks(blob) {
+  const stream = blob.stream();
+  let reader;
+  try {
+    reader = stream.getReader({ mode: "byob" });
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    reader = stream.getReader();
+    return { read: () => reader.read(), cancel: () => reader.cancel() };
+  }
+  let buffer = new ArrayBuffer(CHUNK);
+  return {
+    read: async () => {
+      const result = await reader.read(new Uint8Array(buffer, 0, CHUNK));
+      if (result.value) buffer = result.value.buffer;  // handed back: reuse it
+      return result;
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
+/** CRC-32 of `blob`, read as a stream (~0.5 GB/s, in chunks of up to 256 KiB). Every
  * `reportEvery` bytes it checks `isCancelled()` (then rejects with an AbortError) and calls
  * `onBytes(n)`; the last `onBytes` reports the rest. */
 export async function crc32(blob, onBytes, isCancelled, reportEvery) {
-  const reader = blob.stream().getReader();
+  const { read, cancel } = chunks(blob);
   let crc = -1, unreported = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await read();
     if (done) break;
     crc = update(crc, value);
     unreported += value.length;
     if (unreported >= reportEvery) {
-      if (isCancelled()) { reader.cancel(); throw cancelled(); }
+      if (isCancelled()) { cancel(); throw cancelled(); }
       onBytes(unreported);
       unreported = 0;
     }
@@ -53,8 +78,80 @@ export async function crc32(blob, onBytes, isCancelled, reportEvery) {
   return (crc ^ -1) >>> 0;
 }
 
+/** CRC-32 of each of `blobs` (small ones: one call instead of one per file), read `parallel`
+ * at a time; `onBytes` and `isCancelled` as for crc32, counted over them all. */
+export async function crc32All(blobs, onBytes, isCancelled, reportEvery, parallel) {
+  const crcs = new Array(blobs.length);
+  let next = 0, unreported = 0, stop = null;
+  const count = (n) => {
+    unreported += n;
+    if (unreported >= reportEvery) { onBytes(unreported); unreported = 0; }
+  };
+  const worker = async () => {
+    while (next < blobs.length && !stop) {
+      const i = next++;
+      if (isCancelled()) { stop = cancelled(); break; }
+      crcs[i] = await crc32(blobs[i], count, () => false, Infinity);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, blobs.length) }, worker));
+  if (stop) throw stop;
+  onBytes(unreported);
+  return crcs;
+}
+
 /** CRC-32 of a Uint8Array. */
 export const crc32Bytes = (bytes) => (update(-1, bytes) ^ -1) >>> 0;
 
 /** One Blob of `parts` (Uint8Arrays and Blobs, referenced rather than copied). */
 export const compose = (parts, type) => new Blob(parts, { type });
+
+/** Parts (Uint8Arrays and Blobs) queued for a FileSystemWritableFileStream and written as one
+ * Blob per `flush()`: a stored Blob is handed to the browser by reference, never read here.
+ * Nothing is in place until `close()`; `abort()` discards what was written. */
+export class FileSink {
+  constructor(writable) {
+    this.writable = writable;
+    this.parts = [];
+    this.queued = 0;
+    this.written = 0;
+  }
+
+  /** Queue `part`; returns the bytes queued so far. */
+  push(part) {
+    this.parts.push(part);
+    this.queued += part instanceof Blob ? part.size : part.byteLength;
+    return this.queued;
+  }
+
+  async flush() {
+    if (!this.parts.length) return this.written;
+    const blob = new Blob(this.parts);
+    this.parts = [];
+    this.queued = 0;
+    await this.writable.write(blob);
+    this.written += blob.size;
+    return this.written;
+  }
+
+  async close() {
+    await this.flush();
+    await this.writable.close();
+    return this.written;
+  }
+
+  /** Discard the file's new content; "" when done, else the error's name (a stream that had
+   * failed already cannot be aborted again). */
+  async abort() {
+    this.parts = [];
+    try {
+      await this.writable.abort();
+      return "";
+    } catch (error) {
+      return error.name || String(error);
+    }
+  }
+}
+
+/** A FileSink writing to the file behind a FileSystemFileHandle. */
+export const openSink = async (handle) => new FileSink(await handle.createWritable());

@@ -38,6 +38,9 @@ json.dumps({"assets": sorted((a.id, a.sha256) for a in assets),
 
 def fresh(browser, server):
     context = browser.new_context(accept_downloads=True)
+    # Exports download here, as where the browser has no save picker (test_backup_zip64.py
+    # streams into one); headless Chromium's own picker would answer as if dismissed.
+    context.add_init_script("window.showSaveFilePicker = undefined")
     recorder = AppPage(context, server.url)
     context.on("request", lambda r: None if is_loopback(r.url) else recorder.outside_requests.append(r.url))
     page = recorder.open()

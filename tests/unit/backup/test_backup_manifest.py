@@ -194,7 +194,7 @@ def changed(path: str, value) -> dict:
     ("assets.0.path", "/etc/passwd", "unsafe_path", "absolute"),
     ("assets.0.path", ..., "invalid_manifest", "has no 'path'"),
     ("assets.0.recipe", "seed=1", "invalid_manifest", "'recipe' must be an object"),
-    ("assets.0.size", 3 << 30, "entry_too_large", "at most"),
+    ("assets.0.size", 17 << 30, "entry_too_large", "at most"),
     ("projects.0.title", " ", "invalid_manifest", "'title' must be text"),
     ("projects.0.aspectRatio", "2:1", "invalid_manifest", "one of 16:9"),
     ("projects.0.scenes", [{"id": "s1", "story": 5}], "invalid_manifest", "'scenes' must be a list"),

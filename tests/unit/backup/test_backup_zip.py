@@ -11,11 +11,12 @@ from dataclasses import replace
 import pytest
 
 from app.backup.zip import format as zipformat
-from app.backup.policy import (ArchiveRules, Limits, check_archive_size, check_entries, check_magic,
+from app.backup.policy import (ArchiveRules, Limits, check_archive_size, check_entries,
+                               check_entry_count, check_magic,
                                check_references, path_problem)
 from app.core.errors import BackupError
-from app.backup.zip.format import (DEFLATED, STORED, ZipEntry, ZipPlan, check_fits, dos_stamp,
-                           find_end_record, parse_central_directory)
+from app.backup.zip.format import (DEFLATED, STORED, ZipEntry, ZipPlan, dos_stamp, find_end_record,
+                                   parse_central_directory)
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(24)
 STAMP = 1_738_326_896_000  # 2025-01-31T12:34:56Z
@@ -64,19 +65,6 @@ def test_dos_stamp_keeps_two_second_precision_and_clamps_to_1980():
     assert dos_stamp(0)[1] >> 9 == 0  # 1970 becomes 1980, the format's epoch
 
 
-def test_an_archive_of_4_gib_or_65536_files_is_refused_before_any_work():
-    assert error_of(check_fits, 10, 1 << 32).code == "archive_too_large"
-    assert "at most 65535 files" in str(error_of(check_fits, 70_000, 1000))
-    check_fits(65_535, (1 << 32) - 1)  # the largest that fits
-
-
-def test_zipplan_refuses_an_entry_that_would_pass_4_gib():
-    plan = ZipPlan(STAMP)
-    plan.add("a.png", 0, 3 << 30, 3 << 30)
-    with pytest.raises(BackupError, match="less than 4 GiB"):
-        plan.add("b.png", 0, 2 << 30, 2 << 30)
-
-
 # --- reading ------------------------------------------------------------------------------------
 def test_the_central_directory_of_a_python_made_zip_reads_back_with_comment_and_methods():
     buffer = io.BytesIO()
@@ -102,12 +90,12 @@ def test_an_end_record_pointing_outside_the_directory_is_corrupt():
     assert error_of(find_end_record, bytes(archive), len(archive)).code == "corrupt_zip"
 
 
-def test_zip64_and_multi_disk_archives_are_refused():
+def test_a_count_of_65535_without_zip64_is_taken_literally_and_multi_disk_archives_are_refused():
     archive = bytearray(compose({"a.png": PNG}))
     end = len(archive) - 22
-    zip64 = bytearray(archive)
-    struct.pack_into("<HH", zip64, end + 8, 0xFFFF, 0xFFFF)
-    assert "zip64" in str(error_of(find_end_record, bytes(zip64), len(zip64)))
+    lying = bytearray(archive)
+    struct.pack_into("<HH", lying, end + 8, 0xFFFF, 0xFFFF)
+    assert "claims 65,535 files" in str(error_of(find_end_record, bytes(lying), len(lying)))
     split = bytearray(archive)
     struct.pack_into("<H", split, end + 4, 1)
     assert error_of(find_end_record, bytes(split), len(split)).code == "unsupported_zip"
@@ -163,14 +151,19 @@ def test_entry_rules_count_duplicates_encryption_methods_and_declared_size():
     assert "encrypted" in str(error_of(check_entries, [encrypted]))
     bzip2 = ZipEntry("a.png", 12, 0, 0, 10, 10, 0)
     assert "method 12" in str(error_of(check_entries, [bzip2]))
-    huge = ZipEntry("a.png", STORED, 0, 0, 10, 3 << 30, 0)
+    huge = ZipEntry("a.png", STORED, 0, 0, 10, 17 << 30, 0)
     assert error_of(check_entries, [huge]).code == "entry_too_large"
     assert error_of(check_entries, [ZipEntry("../a.png", STORED, 0, 0, 1, 1, 0)]).code == "unsafe_path"
 
 
-def test_the_archive_size_cap():
-    check_archive_size(1 << 30)
-    assert error_of(check_archive_size, 5 << 30).code == "archive_too_large"
+def test_the_archive_size_cap_is_64_gib_and_the_entry_cap_fits_a_vault_of_100000_files():
+    check_archive_size(5 << 30)  # past 4 GiB: zip64
+    check_archive_size(64 << 30)
+    error = error_of(check_archive_size, (64 << 30) + 1)
+    assert error.code == "archive_too_large" and "at most 64.00 GiB" in str(error)
+    assert Limits().max_entries >= 200_001  # 100,000 files, their sidecars and the manifest
+    refused = error_of(check_entry_count, 250_001)
+    assert refused.code == "too_many_entries" and "at most 250,000" in str(refused)
 
 
 def test_every_file_must_be_listed_and_every_listed_file_present_unless_recipe_only():
