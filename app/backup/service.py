@@ -295,6 +295,7 @@ async def _verify(path: str, asset: Asset, blob, already_stored: bool) -> Staged
         info, digest = None, await media.sha256_hex(blob)
     else:
         try:
+            blob = await media.own_copy(blob)  # a slice of the user's zip file is a reference
             info = await media.inspect(blob, asset.mime_type)
         except InvalidAsset as exc:
             raise BackupError(f"{path!r} cannot be decoded as {asset.mime_type}: {exc}",

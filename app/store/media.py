@@ -80,6 +80,20 @@ def to_blob(media, mime_type: str):
     raise InvalidAsset(f"Media must be bytes or a Blob, not {type(media).__name__}")
 
 
+async def own_copy(blob):
+    """A Blob that holds its own bytes, with `blob`'s type. Chromium's IndexedDB stores a File
+    the user picked (or a slice of one, such as a stored entry of a zip being imported) as a
+    reference to the file on disk: once that file is moved, edited or deleted, the stored Blob
+    can no longer be read (NotReadableError). Every import stores a copy made here."""
+    headers = to_js({"headers": {"Content-Type": str(blob.type)}},
+                    dict_converter=js.Object.fromEntries)
+    try:
+        return await js.Response.new(blob.stream(), headers).blob()
+    except JsException as exc:
+        raise InvalidAsset(f"The file could not be read ({exc.name}: {exc.message}); was it "
+                           "moved or deleted while it was being imported?") from None
+
+
 async def sha256_hex(blob) -> str:
     """SHA-256 of a Blob, computed by the browser; only the hex digest enters Python."""
     return str(await _sha256(blob))

@@ -52,7 +52,8 @@ async def import_into_slot(vault, project_id: str, kind: str, slot: str, file) -
             tool = found.tool if found else None
         except MetadataError as exc:
             problem = str(exc)
-    asset = await vault.put_asset(project_id, kind, slot, file, mime_type, recipe=recipe,
+    owned = await media.own_copy(file)  # never a reference to the user's file on disk
+    asset = await vault.put_asset(project_id, kind, slot, owned, mime_type, recipe=recipe,
                                   source="imported", source_metadata=source_metadata)
     return ImportedFile(asset, tool, problem)
 

@@ -245,3 +245,57 @@ def test_a_backup_image_listed_without_a_recipe_gets_the_one_its_file_carries(st
     assert result["before"] is None and result["tool"] == "a1111"
     assert result["recipe"]["prompt"] == "a harbour at dawn, fishing boats"
     assert result["recipe"]["seed"] == 4242 and result["recipe"]["cfg_scale"] == 6.5
+
+
+def test_an_imported_file_stays_readable_after_the_original_is_deleted(studio, tmp_path):
+    """Chromium's IndexedDB keeps a picked File as a reference to the file on disk; the import
+    stores its own copy, so moving or deleting the original loses nothing."""
+    page, project = studio
+    original = ffmpeg_image(tmp_path / "keeper.png", "teal")
+    data = original.read_bytes()
+    page.get_by_label("Choose a file for Thumbnail").set_input_files(str(original))
+    page.get_by_text("Imported “keeper.png” into Thumbnail").wait_for()
+    original.unlink()
+    page.reload()
+    wait_for_app_state(page)
+    stored = py(page, f"""
+        import base64
+        from app.store import media
+        [thumb] = [a for a in await vault.versions({project!r}, "thumbnail") if a.current]
+        json.dumps(base64.b64encode(await media.blob_bytes(await vault.get_blob(thumb.id))).decode())
+    """)
+    assert base64.b64decode(stored) == data
+
+
+def test_a_backup_stays_readable_after_its_zip_is_deleted(studio, tmp_path):
+    """A zip's stored entries are slices of the picked file; the import keeps its own copies."""
+    page, project = studio
+    exported = py(page, f"""
+        import base64
+        from app.backup import service as backups
+        import pagekit
+        from app.store import media
+        await vault.put_asset({project!r}, "character", "character:zip", pagekit.png(48, 32),
+                              "image/png", source="imported")
+        archive, name = await backups.export(vault, [{project!r}])
+        shas = sorted({{a.sha256 for a in await vault.list_assets({project!r})}})
+        await vault.delete_project({project!r})
+        await vault.empty_trash()
+        json.dumps({{"data": base64.b64encode(await media.blob_bytes(archive)).decode(), "shas": shas}})
+    """)
+    archive = tmp_path / "found-footage.scenevault.zip"
+    archive.write_bytes(base64.b64decode(exported["data"]))
+    page.evaluate("location.hash = '#/'")
+    page.get_by_label("Choose a backup to import").set_input_files(str(archive))
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Import").click()
+    page.get_by_text("Imported").first.wait_for(timeout=60_000)
+    archive.unlink()
+    page.reload()
+    wait_for_app_state(page)
+    hashes = py(page, f"""
+        from app.store import media
+        json.dumps(sorted({{await media.sha256_hex(await vault.get_blob(a.id))
+                            for a in await vault.list_assets({project!r})}}))
+    """)
+    assert hashes == exported["shas"] and len(hashes) >= 1
