@@ -258,6 +258,7 @@ def test_an_imported_file_stays_readable_after_the_original_is_deleted(studio, t
     original.unlink()
     page.reload()
     wait_for_app_state(page)
+    install_pagekit(page)  # the page's file system is new after a reload
     stored = py(page, f"""
         import base64
         from app.store import media
@@ -293,6 +294,7 @@ def test_a_backup_stays_readable_after_its_zip_is_deleted(studio, tmp_path):
     archive.unlink()
     page.reload()
     wait_for_app_state(page)
+    install_pagekit(page)  # the page's file system is new after a reload
     hashes = py(page, f"""
         from app.store import media
         json.dumps(sorted({{await media.sha256_hex(await vault.get_blob(a.id))
