@@ -60,6 +60,9 @@ def _used(doc, usage, files: int):
     mine = (f"SceneVault's files ({plural(files, 'file')}) take {format_bytes(usage.stored_bytes)}"
             ", identical files counted once; the rest is the app itself and the browser's "
             "bookkeeping.")
+    if getattr(usage, "trash_bytes", 0):
+        mine += (f" {format_bytes(usage.trash_bytes)} of it is only in the Trash: emptying the "
+                 "Trash frees it; trash older than 30 days goes first when space runs short.")
     if share is None:
         return _section(doc, "used", "Space used",
                         el(doc, "p", {}, "This browser does not report how much space is used."),

@@ -119,6 +119,8 @@ def test_delete_for_good_and_empty_trash_free_the_bytes(page):
     full = vault_state(page)["counts"]
     assert full["trash"] == 2 and full["assets"] == 0 and full["blobs"] == before["blobs"] + 1
 
+    go(page, "#/storage", "Storage")
+    expect(page.get_by_text("of it is only in the Trash: emptying the Trash frees it")).to_be_visible()
     go(page, "#/trash", "Trash")
     items = page.get_by_role("list", name="Trash items").get_by_role("listitem")
     expect(items).to_have_count(2)
@@ -142,6 +144,8 @@ def test_delete_for_good_and_empty_trash_free_the_bytes(page):
     expect(page.get_by_role("status").filter(has_text="Emptied the trash: 2 files deleted for good")).to_be_visible()
     expect(page.get_by_text("The trash is empty.")).to_be_visible()
     expect(page.get_by_role("button", name="Empty trash")).to_be_disabled()
+    go(page, "#/storage", "Storage")
+    expect(page.get_by_text("only in the Trash")).to_have_count(0)
     state = vault_state(page)
     assert state["problems"] == []
     assert (state["counts"]["blobs"], state["counts"]["previews"], state["counts"]["trash"]) == (0, 0, 0)
