@@ -268,8 +268,8 @@ def test_an_empty_library_explains_itself_then_pages_hold_sixty_files(app_page):
     label, count = page.locator(".pager-label"), page.locator(".library-count")
     expect(label).to_have_text("Page 1 of 5")
     expect(cards(page)).to_have_count(60)
-    expect(page.get_by_role("button", name="Previous")).to_be_disabled()
-    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("button", name="Previous", exact=True)).to_be_disabled()
+    page.get_by_role("button", name="Next", exact=True).click()
     expect(label).to_have_text("Page 2 of 5")
     expect(count).to_have_text("Showing 61–120 of 300 files")
     assert cards(page).first.get_attribute("data-asset-id") == made["order"][60]
@@ -277,10 +277,10 @@ def test_an_empty_library_explains_itself_then_pages_hold_sixty_files(app_page):
     shown = page.locator(".library-grid img[src^='blob:']")
     expect(shown).to_have_count(60)  # previews of this page only
     for _ in range(3):
-        page.get_by_role("button", name="Next").click()
+        page.get_by_role("button", name="Next", exact=True).click()
     expect(label).to_have_text("Page 5 of 5")
     expect(count).to_have_text("Showing 241–300 of 300 files")
-    expect(page.get_by_role("button", name="Next")).to_be_disabled()
+    expect(page.get_by_role("button", name="Next", exact=True)).to_be_disabled()
     choose(page, "Provider", "fal")
     expect(label).to_have_text("Page 1 of 3")  # 150 fal records
     assert vault_state(page)["problems"] == []
@@ -299,12 +299,12 @@ def test_object_urls_are_revoked_when_paging_and_when_leaving(app_page):
     for _ in range(3):
         for button, expected in (("Next", "Page 2 of 3"), ("Next", "Page 3 of 3"),
                                  ("Previous", "Page 2 of 3"), ("Previous", "Page 1 of 3")):
-            page.get_by_role("button", name=button).click()
+            page.get_by_role("button", name=button, exact=True).click()
             expect(page.locator(".pager-label")).to_have_text(expected)
             expect(page.locator(".library-grid[data-previews=ready]")).to_be_attached()
     assert live() - before == 61
-    page.get_by_role("button", name="Next").click()
-    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Next", exact=True).click()
+    page.get_by_role("button", name="Next", exact=True).click()
     # The label first: until the click's handler runs, the grid still says page 1 is ready.
     expect(page.locator(".pager-label")).to_have_text("Page 3 of 3")
     expect(page.locator(".library-grid[data-previews=ready]")).to_be_attached()
@@ -322,7 +322,7 @@ def test_ten_thousand_records_show_one_light_page(app_page):
     expect(page.locator(".pager-label")).to_have_text("Page 1 of 167")
     expect(cards(page)).to_have_count(60)  # only one page is ever in the DOM
     started = time.perf_counter()
-    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Next", exact=True).click()
     expect(page.locator(".pager-label")).to_have_text("Page 2 of 167")
     next_page_s = time.perf_counter() - started
     page.get_by_label("Search prompts").fill(f"{librarykit.WORDS[9995 % 12]} number 9995")

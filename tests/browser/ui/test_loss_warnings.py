@@ -55,6 +55,7 @@ OFFER_INSTALL_JS = """() => {
 def fresh_app(browser, server):
     """A fresh context (empty vault, own sessionStorage) that accepts downloads."""
     context = browser.new_context(accept_downloads=True)
+    context.add_init_script("window.showSaveFilePicker = undefined")  # exports download
     recorder = AppPage(context, server.url)
     context.on("request", lambda request: None if is_loopback(request.url)
                else recorder.outside_requests.append(request.url))
