@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from app.core.errors import MetadataError
+from app.core.metadata.jsontext import load_json
 
 __all__ = ["MAX_PACKET_BYTES", "MAX_ELEMENTS", "MAX_DEPTH", "MAX_RECIPE_CHARS", "SV_NS",
            "TRAINED_ALGORITHMIC_MEDIA", "XmpFields", "read_packet", "build_packet",
@@ -174,37 +175,10 @@ def _recipe_json(text: str) -> dict:
     if len(text) > MAX_RECIPE_CHARS:
         raise MetadataError(f"the XMP sv:recipe has {len(text):,} characters; the limit is "
                             f"{MAX_RECIPE_CHARS:,}")
-    if _json_depth(text) > MAX_RECIPE_DEPTH:
-        raise MetadataError(f"the XMP sv:recipe nests deeper than {MAX_RECIPE_DEPTH} levels")
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise MetadataError("the XMP sv:recipe is not JSON") from None
+    value = load_json(text, "the XMP sv:recipe", MAX_RECIPE_DEPTH)
     if not isinstance(value, dict):
         raise MetadataError(f"the XMP sv:recipe is a JSON {type(value).__name__}, not an object")
     return value
-
-
-def _json_depth(text: str) -> int:
-    """How many brackets `text` holds open at most, strings left out (one linear pass)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
 
 
 # --- writing ------------------------------------------------------------------------------------

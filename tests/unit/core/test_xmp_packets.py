@@ -95,7 +95,7 @@ def test_attribute_form_properties_and_utf16_packets_read():
     (f"<r {RDF}><rdf:Description xmlns:sv='https://scenevault.app/ns/1.0/' sv:recipe='[1]'/></r>"
      .encode(), "sv:recipe is a JSON list, not an object"),
     (f"<r {RDF}><rdf:Description xmlns:sv='https://scenevault.app/ns/1.0/' sv:recipe='{{x'/></r>"
-     .encode(), "sv:recipe is not JSON"),
+     .encode(), "sv:recipe is not valid JSON"),
     (f"<r {RDF}><rdf:Description xmlns:sv='https://scenevault.app/ns/1.0/' sv:recipe='"
      f"{'[' * (MAX_RECIPE_DEPTH + 1)}'/></r>".encode(), f"nests deeper than {MAX_RECIPE_DEPTH}"),
     (b"<a>&foo;</a>", "undefined entity"),
