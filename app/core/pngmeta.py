@@ -55,7 +55,7 @@ _QUOTED = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"')
 _JSON_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _NUMBER = re.compile(rf"\s*(\d{{1,{MAX_NUMBER_DIGITS}}})\s*")
-_DECIMAL = re.compile(r"\s*(\d{1,10}(?:\.\d{1,10})?)\s*")  # CFG scale: 7, 4.5
+_DECIMAL = re.compile(r"(\d{1,10}(?:\.\d{1,10})?)")  # CFG scale: 7, 4.5 (stripped first)
 _SIZE = re.compile(rf"\s*(\d{{1,{MAX_NUMBER_DIGITS}}})x(\d{{1,{MAX_NUMBER_DIGITS}}})\s*")
 
 
@@ -91,7 +91,7 @@ class Parameters:
             fields["width"], fields["height"] = int(size[1]), int(size[2])
         if self.settings.get("Model"):
             fields["model"] = self.settings["Model"]
-        cfg_scale = _DECIMAL.fullmatch(self.settings.get("CFG scale", ""))
+        cfg_scale = _DECIMAL.fullmatch(self.settings.get("CFG scale", "").strip())
         if cfg_scale:
             fields["cfg_scale"] = float(cfg_scale[1])
         if self.settings.get("Sampler", "").strip():

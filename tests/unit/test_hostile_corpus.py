@@ -76,3 +76,23 @@ def test_unique_slugs_hand_out_the_first_free_number(titles):
     projects = [Project(id=f"prj_{n}", title=title, created_at=1, updated_at=1)
                 for n, title in enumerate(titles)]
     assert list(unique_slugs(projects).values()) == first_free_slugs(titles)
+
+
+def test_the_number_patterns_of_metadata_are_linear_even_when_searched():
+    """The recipe-number patterns hold no `\\s*` around their digits (callers strip first), so no
+    way of applying them to 64 KB of hostile text backtracks: even `search`, which a later change
+    might use, stays fast."""
+    import re
+    import time
+
+    from app.core import pngmeta
+    from app.core.metadata import jsontext
+
+    texts = [" " * 65_536, "1" * 65_536, "1." * 32_768, "-" * 65_536, " " * 65_535 + "."]
+    for pattern in (jsontext._DIGITS, jsontext._DECIMAL, pngmeta._DECIMAL):
+        assert isinstance(pattern, re.Pattern) and r"\s" not in pattern.pattern
+        started = time.perf_counter()
+        for text in texts:
+            pattern.fullmatch(text), pattern.search(text)
+        assert time.perf_counter() - started < 2.0, pattern.pattern
+    assert jsontext.as_whole_number(" 42 ", 100) == 42 and jsontext.as_finite_number(" -4.5 ") == -4.5

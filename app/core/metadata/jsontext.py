@@ -29,8 +29,8 @@ __all__ = ["load_json", "json_nesting", "recipe_fields", "as_whole_number", "as_
 
 # The characters that matter for nesting: brackets, and what starts, ends or escapes a string.
 _NESTING_CHARS = re.compile(r'[\[\]{}"\\]')
-_DIGITS = re.compile(r"\s*(\d{1,20})\s*")
-_DECIMAL = re.compile(r"\s*(-?\d{1,10}(?:\.\d{1,10})?)\s*")
+_DIGITS = re.compile(r"(\d{1,20})")  # fullmatch on stripped text only: no \s* to backtrack
+_DECIMAL = re.compile(r"(-?\d{1,10}(?:\.\d{1,10})?)")
 TEXT_FIELDS = {"prompt": False, "negative_prompt": False, "sampler": True, "model": True}
 # The whole-number fields and the largest value each may take (a seed is at most 64 bits).
 NUMBER_LIMITS = {"seed": 2**64 - 1, "steps": 10_000, "width": 2**31 - 1, "height": 2**31 - 1}
@@ -83,7 +83,7 @@ def as_whole_number(value: Any, maximum: int) -> int | None:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if isinstance(value, str):
-        digits = _DIGITS.fullmatch(value)
+        digits = _DIGITS.fullmatch(value.strip())
         value = int(digits[1]) if digits else None
     if isinstance(value, int) and 0 <= value <= maximum:
         return value
@@ -95,7 +95,7 @@ def as_finite_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
-        decimal = _DECIMAL.fullmatch(value)
+        decimal = _DECIMAL.fullmatch(value.strip())
         value = float(decimal[1]) if decimal else None
     if isinstance(value, (int, float)) and math.isfinite(value) and abs(value) <= MAX_CFG_SCALE:
         return float(value)
