@@ -12,6 +12,7 @@ for <html data-app-state>.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -248,3 +249,12 @@ def wait_for_app_state(page, timeout_ms: int = BOOT_TIMEOUT_MS) -> str:
 def run_python(page, code: str):
     """Run `code` in the page's Pyodide (window.sceneVault.runPython); return its last value."""
     return page.evaluate("code => window.sceneVault.runPython(code)", code)
+
+
+def open_route(page, hash_path: str) -> None:
+    """Go to `hash_path` (e.g. "#/project/prj_…") and wait until its view replaced the old one.
+
+    Until then the old view stays on screen (inert), and a locator by role or name could find
+    the old view's element, so tests that navigate by setting the hash wait here first."""
+    page.evaluate("hash => { location.hash = hash; }", hash_path)
+    page.locator(f"#view[data-route={json.dumps(hash_path)}]:not([inert])").wait_for()

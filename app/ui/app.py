@@ -40,6 +40,7 @@ class App:
         self.persistence_asked = False
         self.queue = None
         self._render_lock = asyncio.Lock()  # one view render at a time (see `show`)
+        self._shown_route: tuple[str, dict] | None = None  # the route whose view is on screen
         self._render_wanted = 0
         self.loss_banner = LossBanner(self)  # warnings before loss, redrawn after each render
         set_error_reporter(self.report)
@@ -138,7 +139,10 @@ class App:
         The view on screen keeps working while the next one is built: its Scope (handlers,
         object URLs) is disposed only once the new view has replaced it. Disposing it first left
         a window, as long as the new view's vault reads, in which every click on the visible
-        buttons went nowhere (a refresh when the server comes back, a job that finishes)."""
+        buttons went nowhere (a refresh when the server comes back, a job that finishes).
+        A view the user navigated away from is different: it is made inert (and aria-busy)
+        until the new one replaces it, so a click meant for the new page cannot act on the old
+        one (a "Generate all empty" that filled the previous project's slots)."""
         self._render_wanted += 1
         ticket = self._render_wanted
         async with self._render_lock:
@@ -146,14 +150,24 @@ class App:
                 await self._render_current()
 
     async def _render_current(self) -> None:
+        shown_hash = str(js.location.hash) or "#/"
         name, params = self.route()
         view = importlib.import_module(f"app.ui.views.{name}")
         previous, self.scope = self.scope, Scope()
         container = self.document.getElementById("view")
+        shown, self._shown_route = self._shown_route, (name, params)
+        leaving = shown is not None and shown != (name, params)
+        if leaving:  # the old view belongs to a page the user left: no click may act on it
+            container.setAttribute("inert", "")
+            container.setAttribute("aria-busy", "true")
         try:
             await view.render(self, self.scope, container, **params)
         finally:
+            if leaving:
+                container.removeAttribute("inert")
+                container.removeAttribute("aria-busy")
             container.setAttribute("data-view", name)
+            container.setAttribute("data-route", shown_hash)  # tests wait on it
             container.setAttribute("aria-label", VIEW_NAMES[name])
             self._mark_nav(name)
             if previous is not None:

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from clipkit import ffprobe, movie_tags
-from conftest import (EVICT_JS, AppPage, install_pagekit, is_loopback, run_python, vault_state,
+from conftest import (EVICT_JS, AppPage, install_pagekit, is_loopback, open_route, run_python, vault_state,
                       wait_for_app_state)
 
 PRELUDE = """
@@ -51,7 +51,7 @@ def reopen(page, project_id: str) -> None:
     """Show the project's workspace afresh (through the project list, so it renders again)."""
     page.evaluate("location.hash = '#/'")
     page.get_by_role("button", name="New project").wait_for()
-    page.evaluate("id => { location.hash = '#/project/' + id; }", project_id)
+    open_route(page, "#/project/" + project_id)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def scenes(clip_page):
 
 def test_a_clip_generated_from_the_frame_plays_in_its_slot(vault_page, scenes):
     page = vault_page
-    page.evaluate("id => { location.hash = '#/project/' + id; }", scenes["id"])
+    open_route(page, "#/project/" + scenes["id"])
     card = page.locator(f"section.slot[data-slot='{scenes['slots'][0]['clip']}']")
     card.get_by_role("button", name="Generate Scene 1 clip").click()
     expect(card.locator(".slot-status")).to_contain_text("v1 of 1", timeout=60_000)
@@ -117,7 +117,7 @@ def test_a_clip_generated_from_the_frame_plays_in_its_slot(vault_page, scenes):
 
 def test_the_clip_options_set_its_length_and_seed(vault_page, scenes):
     page = vault_page
-    page.evaluate("id => { location.hash = '#/project/' + id; }", scenes["id"])
+    open_route(page, "#/project/" + scenes["id"])
     card = page.locator(f"section.slot[data-slot='{scenes['slots'][0]['clip']}']")
     card.get_by_role("button", name="Generation options for Scene 1 clip").click()
     dialog = page.get_by_role("dialog")
@@ -226,7 +226,7 @@ def test_generate_all_empty_makes_each_clip_from_the_frame_made_just_before(vaul
         await vault.save_project(project)
         json.dumps({"id": project.id, "slots": storyboard.scene_slots(project.scenes[0])})
     """)
-    page.evaluate("id => { location.hash = '#/project/' + id; }", made["id"])
+    open_route(page, "#/project/" + made["id"])
     page.get_by_role("button", name="Generate all empty").click()
     outcome = page.get_by_role("status").filter(has_text="Generated").or_(page.get_by_role("alert"))
     outcome.first.wait_for(timeout=120_000)
@@ -242,7 +242,7 @@ def test_generate_all_empty_makes_each_clip_from_the_frame_made_just_before(vaul
 
 def test_history_and_recipe_work_for_generated_clips(vault_page, scenes):
     page = vault_page
-    page.evaluate("id => { location.hash = '#/project/' + id; }", scenes["id"])
+    open_route(page, "#/project/" + scenes["id"])
     card = page.locator(f"section.slot[data-slot='{scenes['slots'][0]['clip']}']")
     card.get_by_role("button", name="Recipe of Scene 1 clip").click()
     dialog = page.get_by_role("dialog")

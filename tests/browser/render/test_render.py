@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import pytest
 
 from clipkit import ffprobe, movie_tags
-from conftest import install_pagekit, run_python
+from conftest import install_pagekit, open_route, run_python
 
 PRELUDE = """
 import base64, json, js, pagekit
@@ -110,7 +110,7 @@ media.object_url(blob)
 def test_rendering_from_the_workspace_stores_a_new_version_that_ffprobe_reads(vault_page, project,
                                                                              tmp_path):
     page = vault_page
-    page.evaluate("id => { location.hash = '#/project/' + id; }", project["id"])
+    open_route(page, "#/project/" + project["id"])
     panel = page.get_by_role("region", name="Render the final video")
     panel.get_by_label("Video size").select_option(label="1280×720")
     panel.get_by_label("Seconds per scene without narration").fill(str(SILENT_SCENE_MS / 1000))
@@ -236,7 +236,7 @@ def test_scenes_that_are_not_ready_are_named_and_nothing_is_stored(vault_page):
 
 def test_cancel_stops_a_render_midway_and_stores_nothing(vault_page, project):
     page = vault_page
-    page.evaluate("id => { location.hash = '#/project/' + id; }", project["id"])
+    open_route(page, "#/project/" + project["id"])
     panel = page.get_by_role("region", name="Render the final video")
     panel.get_by_label("Video size").select_option(label="1920×1080")
     before = py(page, f"json.dumps(len(await vault.versions({project['id']!r}, 'final')))")

@@ -3,7 +3,7 @@ explanation and "Queue for later"; the queue is listed, and it runs when the ser
 
 import json
 
-from conftest import run_python
+from conftest import open_route, run_python
 from offline_support import boot_controlled, offline_app  # noqa: F401  (fixture)
 
 SETUP = """
@@ -21,7 +21,7 @@ CHECK = "from app.generation import connectivity\nstr(await connectivity.check()
 def test_generation_waits_in_a_queue_while_the_server_is_away(offline_app):  # noqa: F811
     page = boot_controlled(offline_app)
     project_id = json.loads(run_python(page, SETUP))
-    page.evaluate(f"location.hash = '#/project/{project_id}'")
+    open_route(page, f"#/project/{project_id}")
     frame = page.get_by_role("region", name="Scene 1 frame", exact=True)
     frame.get_by_role("button", name="Generate Scene 1 frame").wait_for()
 
@@ -37,6 +37,6 @@ def test_generation_waits_in_a_queue_while_the_server_is_away(offline_app):  # n
     offline_app.restart_server()
     assert run_python(page, CHECK) == "True"
     queue.wait_for(state="detached", timeout=60_000)
-    page.evaluate("location.hash = '#/'")
-    page.evaluate(f"location.hash = '#/project/{project_id}'")
+    open_route(page, "#/")
+    open_route(page, f"#/project/{project_id}")
     frame.locator("img.slot-media").wait_for(timeout=30_000)

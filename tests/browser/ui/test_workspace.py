@@ -229,6 +229,50 @@ def test_08_a_click_while_the_view_renders_again_still_acts(studio):
     page.get_by_role("dialog", name="Recipe of Thumbnail").get_by_role("button", name="Close").click()
 
 
+HOLD_DASHBOARD_RENDER = """
+import asyncio
+from app.startup import current_app
+held_app = current_app()
+held_entered, held_release = asyncio.Event(), asyncio.Event()
+held_original = held_app.vault.list_projects
+
+async def held_list_projects():
+    held_entered.set()
+    await held_release.wait()
+    return await held_original()
+
+held_app.vault.list_projects = held_list_projects
+import js
+js.location.hash = "#/"
+await held_entered.wait()
+"held"
+"""
+
+
+def test_08_the_view_left_behind_takes_no_clicks_until_the_next_one_shows(studio):
+    """Navigating away keeps the old view on screen while the new one is read from the vault;
+    it is inert meanwhile, so a click aimed at the next page cannot act on the old project."""
+    page = studio
+    project_hash = page.evaluate("location.hash")
+    view = page.locator("#view")
+    assert view.get_attribute("inert") is None
+    assert run_python(page, HOLD_DASHBOARD_RENDER) == "held"
+    try:
+        assert view.get_attribute("inert") == "" and view.get_attribute("aria-busy") == "true"
+        button = page.locator("#view button[aria-label='Recipe of Thumbnail']")
+        assert button.is_visible()  # still on screen...
+        assert not button.evaluate("b => (b.focus(), document.activeElement === b)")  # no focus
+        box = button.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # ...no click
+    finally:
+        run_python(page, "held_release.set()\ndel held_app.vault.list_projects")
+    page.get_by_role("heading", name="Projects", level=1).wait_for()
+    assert page.get_by_role("dialog").count() == 0  # the click opened no recipe of the old view
+    assert view.get_attribute("inert") is None and view.get_attribute("aria-busy") is None
+    page.evaluate(f"location.hash = '{project_hash}'")
+    slot(page, "Thumbnail").get_by_role("button", name="Recipe of Thumbnail").wait_for()
+
+
 def test_09_keyboard_reaches_actions_and_the_project_is_deleted_from_the_dashboard(studio):
     page = studio
     page.evaluate("location.hash = '#/'")
