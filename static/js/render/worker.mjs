@@ -83,8 +83,15 @@ async function probeAll(clips) {
 // decoder's own few frames; any frame rate is resampled (the frame shown at each output time).
 async function clipReader(blob, scene, times, s) {
   const { input, video } = await openClip(blob, scene);
-  const first = await video.getFirstTimestamp();
-  const end = await video.computeDuration();
+  const damaged = (detail) => `scene ${scene}'s clip is damaged or cut short (${detail}); import or generate it again`;
+  let first, end;
+  try { [first, end] = [await video.getFirstTimestamp(), await video.computeDuration()]; }
+  catch (e) { input.dispose(); fail("EncodingError", damaged(reason(e))); }
+  const longest = Math.max(...times) / 1000;  // the clip's length as the vault measured it, held after
+  if (end - first < longest * 0.9 - 0.1) {
+    input.dispose();
+    fail("EncodingError", damaged(`its pictures stop at ${(end - first).toFixed(2)} s of ${longest.toFixed(2)} s`));
+  }
   const sink = new mb.CanvasSink(video, { width: s.width, height: s.height, fit: "contain", poolSize: 2 });
   const frames = sink.canvasesAtTimestamps(times.map((t) => first + t / 1000));
   let at = 0;
@@ -93,8 +100,8 @@ async function clipReader(blob, scene, times, s) {
       const wanted = times[at++];
       let step;
       try { step = await frames.next(); }
-      catch (e) { fail("EncodingError", `scene ${scene}'s clip cannot be decoded at ${(wanted / 1000).toFixed(2)} s (${reason(e)}); the file is damaged: import or generate it again`); }
-      if (step.done || !step.value) fail("EncodingError", `scene ${scene}'s clip has no picture at ${(wanted / 1000).toFixed(2)} s; import or generate it again`);
+      catch (e) { fail("EncodingError", damaged(`it cannot be decoded at ${(wanted / 1000).toFixed(2)} s: ${reason(e)}`)); }
+      if (step.done || !step.value) fail("EncodingError", damaged(`no picture at ${(wanted / 1000).toFixed(2)} s`));
       return step.value.canvas;
     },
     end,
