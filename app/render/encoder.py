@@ -29,6 +29,7 @@ file's header, and a re-render passes the lost asset's `created_at` so the tags 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Callable
 
 import js
@@ -46,7 +47,8 @@ from app.render.timeline import (AUDIO_SAMPLE_RATE, FRAME_LAYERS, LAYER_FIELDS, 
 
 MEDIABUNNY = "static/vendor/mediabunny/mediabunny.min.mjs"  # the worker imports it (relative URL)
 POLL_S = 0.1          # how often Python reads the job's progress and the Cancel button
-TABLE_CHUNK = 240     # frames of the layer table computed between two yields to the page
+TABLE_BATCH = 12      # frames of the layer table computed at a time ...
+SLICE_S = 0.008       # ... until this long has passed, then the page gets its turn
 OnProgress = Callable[[int, int], None]
 # The JS half is static/js/bridge/render.mjs (pyscript.toml loads it as `sv_render`), which runs
 # static/js/render/worker.mjs; the worker imports MEDIABUNNY, so start-up never pays for it.
@@ -241,12 +243,16 @@ async def _settled(promise):
 
 
 async def _layer_table(rows, total: int):
-    """The layer table as one Float64Array (transferred to the worker), computed in chunks so
-    the page's main thread is never held for long."""
+    """The layer table as one Float64Array (transferred to the worker), computed TABLE_BATCH
+    frames at a time, yielding to the page whenever SLICE_S has passed, so the page's main
+    thread is never held for long however long the video."""
     width = FRAME_LAYERS * LAYER_FIELDS
     table = js.Float64Array.new(total * width)
-    for start in range(0, total, TABLE_CHUNK):
-        stop = min(total, start + TABLE_CHUNK)
+    began = time.perf_counter()
+    for start in range(0, total, TABLE_BATCH):
+        stop = min(total, start + TABLE_BATCH)
         table.set(to_js(rows(start, stop)), start * width)
-        await asyncio.sleep(0)
+        if time.perf_counter() - began > SLICE_S:
+            await asyncio.sleep(0)
+            began = time.perf_counter()
     return table

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 from app.core.errors import RecipeError
 
@@ -339,6 +340,11 @@ class RenderPlan:
         before, after = self.scenes[boundary - 1], self.scenes[boundary]
         return min(self.settings.transition_ms, before.duration_ms, after.duration_ms)
 
+    @cached_property
+    def _transitions(self) -> tuple[int, ...]:
+        """transition_ms(b) for b in 0..len(scenes), computed once."""
+        return tuple(self.transition_ms(b) for b in range(len(self.scenes) + 1))
+
     def scene_at(self, time_ms: float) -> int:
         for index, scene in enumerate(self.scenes):
             if time_ms < scene.end_ms:
@@ -348,52 +354,60 @@ class RenderPlan:
     def layers(self, frame: int) -> tuple[Layer, ...]:
         """What frame `frame` shows, bottom layer first: one scene, or two mid-crossfade."""
         time_ms = self.frame_time_ms(frame)
-        index = self.scene_at(time_ms)
-        scene = self.scenes[index]
-        into_next = self.transition_ms(index + 1) / 2
-        from_previous = self.transition_ms(index) / 2
-        if into_next and time_ms >= scene.end_ms - into_next:
-            pair, progress = (index, index + 1), (time_ms - scene.end_ms + into_next) / (2 * into_next)
-        elif from_previous and time_ms < scene.start_ms + from_previous:
-            pair = (index - 1, index)
-            progress = (time_ms - scene.start_ms + from_previous) / (2 * from_previous)
-        else:
-            return (self._layer(index, 1.0, time_ms),)
-        bottom, top = pair
-        layers = [self._layer(bottom, 1.0, time_ms)]
-        if progress > 0:
-            layers.append(self._layer(top, round(min(1.0, progress), 4), time_ms))
-        return tuple(layers)
+        return tuple(Layer(*numbers) for numbers in self._numbers(self.scene_at(time_ms), time_ms))
 
     def frame_table(self, start: int, stop: int) -> list[float]:
         """Frames `start`..`stop - 1` as the render worker reads them: FRAME_LAYERS layers of
         LAYER_FIELDS numbers per frame (scene, alpha, scale, shift x, shift y, clip ms), an
-        unused layer being scene -1."""
+        unused layer being scene -1. The same numbers as `layers`, found in one pass."""
         table: list[float] = []
-        empty = [-1.0, 0.0, 1.0, 0.0, 0.0, -1.0]
+        empty = (-1, 0.0, 1.0, 0.0, 0.0, -1.0)
+        index, last = (self.scene_at(self.frame_time_ms(start)) if start < stop else 0), len(self.scenes) - 1
         for frame in range(start, stop):
-            layers = self.layers(frame)
-            for layer in layers:
-                table += (layer.scene, layer.alpha, layer.scale, layer.shift_x, layer.shift_y,
-                          layer.clip_ms)
-            table += empty * (FRAME_LAYERS - len(layers))
+            time_ms = self.frame_time_ms(frame)
+            while index < last and time_ms >= self.scenes[index].end_ms:
+                index += 1
+            shown = self._numbers(index, time_ms)
+            for numbers in shown:
+                table += numbers
+            if len(shown) < FRAME_LAYERS:
+                table += empty * (FRAME_LAYERS - len(shown))
         return table
 
-    def _layer(self, index: int, alpha: float, time_ms: float) -> Layer:
+    def _numbers(self, index: int, time_ms: float) -> list[tuple]:
+        """The layers at `time_ms` (scene `index` on screen) as tuples of Layer's fields."""
+        scene = self.scenes[index]
+        into_next = self._transitions[index + 1] / 2
+        from_previous = self._transitions[index] / 2
+        if into_next and time_ms >= scene.end_ms - into_next:
+            bottom, top = index, index + 1
+            progress = (time_ms - scene.end_ms + into_next) / (2 * into_next)
+        elif from_previous and time_ms < scene.start_ms + from_previous:
+            bottom, top = index - 1, index
+            progress = (time_ms - scene.start_ms + from_previous) / (2 * from_previous)
+        else:
+            return [self._layer_numbers(index, 1.0, time_ms)]
+        shown = [self._layer_numbers(bottom, 1.0, time_ms)]
+        if progress > 0:
+            shown.append(self._layer_numbers(top, round(min(1.0, progress), 4), time_ms))
+        return shown
+
+    def _layer_numbers(self, index: int, alpha: float, time_ms: float) -> tuple:
+        """(scene, alpha, scale, shift x, shift y, clip ms) of one layer."""
         scene = self.scenes[index]
         if scene.clip is not None:  # fitted, not panned; held on its last frame
             into = min(max(0.0, time_ms - scene.start_ms), scene.clip.duration_ms - 1)
-            return Layer(index, alpha, clip_ms=round(into, 3))
+            return (index, alpha, 1.0, 0.0, 0.0, round(into, 3))
         if not self.settings.pan:
-            return Layer(index, alpha)
-        begin = scene.start_ms - self.transition_ms(index) / 2
-        end = scene.end_ms + self.transition_ms(index + 1) / 2
+            return (index, alpha, 1.0, 0.0, 0.0, -1.0)
+        begin = scene.start_ms - self._transitions[index] / 2
+        end = scene.end_ms + self._transitions[index + 1] / 2
         progress = min(1.0, max(0.0, (time_ms - begin) / (end - begin)))
         growth = progress if index % 2 == 0 else 1 - progress  # zoom in, then out, alternately
         scale = 1 + PAN_ZOOM * growth
         direction = 1 if index % 4 < 2 else -1
         shift_x = direction * (progress - 0.5) * (scale - 1)
-        return Layer(index, alpha, round(scale, 5), round(shift_x, 5), 0.0)
+        return (index, alpha, round(scale, 5), round(shift_x, 5), 0.0, -1.0)
 
     # --- the recipe ---------------------------------------------------------------------------
     def to_recipe(self) -> dict:

@@ -194,3 +194,56 @@ def test_rerendering_the_recipe_gives_the_same_bytes_and_a_missing_clip_is_named
     assert result["again"] == result["stored"]
     assert result["error"]["type"] == "RenderError"
     assert "scene 2's clip" in result["error"]["message"], result["error"]
+
+
+def tone_level(path, start: float, seconds: float, hertz: float) -> float:
+    """The amplitude of the `hertz` component of the sound from `start` for `seconds`
+    (Goertzel over ffmpeg's 8 kHz mono decode)."""
+    import array
+    import math
+    import subprocess
+
+    from clipkit import FFMPEG
+
+    raw = subprocess.run([FFMPEG, "-v", "error", "-ss", f"{start:.3f}", "-t", f"{seconds:.3f}",
+                          "-i", str(path), "-vn", "-ac", "1", "-ar", "8000", "-f", "f32le", "-"],
+                         check=True, capture_output=True, timeout=60).stdout
+    samples = array.array("f", raw)
+    coefficient = 2 * math.cos(2 * math.pi * hertz / 8000)
+    before = previous = 0.0
+    for sample in samples:
+        before, previous = sample + coefficient * before - previous, before
+    power = before * before + previous * previous - coefficient * before * previous
+    return 2 * math.sqrt(max(power, 0.0)) / max(1, len(samples))
+
+
+def test_the_clips_sound_is_ducked_while_the_narration_plays(vault_page, clips, tmp_path):
+    """A 2 s clip with a 440 Hz tone under 0.8 s of 1 kHz narration: the tone plays at 0.15
+    during the narration and at 0.5 after it (lavfi's sine is 1/8 of full scale)."""
+    data = py(vault_page, f"""
+        import io, math, struct, wave
+        project = await vault.create_project("Ducking", aspect_ratio="16:9")
+        project = storyboard.add_scene(project, "Tone", "a picture")
+        await vault.save_project(project)
+        scene = project.scenes[0]
+        await put_clip(project.id, scene, {b64(clips["red"])!r}, "video/webm")
+        voice = io.BytesIO()
+        with wave.open(voice, "wb") as out:
+            out.setnchannels(1); out.setsampwidth(2); out.setframerate(48000)
+            out.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 1000 * i / 48000)))
+                                     for i in range(int(0.8 * 48000))))
+        await vault.put_asset(project.id, "audio", storyboard.scene_slots(scene)["narration"],
+                              voice.getvalue(), "audio/wav", source="imported")
+        final = await renderer.render(project.id, RenderSettings.for_aspect("16:9", 360))
+        data = await media.blob_bytes(await vault.get_blob(final.id))
+        await vault.delete_project(project.id)
+        json.dumps(base64.b64encode(data).decode())
+    """)
+    path = tmp_path / "ducked.webm"
+    path.write_bytes(base64.b64decode(data))
+    ducked = tone_level(path, 0.1, 0.6, 440)
+    full = tone_level(path, 1.1, 0.8, 440)
+    voice = tone_level(path, 0.1, 0.6, 1000)
+    assert voice > 0.1, voice  # the narration is there (8000/32768 = 0.24)
+    assert full == pytest.approx(0.5 / 8, rel=0.25), full
+    assert ducked == pytest.approx(0.15 / 8, rel=0.35), ducked

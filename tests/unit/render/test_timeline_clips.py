@@ -151,3 +151,19 @@ def test_a_recipe_clip_with_a_bad_length_is_refused():
     with pytest.raises(RecipeError) as caught:
         RenderPlan.from_recipe(recipe)
     assert caught.value.field == "scenes[0].clip.durationMs"
+
+
+@pytest.mark.parametrize("transition", ["crossfade", "cut"])
+def test_the_frame_table_matches_layers_for_every_frame(transition):
+    plan = plan_render([scene(0, narration_ms=1700), scene(1, clip_ms=900), scene(2),
+                        scene(0, narration_ms=600, clip_ms=1200), scene(1)],
+                       settings(transition=transition, default_scene_ms=800))
+    table = plan.frame_table(0, plan.frame_count)
+    for frame in range(plan.frame_count):
+        expected = [n for layer in plan.layers(frame) for n in (
+            layer.scene, layer.alpha, layer.scale, layer.shift_x, layer.shift_y, layer.clip_ms)]
+        row = table[frame * 12:(frame + 1) * 12]
+        assert row[:len(expected)] == expected, frame
+        assert all(n == -1 for n in row[len(expected)::6]), frame  # unused layers
+    for start in (0, 7, 50):  # any slice starts where the whole table does
+        assert plan.frame_table(start, start + 9) == table[start * 12:(start + 9) * 12]
