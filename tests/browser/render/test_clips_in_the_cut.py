@@ -219,7 +219,8 @@ def tone_level(path, start: float, seconds: float, hertz: float) -> float:
 
 def test_the_clips_sound_is_ducked_while_the_narration_plays(vault_page, clips, tmp_path):
     """A 2 s clip with a 440 Hz tone under 0.8 s of 1 kHz narration: the tone plays at 0.15
-    during the narration and at 0.5 after it (lavfi's sine is 1/8 of full scale)."""
+    during the narration and at 0.5 after it (lavfi's sine is 1/8 of full scale; ffmpeg's
+    stereo-to-mono downmix scales everything alike, so the ratio is what is checked)."""
     data = py(vault_page, f"""
         import io, math, struct, wave
         project = await vault.create_project("Ducking", aspect_ratio="16:9")
@@ -244,6 +245,6 @@ def test_the_clips_sound_is_ducked_while_the_narration_plays(vault_page, clips, 
     ducked = tone_level(path, 0.1, 0.6, 440)
     full = tone_level(path, 1.1, 0.8, 440)
     voice = tone_level(path, 0.1, 0.6, 1000)
-    assert voice > 0.1, voice  # the narration is there (8000/32768 = 0.24)
-    assert full == pytest.approx(0.5 / 8, rel=0.25), full
-    assert ducked == pytest.approx(0.15 / 8, rel=0.35), ducked
+    assert voice > 0.1, voice  # the narration is there (8000/32768 = 0.24, before the downmix)
+    assert full > 0.04, full   # the tone at 0.5 of 1/8 (0.0625, before the downmix)
+    assert ducked / full == pytest.approx(0.15 / 0.5, rel=0.3), (ducked, full)
