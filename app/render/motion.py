@@ -7,8 +7,8 @@ recipe always describes the same clip:
 - "drift": a slow diagonal drift while the frame grows by 6% (a parallax-like float).
 
 Moves ease in and out (smoothstep), so the clip starts and ends at rest. app/render/encoder.py
-draws each frame with the same layer numbers as the final video (scene, alpha, scale, shift x,
-shift y) and encodes VP9 WebM with the same Mediabunny stack.
+hands each frame's layer (scene, alpha, scale, shift x, shift y) to the final video's render
+Worker (static/js/render/worker.mjs), which draws and encodes VP9 WebM off the main thread.
 
     plan = MotionPlan.from_recipe({"kind": "clip", "provider": "local", "model": "motion",
                                    "seed": 3, "seconds": 4, "width": 640, "height": 360, ...})

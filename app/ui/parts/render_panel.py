@@ -1,6 +1,9 @@
 """The render controls of the workspace's Final video section (browser): size preset (following
-the project's aspect ratio), transition, slow pan and the length of scenes without narration,
-a Render button, and while rendering a progress bar with the frame count and a Cancel button.
+the project's aspect ratio), transition, slow pan and the length of scenes without narration or
+clip; before rendering, a list saying per scene what the video will use (its clip or its frame
+image, narration or silence) and for how long, or what keeps a scene from rendering (refreshed
+when the panel is built, when an option changes and when the pointer or focus comes to the
+panel); a Render button, and while rendering a progress bar with the frame count and Cancel.
 
 The work is app/render/encoder.py (imported on the first render); this module asks, shows progress and
 reports. A cancelled or failed render stores nothing and says so.
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 from app.core.errors import RenderCancelled, RenderError, SceneVaultError
 from app.render.timeline import PRESETS, RenderSettings, frame_size
-from app.ui.parts.dom import el
+from app.ui.parts.dom import el, replace_children, run_soon
 
 TRANSITION_CHOICES = (("crossfade", "Crossfade"), ("cut", "Cut"))
 
@@ -32,6 +35,10 @@ class RenderPanel:
         self.default_seconds = el(doc, "input", {"type": "number", "min": "0.5", "max": "600",
                                                  "step": "0.5", "value": "4", "name": "default-seconds",
                                                  "aria-label": "Seconds per scene without narration"})
+        self.plan_list = el(doc, "ul", {"class": "render-plan small",
+                                        "aria-label": "What each scene will use"})
+        for control in (self.size, self.transition, self.pan, self.default_seconds):
+            scope.on(control, "change", lambda event: self.refresh_plan())
         self.button = el(doc, "button", {"type": "button", "class": "primary"}, "Render video")
         scope.on(self.button, "click", lambda event: self.render())
         self.bar = el(doc, "progress", {"max": 1, "value": 0, "aria-label": "Render progress"})
@@ -43,14 +50,36 @@ class RenderPanel:
         self.node = el(
             doc, "section", {"class": "render-panel", "aria-label": "Render the final video"},
             el(doc, "p", {"class": "muted small"},
-               "Renders the scene images in order, each for the length of its narration (or the "
-               "seconds below), with the narration underneath, into a WebM video. It is made in "
-               "this browser; nothing is uploaded."),
+               "Renders the scenes in order into a WebM video: a scene's clip if it has one "
+               "(fitted into the frame, its own sound under the narration), else its frame "
+               "image, each for the longer of its narration and its clip (or the seconds "
+               "below), with the narration underneath. It is made in this browser; nothing is "
+               "uploaded."),
             el(doc, "div", {"class": "render-options"},
                _labelled(doc, "Size", self.size), _labelled(doc, "Transition", self.transition),
                el(doc, "label", {}, self.pan, " Slow pan"),
                _labelled(doc, "Seconds per scene without narration", self.default_seconds)),
-            el(doc, "div", {"class": "card-actions"}, self.button), self.progress)
+            self.plan_list, el(doc, "div", {"class": "card-actions"}, self.button), self.progress)
+        self._refreshing = False
+        for event in ("pointerenter", "focusin"):
+            scope.on(self.node, event, lambda event: self.refresh_plan())
+        run_soon(self.refresh_plan())
+
+    async def refresh_plan(self) -> None:
+        """Say per scene what the video will use and for how long (or what is missing)."""
+        from app.render.encoder import Renderer
+
+        if self._refreshing:
+            return
+        self._refreshing = True
+        try:
+            try:
+                lines = await Renderer(self.app.vault).summary(self.project.id, self.settings())
+            except SceneVaultError as exc:
+                lines = [str(exc)]
+            replace_children(self.plan_list, *(el(self.app.document, "li", {}, line) for line in lines))
+        finally:
+            self._refreshing = False
 
     def settings(self) -> RenderSettings:
         """The chosen options as RenderSettings (RecipeError when a value is out of range)."""
@@ -92,6 +121,7 @@ class RenderPanel:
         finally:
             self._busy(False)
         await self.app.stored_something()
+        await self.refresh_plan()
         await self.on_rendered()  # the final card shows the new version before it is announced
         length = f"{asset.duration_ms / 1000:.1f} s" if asset.duration_ms else "the video"
         self.app.info(f"Rendered the final video ({length}, {asset.width}×{asset.height}); "

@@ -1,125 +1,116 @@
-/* Rendering the final video in the page, for app/render/encoder.py (its only caller; loaded as
- * `sv_render` by pyscript.toml): draws each frame of the timeline Python walks on an
- * OffscreenCanvas, mixes the narration in an OfflineAudioContext, and encodes VP9 + Opus into a
- * WebM with Mediabunny (static/vendor/mediabunny/, imported on the first render only).
+/* The page's half of rendering, for app/render/encoder.py (its only caller; loaded as `sv_render` by
+ * pyscript.toml). Everything heavy happens elsewhere: decoding, compositing and encoding in a
+ * dedicated module Worker (static/js/render/worker.mjs, one per render), mixing the sound in an
+ * OfflineAudioContext (which renders off the main thread; Workers have none). This module starts
+ * the worker, probes the clips there, mixes narration and the clips' own sound, hands the worker
+ * the blobs, the frame table and the channel data (transferred, not copied), and keeps the job's
+ * progress where Python polls it.
+ *
+ * The worker streams the WebM into a temporary OPFS file as it encodes, and when it is finished
+ * reads it back into the result Blob and removes the file; the page never holds the video.
+ *
+ *   const job = start(spec);          // job.done / job.total: frames encoded so far
+ *   job.cancel();                     // job.result rejects with AbortError within a second
+ *   const blob = await job.result;    // video/webm
  */
 
-const fail = (name, message) => { throw new DOMException(message, name); };
-let library = null;
-const load = (modulePath) => library ||
-  (library = import(new URL(modulePath, document.baseURI).href));
+const WORKER_URL = new URL("../render/worker.mjs", import.meta.url);
+const CANCEL_GRACE_MS = 2000;          // a worker that does not stop by then is terminated
 
+const failure = (name, message) => new DOMException(message, name);
+const reason = (e) => String((e && e.message) || e);
 
-async function mix(cues, totalSeconds, sampleRate) {
-  const context = new OfflineAudioContext(2, Math.max(1, Math.ceil(totalSeconds * sampleRate)), sampleRate);
-  const buffers = await Promise.all(cues.map(async ([blob], i) => {
+/** Starts a render; returns the job (see the module docstring). `spec`: settings
+ * (RenderSettings.to_dict()), sampleRate, images and clips ([Blob|null] per scene), table
+ * (Float64Array, timeline.py's frame_table), frames, audioSeconds, narration ([Blob, start s,
+ * scene number]), clipSounds ([scene index, start s, end s, [[ms, gain], ...]]), tags, outputType. */
+export function start(spec) {
+  const worker = new Worker(WORKER_URL, { type: "module", name: "scenevault-render" });
+  const job = { done: 0, total: spec.frames, cancelled: false, inWorker: false, stage: "preparing" };
+  let onMessage = () => {};
+  let stop = null;
+  worker.onmessage = ({ data }) => onMessage(data);
+  worker.onerror = (event) => { event.preventDefault(); onMessage({ type: "error", name: "EncodingError",
+    message: `the render worker failed to start (${event.message || "unknown error"})` }); };
+  const reply = (wanted) => new Promise((ok, no) => {
+    stop = no;
+    onMessage = (data) => {
+      if (data.type === "progress") { job.done = data.done; return; }
+      if (data.type === wanted) ok(data);
+      else if (data.type === "cancelled") no(failure("AbortError", "Render cancelled"));
+      else if (data.type === "error") no(failure(data.name, data.message));
+    };
+  });
+  const checkpoint = () => { if (job.cancelled) throw failure("AbortError", "Render cancelled"); };
+  job.cancel = () => {
+    if (job.cancelled) return;
+    job.cancelled = true;
+    worker.postMessage({ type: "cancel" });
+    setTimeout(() => stop && stop(failure("AbortError", "Render cancelled")), CANCEL_GRACE_MS);
+  };
+  job.result = (async () => {
+    try {
+      let probed = [];
+      if (spec.clips.some(Boolean)) {
+        const asked = reply("probed");
+        worker.postMessage({ type: "probe", clips: spec.clips });
+        probed = (await asked).clips;
+      }
+      checkpoint();
+      job.stage = "mixing";
+      const audio = await mix(spec, probed);
+      checkpoint();
+      job.stage = "encoding";
+      const channels = audio ? Array.from({ length: audio.numberOfChannels }, (_, c) => audio.getChannelData(c).slice()) : null;
+      const done = reply("done");
+      worker.postMessage({
+        type: "render", settings: spec.settings, images: spec.images, clips: spec.clips,
+        table: spec.table, frames: spec.frames, tags: spec.tags, outputType: spec.outputType,
+        audio: channels && { channels, sampleRate: audio.sampleRate },
+      }, [spec.table.buffer, ...(channels || []).map((c) => c.buffer)]);
+      const { blob, inWorker } = await done;
+      job.inWorker = inWorker;
+      lastRender = { inWorker, frames: spec.frames, size: blob.size };
+      job.done = spec.frames;
+      return blob;
+    } finally {
+      worker.terminate();
+    }
+  })();
+  return job;
+}
+
+/** Where the last finished render ran ({inWorker, frames, size}), for tests and diagnostics. */
+export const lastRenderInfo = () => lastRender;
+let lastRender = null;
+
+// Narration at its scene's start; each clip's own sound (when it has any) from its scene's start,
+// its gain following the plan's envelope (ducked under narration). Null when there is no sound.
+async function mix(spec, probed) {
+  const sounds = spec.clipSounds.filter(([scene]) => probed[scene] && probed[scene].hasAudio);
+  if (!spec.narration.length && !sounds.length) return null;
+  const rate = spec.sampleRate;
+  const context = new OfflineAudioContext(2, Math.max(1, Math.round(spec.audioSeconds * rate)), rate);
+  const decode = async (blob, what) => {
     try { return await context.decodeAudioData(await blob.arrayBuffer()); }
-    catch (e) { fail("EncodingError", `narration ${i + 1} cannot be decoded: ${(e && e.message) || e}`); }
-  }));
-  buffers.forEach((buffer, i) => {
+    catch (e) { throw failure("EncodingError", `${what} cannot be decoded (${reason(e)})`); }
+  };
+  const voices = await Promise.all(spec.narration.map(([blob, , scene]) => decode(blob, `scene ${scene}'s narration`)));
+  voices.forEach((buffer, i) => {
     const source = context.createBufferSource();
     source.buffer = buffer;
     source.connect(context.destination);
-    source.start(cues[i][1]);
+    source.start(spec.narration[i][1]);
   });
+  for (const [scene, startS, endS, envelope] of sounds) {
+    const buffer = await decode(spec.clips[scene], `the sound of scene ${scene + 1}'s clip`);
+    const source = context.createBufferSource();
+    const gain = context.createGain();
+    source.buffer = buffer;
+    gain.gain.setValueAtTime(envelope[0][1], startS);
+    for (const [ms, level] of envelope.slice(1)) gain.gain.linearRampToValueAtTime(level, startS + ms / 1000);
+    source.connect(gain).connect(context.destination);
+    source.start(startS, 0, Math.max(0, endS - startS));
+  }
   return context.startRendering();
-}
-
-function draw(context, bitmaps, layers, width, height) {
-  context.globalAlpha = 1;
-  context.fillStyle = "#000";
-  context.fillRect(0, 0, width, height);
-  for (let i = 0; i < layers.length; i += 5) {
-    const bitmap = bitmaps[i / 5];
-    const cover = Math.max(width / bitmap.width, height / bitmap.height) * layers[i + 2];
-    const w = bitmap.width * cover, h = bitmap.height * cover;
-    context.globalAlpha = layers[i + 1];
-    context.drawImage(bitmap, (width - w) / 2 + layers[i + 3] * width,
-                      (height - h) / 2 + layers[i + 4] * height, w, h);
-  }
-}
-
-// Scenes come in order, so only the images on screen are decoded: a bitmap is made when its
-// scene first shows and closed once a frame no longer needs anything before it.
-function bitmapCache(images) {
-  const made = new Map();
-  return {
-    get: async (index) => {
-      if (!made.has(index)) {
-        made.set(index, createImageBitmap(images[index]).catch((e) => fail(
-          "EncodingError", `the image of scene ${index + 1} cannot be decoded: ${(e && e.message) || e}`)));
-      }
-      return made.get(index);
-    },
-    release: async (before) => {
-      for (const [index, promise] of made) {
-        if (index < before) { made.delete(index); (await promise).close(); }
-      }
-    },
-    close: async () => { await Promise.allSettled([...made.values()].map((p) => p.then((b) => b.close()))); made.clear(); },
-  };
-}
-
-// The tags Python wrote (app/render/tags.py: name -> text) as Mediabunny takes them: the names it
-// knows by field, every other one as a raw SimpleTag under its own name (target 50, MOVIE).
-const NAMED_TAGS = { TITLE: "title", DESCRIPTION: "description", COMMENT: "comment" };
-function metadataTags(tags) {
-  const named = { raw: {} };
-  for (const [name, text] of Object.entries(tags || {})) {
-    if (NAMED_TAGS[name]) named[NAMED_TAGS[name]] = text; else named.raw[name] = text;
-  }
-  return named;
-}
-
-/** A render session: `frame(index, layers)` draws and encodes one frame (layers: 5 numbers per
- * scene shown: scene index, alpha, scale, shift x, shift y), `finish()` resolves to the WebM Blob
- * of type `outputType`, `cancel()` drops everything. `s` is app/render/timeline.py's RenderSettings
- * plus sampleRate; `cues` are [narration Blob, start seconds]; `modulePath` is Mediabunny's
- * vendored module, imported on the first render; `tags` (name -> text) are the Matroska tags,
- * written once with the file's header. Rejects with NotSupportedError (no encoder for
- * the codec or size) or EncodingError (an image or narration that cannot be decoded). */
-export async function open(s, images, cues, totalSeconds, modulePath, outputType, tags) {
-  const mb = await load(modulePath);
-  if (!(await mb.canEncodeVideo(s.videoCodec, { width: s.width, height: s.height, bitrate: s.videoBitrate })))
-    fail("NotSupportedError", `this browser cannot encode ${s.videoCodec} video at ${s.width}x${s.height}`);
-  if (cues.length && !(await mb.canEncodeAudio(s.audioCodec, { numberOfChannels: 2, sampleRate: s.sampleRate })))
-    fail("NotSupportedError", `this browser cannot encode ${s.audioCodec} audio`);
-  const bitmaps = bitmapCache(images);
-  await bitmaps.get(0);
-  let audio = null;
-  try { if (cues.length) audio = await mix(cues, totalSeconds, s.sampleRate); }
-  catch (e) { await bitmaps.close(); throw e; }
-  const canvas = new OffscreenCanvas(s.width, s.height);
-  const context = canvas.getContext("2d", { alpha: false });
-  context.imageSmoothingQuality = "high";
-  const output = new mb.Output({ format: new mb.WebMOutputFormat(), target: new mb.BufferTarget() });
-  output.setMetadataTags(metadataTags(tags));
-  const video = new mb.CanvasSource(canvas, { codec: s.videoCodec, bitrate: s.videoBitrate,
-                                              keyFrameInterval: 2, latencyMode: "quality" });
-  output.addVideoTrack(video, { frameRate: s.fps });
-  let sound = null;
-  if (audio) {
-    sound = new mb.AudioBufferSource({ codec: s.audioCodec, bitrate: s.audioBitrate });
-    output.addAudioTrack(sound);
-  }
-  try {
-    await output.start();
-    if (sound) { await sound.add(audio); sound.close(); }
-  } catch (e) { await bitmaps.close(); await output.cancel(); throw e; }
-  return {
-    frame: async (index, layers) => {
-      const shown = [];
-      for (let i = 0; i < layers.length; i += 5) shown.push(await bitmaps.get(layers[i]));
-      await bitmaps.release(layers[0]);
-      draw(context, shown, layers, s.width, s.height);
-      await video.add(index / s.fps, 1 / s.fps);
-    },
-    finish: async () => {
-      video.close();
-      await output.finalize();
-      await bitmaps.close();
-      return new Blob([output.target.buffer], { type: outputType });
-    },
-    cancel: async () => { await bitmaps.close(); await output.cancel(); },
-  };
 }

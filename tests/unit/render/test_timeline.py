@@ -132,7 +132,9 @@ def break_recipe(change):
 
 @pytest.mark.parametrize(("change", "field"), [
     (lambda r: r.update(kind="image"), "kind"),
-    (lambda r: r.update(version=2), "version"),
+    (lambda r: r.update(version=3), "version"),
+    (lambda r: r.update(version=True), "version"),
+    (lambda r: r["scenes"][0].update(clip={"assetId": "a", "sha256": "x"}), "scenes[0].clip.sha256"),
     (lambda r: r.update(format="video/mp4"), "format"),
     (lambda r: r.update(scenes="all"), "scenes"),
     (lambda r: r.update(scenes=[]), "scenes"),
