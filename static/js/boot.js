@@ -11,6 +11,17 @@
  */
 (function () {
   "use strict";
+  // Python runs without WebAssembly stack switching (JSPI). Pyodide uses JSPI when the browser
+  // has it, and then runs Python on secondary stacks that V8 allocates. Chromium's sampling heap
+  // profiler (on for a random share of browser sessions) walks the stack of a sampled allocation
+  // by frame pointers, bounded by the THREAD's stack end, so on a secondary stack its scan runs
+  // past the stack's top into a guard page and kills the tab (SIGSEGV, SEGV_ACCERR; issue 13,
+  // docs/security.md). SceneVault never needs `run_sync`, so it hides JSPI from Pyodide, which
+  // reads `"Suspending" in WebAssembly` when it loads (after this script).
+  // tests/browser/test_renderer_crash.py forces the profiler on and checks the tab survives.
+  ["Suspending", "promising", "Suspender"].forEach(function (name) {
+    try { if (typeof WebAssembly === "object") delete WebAssembly[name]; } catch (e) { /* kept */ }
+  });
   var root = document.documentElement;
   var WATCHDOG_MS = 90000;
   var SETUP_HINT = "The app's runtime files are missing or incomplete. If you run SceneVault " +
