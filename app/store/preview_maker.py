@@ -12,8 +12,9 @@ the media here (`want`), and the maker makes its preview later, in bounded batch
 - **Failure.** Media the browser cannot make a preview of gets a failure mark in the
   `previews` store, under the same sha256: `{sha256, failed: True, reason, size: 0,
   failedAt}` and no `blob`. Deleting the blob deletes the mark with it (app/store/writes.py).
-  Marked media is never tried again, and within a session nothing is tried twice
-  (`attempts` counts the tries, per sha256).
+  Before each batch the maker skips media that already has a preview or a mark (one read), so
+  marked media is never tried again (`attempts` counts the tries, per sha256); the same bytes
+  stored again after a delete freed them get a fresh try.
 - **Reload.** `resume_pending()` (at boot) walks the `blobs` and `previews` keys side by side,
   `SCAN_BATCH` keys per step, and queues the media that has neither a preview nor a mark; the
   next step runs only once the queue is empty, so the work at any moment stays bounded.
@@ -40,7 +41,7 @@ from app.store import idb
 from app.store import media
 
 BATCH = 2  # previews made concurrently
-SCAN_BATCH = 200  # blob keys read per step of the reload scan
+SCAN_BATCH = 500  # blob keys read per step of the reload scan
 
 Listener = Callable[[str, object], None]
 
@@ -52,7 +53,6 @@ class PreviewMaker:
         self._vault = vault
         self._queue: dict[str, tuple[str, object | None]] = {}  # sha256 -> (mime type, Blob)
         self._making: set[str] = set()
-        self._tried: set[str] = set()
         self.attempts: dict[str, int] = {}
         self._listeners: list[Listener] = []
         self._worker: asyncio.Future | None = None
@@ -62,9 +62,9 @@ class PreviewMaker:
 
     # --- what callers use ---------------------------------------------------------------------
     def want(self, sha256: str, mime_type: str, blob=None) -> None:
-        """Make the preview of this media once nothing earlier is waiting (`blob`, if given,
-        saves reading it back)."""
-        if sha256 not in self._tried and sha256 not in self._queue:
+        """Make the preview of this media once nothing earlier is waiting, unless it has one
+        or a failure mark by then (`blob`, if given, saves reading it back)."""
+        if sha256 not in self._queue and sha256 not in self._making:
             self._queue[sha256] = (mime_type, blob)
             self._wake()
 
@@ -131,10 +131,10 @@ class PreviewMaker:
     async def _batch(self) -> None:
         chosen = list(self._queue)[:BATCH]
         jobs = [(sha, *self._queue.pop(sha)) for sha in chosen]
-        self._tried.update(chosen)
         self._making.update(chosen)
         try:
-            made = await asyncio.gather(*(self._make(*job) for job in jobs))
+            fresh = await self._without_entry(chosen)
+            made = await asyncio.gather(*(self._make(*job) for job in jobs if job[0] in fresh))
             landed = await self._store(made)
         except SceneVaultError:  # closed or full: they stay pending until the next boot
             return
@@ -146,6 +146,16 @@ class PreviewMaker:
                     listener(sha256, preview)
                 except Exception as exc:  # one listener's bug must not stop the maker
                     js.console.error(f"A preview listener failed: {exc!r}")
+
+    async def _without_entry(self, shas: list[str]) -> set[str]:
+        """Those of `shas` with neither a preview nor a failure mark stored."""
+        tx = self._vault._transaction(["previews"])
+        fresh: set[str] = set()
+        for sha256 in shas:
+            tx.then(tx.store("previews").count(sha256),
+                    lambda n, sha256=sha256: n or fresh.add(sha256))
+        await tx.done()
+        return fresh
 
     async def _make(self, sha256: str, mime_type: str, blob) -> tuple[str, object | None, str]:
         self.attempts[sha256] = self.attempts.get(sha256, 0) + 1
@@ -198,7 +208,7 @@ class PreviewMaker:
         def with_preview_keys(shas, result):
             have = {str(k) for k in result}
             for sha256 in shas:
-                if sha256 not in have and sha256 not in self._tried:
+                if sha256 not in have:
                     tx.then(blobs.get(sha256), lambda entry, sha256=sha256: entry and found.setdefault(
                         "pending", []).append((sha256, str(entry.mimeType), entry.blob)))
 

@@ -132,18 +132,29 @@ def test_media_without_a_possible_preview_is_marked_and_never_tried_again(vault_
     assert stored(page, made["sha"]) == {"blob": None, "assets": 0, "preview": None}
 
 
-def test_a_preview_made_after_its_media_was_deleted_is_not_stored(vault_page):
-    sha = py(vault_page, """
+def test_a_preview_made_after_its_media_was_deleted_is_not_stored_but_new_bytes_get_one(vault_page):
+    made = py(vault_page, """
         maker.hold()
+        voice = pagekit.wav_bytes(8_044)
         project = await vault.create_project("Deleted before its preview")
-        asset = await vault.put_asset(project.id, "audio", "scene:1:narration",
-                                      pagekit.wav_bytes(8_044), "audio/wav")
+        asset = await vault.put_asset(project.id, "audio", "scene:1:narration", voice, "audio/wav")
         await vault.delete_project(project.id)
         maker.release()
         await maker.idle()
-        json.dumps(asset.sha256)
+        json.dumps({"sha": asset.sha256, "attempts": maker.attempts.get(asset.sha256)})
     """)
-    assert stored(vault_page, sha) == {"blob": None, "assets": 0, "preview": None}
+    assert stored(vault_page, made["sha"]) == {"blob": None, "assets": 0, "preview": None}
+    # The same bytes stored again, in this session, are new media: they get their preview.
+    again = py(vault_page, """
+        project = await vault.create_project("Stored again")
+        asset = await vault.put_asset(project.id, "audio", "scene:1:narration", voice, "audio/wav")
+        await maker.idle()
+        json.dumps({"project": project.id, "sha": asset.sha256})
+    """)
+    assert again["sha"] == made["sha"]
+    assert stored(vault_page, made["sha"])["preview"] == {"failed": False, "reason": None,
+                                                          "type": "image/webp"}
+    py(vault_page, f"await vault.delete_project({again['project']!r}); json.dumps(0)")
 
 
 def test_a_reload_resumes_the_previews_it_interrupted(app_page):
