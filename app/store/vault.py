@@ -19,6 +19,7 @@ comes with its write. Listing reads records through indexes and never reads blob
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 
 import js
@@ -111,9 +112,11 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
         blob = media.to_blob(data, mime_type)
         if blob.size == 0:
             raise InvalidAsset(f"The {kind} for {slot!r} is empty (0 bytes); nothing was stored")
-        if blob.size >= LARGE_WRITE_BYTES:
-            await self._check_room(blob.size)
-        info = await media.inspect(blob, mime_type)
+        if blob.size >= LARGE_WRITE_BYTES:  # the storage estimate overlaps the hashing
+            _, info = await asyncio.gather(self._check_room(blob.size),
+                                           media.inspect(blob, mime_type))
+        else:
+            info = await media.inspect(blob, mime_type)
         sha256 = info.sha256
         asset = Asset(id=new_id("ast"), project_id=project_id, kind=kind, slot=slot, version=0,
                       current=True, sha256=sha256, mime_type=mime_type, size=int(blob.size),

@@ -224,3 +224,56 @@ def test_cards_swap_their_placeholder_for_the_preview_when_it_lands(vault_page):
             current_app().navigate("#/")
             json.dumps(0)
         """)
+
+
+# Writes straight into a database (plain IndexedDB): a failure mark whose blob is gone, and a
+# preview entry that is neither a picture nor a mark.
+BREAK_JS = """async (name) => {
+  const db = await new Promise((ok, no) => { const r = indexedDB.open(name);
+                                              r.onsuccess = () => ok(r.result); r.onerror = no; });
+  const tx = db.transaction(["previews"], "readwrite");
+  tx.objectStore("previews").put({ sha256: "f".repeat(64), failed: true, reason: "x", size: 0 });
+  tx.objectStore("previews").put({ sha256: "e".repeat(64), size: 3 });
+  await new Promise((ok) => { tx.oncomplete = ok; });
+  db.close();
+}"""
+
+
+def test_the_invariants_accept_a_pending_preview_and_catch_orphans(vault_page):
+    name = "sv-preview-invariants"
+    made = py(vault_page, f"""
+        from app.store.vault import Vault
+        other = await Vault.open({name!r})
+        other.preview_maker.hold()   # the narration's preview stays pending
+        project = await other.create_project("Pending")
+        asset = await other.put_asset(project.id, "audio", "scene:1:narration",
+                                      pagekit.wav_bytes(8_044), "audio/wav")
+        json.dumps(asset.sha256)
+    """)
+    assert vault_state(vault_page, name)["problems"] == []  # pending is not a problem
+    vault_page.evaluate(BREAK_JS, name)
+    problems = vault_state(vault_page, name)["problems"]
+    assert sorted(problems) == sorted([
+        f"preview {'f' * 64} has no blob", f"preview {'e' * 64} has no blob",
+        f"preview {'e' * 64} is neither a picture nor a failure mark"]), problems
+    assert stored_in(vault_page, name, made) is None
+    py(vault_page, f"""
+        other.preview_maker.release()
+        await other.preview_maker.idle()
+        other.db.close()
+        js.indexedDB.deleteDatabase({name!r})
+        json.dumps(0)
+    """)
+
+
+def stored_in(page, name: str, sha256: str):
+    """The previews entry of `sha256` in database `name` (None when there is none)."""
+    return page.evaluate("""async ([name, sha]) => {
+      const db = await new Promise((ok, no) => { const r = indexedDB.open(name);
+                                                  r.onsuccess = () => ok(r.result); r.onerror = no; });
+      const entry = await new Promise((ok, no) => {
+        const r = db.transaction("previews").objectStore("previews").get(sha);
+        r.onsuccess = () => ok(r.result); r.onerror = no; });
+      db.close();
+      return entry === undefined ? null : entry;
+    }""", [name, sha256])
