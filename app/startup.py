@@ -67,6 +67,7 @@ async def start() -> None:
         boot.fail(str(exc) if isinstance(exc, StartupError) else f"{type(exc).__name__}: {exc}")
         raise
     boot.ready()
+    _vault.preview_maker.resume_pending()  # previews a reload interrupted, after the first paint
 
 
 def _expose_runtime_api() -> None:

@@ -225,8 +225,31 @@ def install_pagekit(page) -> None:
                      "import sys; sys.modules.pop('pagekit', None); 0")
 
 
+# Waits until the page's background preview maker (app/store/preview_maker.py) has nothing
+# queued or in hand, so that counts read next do not change under the test. A page whose app
+# has not started has no maker to wait for.
+SETTLE_PREVIEWS_JS = """async () => {
+  if (!window.sceneVault) return;
+  await window.sceneVault.runPython(`
+from app.core.errors import StartupError
+from app.startup import current_vault
+try:
+    await current_vault().preview_maker.idle()
+except StartupError:
+    pass
+0`);
+}"""
+
+
+def settle_previews(page) -> None:
+    """Wait until previews still being made in the background have landed (or been marked)."""
+    page.evaluate(SETTLE_PREVIEWS_JS)
+
+
 def vault_state(page, db_name: str = "scenevault") -> dict:
-    """{problems, counts} from tests/browser/invariants.js, read with plain IndexedDB."""
+    """{problems, counts} from tests/browser/invariants.js, read with plain IndexedDB once the
+    page's previews being made in the background have landed."""
+    settle_previews(page)
     return page.evaluate(INVARIANTS_JS, db_name)
 
 

@@ -1,27 +1,38 @@
-"""Media in the page (browser): Blobs from bytes, and one inspection that reads everything the
-vault needs from the media itself: its SHA-256, width, height, duration and a small preview.
+"""Media in the page (browser): Blobs from bytes, and the two readings the vault takes from the
+media itself: `inspect` on the write path (its SHA-256, width, height and duration) and
+`make_preview` afterwards, in the background (app/store/preview_maker.py), for the small
+gallery image.
 
-The previews (all `PREVIEW_TYPE`, at most `PREVIEW_MAX_PX` on their longer side):
-- an image is scaled down;
-- audio is decoded with `OfflineAudioContext.decodeAudioData` (no user gesture needed): the
-  duration comes from the decoded AudioBuffer, and the preview is its waveform (min/max peaks
-  per column, `WAVEFORM_SIZE`, on the app's dark surface);
+What the write path reads (`inspect`), cheaply:
+- an image is decoded once (`createImageBitmap`: its size, and proof that it decodes); its
+  preview, scaled down from that decoded bitmap, costs little more and comes with it;
+- audio and video are opened in a detached <audio>/<video> that loads only their metadata:
+  the duration (a live-recorded WebM that does not state it is sought to its end, which reads
+  its index and decodes nothing) and, for video, the picture size. Nothing is decoded, so a
+  20 MB narration is stored at the speed of its hashing and its transaction.
+
+What the background makes (`make_preview`; all `PREVIEW_TYPE`, at most `PREVIEW_MAX_PX` on the
+longer side):
+- audio is decoded with `OfflineAudioContext.decodeAudioData` (no user gesture needed) and
+  drawn as its waveform (min/max peaks per column, `WAVEFORM_SIZE`, on the app's dark surface);
 - a video is loaded in a detached <video>, seeked to a representative moment
-  (min(`POSTER_AT_S`, duration / 3)) and that frame becomes its poster.
+  (min(`POSTER_AT_S`, duration / 3)) and that frame becomes its poster;
+- an image is scaled down (for an image stored without one, e.g. by an older version).
 
 The media stays a JS Blob throughout: hashing runs in `crypto.subtle`, decoding in
 `createImageBitmap`, Web Audio or a <video>, so megabytes never cross into the Python heap; only
-the digest, a few numbers and the preview Blob's handle do. Hashing and decoding run
+the digest, a few numbers and the preview Blob's handle do. Hashing and reading run
 concurrently, and Python awaits the pair once (each await in Pyodide costs a trip through the
-browser's task queue). Media the browser cannot decode, or a video without a frame to show,
-raises InvalidAsset; audio and video give up after `DECODE_TIMEOUT_MS`.
+browser's task queue). Media the browser cannot open, or a video without a picture, raises
+InvalidAsset; audio and video give up after `DECODE_TIMEOUT_MS`.
 
-    blob = to_blob(png_bytes, "image/png")
-    info = await inspect(blob, "image/png")   # MediaInfo(sha256=..., width=..., preview=<Blob>)
+    blob = to_blob(wav_bytes, "audio/wav")
+    info = await inspect(blob, "audio/wav")        # MediaInfo(sha256=..., duration_ms=...)
+    waveform = await make_preview(blob, "audio/wav")   # a small WebP Blob, or InvalidAsset
 
 Object URLs: `object_url(blob)` hands the caller a URL that the caller owns; whoever shows it
-(the UI card) calls `revoke_url` when the element goes away. `inspect` revokes its own, on
-success, failure and timeout alike.
+(the UI card) calls `revoke_url` when the element goes away. `inspect` and `make_preview`
+revoke their own, on success, failure and timeout alike.
 """
 
 from __future__ import annotations
@@ -49,17 +60,19 @@ AUDIO_DECODE_RATE = 8_000
 # The JS half is static/js/bridge/media.mjs (pyscript.toml loads it as `sv_media`), configured
 # once with the constants above.
 _sha256 = sv_media.sha256
-_inspect = sv_media.inspector(to_js(
+_media = sv_media.inspector(to_js(
     {"previewMaxPx": PREVIEW_MAX_PX, "previewType": PREVIEW_TYPE,
      "previewQuality": PREVIEW_QUALITY, "timeoutMs": DECODE_TIMEOUT_MS,
      "posterAtS": POSTER_AT_S, "decodeRate": AUDIO_DECODE_RATE,
      "waveWidth": WAVEFORM_SIZE[0], "waveHeight": WAVEFORM_SIZE[1],
      "colors": WAVEFORM_COLORS}, dict_converter=js.Object.fromEntries))
+_probe, _preview = _media.probe, _media.preview
 
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What the media says about itself; `preview` is a small image Blob, or None."""
+    """What the media says about itself; `preview` is a small image Blob (images only: audio
+    and video get theirs in the background), or None."""
 
     sha256: str
     width: int | None = None
@@ -100,17 +113,29 @@ async def sha256_hex(blob) -> str:
 
 
 async def inspect(blob, mime_type: str) -> MediaInfo:
-    """Hash the media and read its size/duration and preview from the media itself (module
-    docstring). Media the browser cannot decode, or a video with no frame, raises InvalidAsset."""
+    """Hash the media and read its size or duration (module docstring: audio and video are not
+    decoded). Media the browser cannot open, or a video with no picture, raises InvalidAsset."""
     family = _family(mime_type)
     try:
-        info = await _inspect(blob, family)
+        info = await _probe(blob, family)
     except JsException as exc:
         raise InvalidAsset(f"The {family} cannot be decoded ({exc.message}); the file may be "
                            f"corrupt, or not really {mime_type}") from None
     return MediaInfo(sha256=str(info.sha256), width=_optional(info, "width"),
                      height=_optional(info, "height"), duration_ms=_optional(info, "durationMs"),
                      preview=getattr(info, "preview", None))
+
+
+async def make_preview(blob, mime_type: str):
+    """The small gallery image of this media (a JS Blob): a waveform, a poster frame or a
+    thumbnail. Raises InvalidAsset, saying why, when none can be made."""
+    family = _family(mime_type)
+    try:
+        made = await _preview(blob, family)
+    except JsException as exc:
+        raise InvalidAsset(f"No preview of this {family} could be made ({exc.name}: "
+                           f"{exc.message})") from None
+    return made.preview
 
 
 def _family(mime_type: str) -> str:

@@ -52,8 +52,8 @@ class TransferStore:
         tx = self._transaction(["previews"])
         found: dict[str, object] = {}
         for asset in assets:
-            tx.then(tx.store("previews").get(asset.sha256),
-                    lambda entry, asset_id=asset.id: None if entry is None
+            tx.then(tx.store("previews").get(asset.sha256),  # a failure mark has no blob
+                    lambda entry, asset_id=asset.id: None if not getattr(entry, "blob", None)
                     else found.__setitem__(asset_id, entry.blob))
         await tx.done()
         return found

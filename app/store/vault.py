@@ -3,9 +3,12 @@ versioned per slot, with reference-counted cleanup and quota errors that lose no
 
 Stores (app/store/schema.py): `projects`, `assets` (metadata only; the id is the reference ID),
 `blobs` (key sha256: the bytes, stored once however many assets share them) and `previews`
-(key sha256: a small image for galleries). Every write is ONE readwrite transaction that is
-built first and awaited once (app/store/idb.py): blob, preview and records land together or not at
-all. Listing reads records through indexes and never reads blobs.
+(key sha256: a small image for galleries, or a mark saying why none could be made). Every
+write is ONE readwrite transaction that is built first and awaited once (app/store/idb.py): blob
+and records land together or not at all. A write reads only what the record needs from the
+media (its hash, size and duration: app/store/media.py) and returns; the waveform or poster
+frame is made afterwards by `preview_maker` (app/store/preview_maker.py), an image's thumbnail
+comes with its write. Listing reads records through indexes and never reads blobs.
 
     vault = await Vault.open()
     project = await vault.create_project("Moon heist")
@@ -16,6 +19,7 @@ all. Listing reads records through indexes and never reads blobs.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 
 import js
@@ -27,6 +31,7 @@ from app.core.errors import (IntegrityError, InvalidAsset, MissingBlob, NotFound
                         VaultError)
 from app.core.model import (Asset, new_id, now_ms, validate_kind, validate_media_type,
                        validate_slot, validate_source)
+from app.store.preview_maker import PreviewMaker
 from app.store.projects import ProjectStore
 from app.store.transfer import TransferStore
 from app.store.jobs import JobStore, claim_job
@@ -68,6 +73,7 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
         self.on_closed = None
         self._watchers: list = []
         self.on_notice = None
+        self.preview_maker = PreviewMaker(self)
 
     @classmethod
     async def open(cls, name: str = schema.DB_NAME, storage=None, on_closed=None) -> Vault:
@@ -106,9 +112,11 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
         blob = media.to_blob(data, mime_type)
         if blob.size == 0:
             raise InvalidAsset(f"The {kind} for {slot!r} is empty (0 bytes); nothing was stored")
-        if blob.size >= LARGE_WRITE_BYTES:
-            await self._check_room(blob.size)
-        info = await media.inspect(blob, mime_type)
+        if blob.size >= LARGE_WRITE_BYTES:  # the storage estimate overlaps the hashing
+            _, info = await asyncio.gather(self._check_room(blob.size),
+                                           media.inspect(blob, mime_type))
+        else:
+            info = await media.inspect(blob, mime_type)
         sha256 = info.sha256
         asset = Asset(id=new_id("ast"), project_id=project_id, kind=kind, slot=slot, version=0,
                       current=True, sha256=sha256, mime_type=mime_type, size=int(blob.size),
@@ -127,6 +135,7 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
                 if attempt == 2 or not await self._free_old_trash_for_room():
                     raise
                 continue
+            self._preview_later(sha256, mime_type, blob, info)
             return replace(asset, version=versions[0])
 
     async def add_missing(self, project_id: str, kind: str, slot: str, *, sha256: str,
@@ -163,7 +172,21 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
 
         tx.then(tx.store("assets").index("sha256").getAll(sha256), clear_missing)
         await self._commit(tx)
+        self._preview_later(sha256, asset.mime_type, blob, info)
         return await self.get(asset_id)
+
+    def _preview_later(self, sha256: str, mime_type: str, blob, info) -> None:
+        """After a commit: media stored without its preview gets one in the background."""
+        if getattr(info, "preview", None) is None:
+            self.preview_maker.want(sha256, mime_type, blob)
+
+    async def apply_import(self, plan, staged) -> None:
+        """The import's one write (app/store/transfer.py); then the previews of the media it
+        stored are made in the background."""
+        await super().apply_import(plan, staged)
+        for sha256 in plan.store_shas:  # bytes new to this vault: none has a preview yet
+            item = staged[sha256]
+            self._preview_later(sha256, item.mime_type, item.blob, item.info)
 
     async def _commit(self, tx: idb.Transaction) -> None:
         try:
@@ -229,7 +252,7 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
 
     async def get_preview(self, asset_id: str):
         """The small gallery image (JS Blob): an image's thumbnail, a narration's waveform or a
-        video's poster frame; None if it has none."""
+        video's poster frame; None while it has none (being made, or marked as impossible)."""
         try:
             return await self._blob_of(asset_id, "previews")
         except MissingBlob:
@@ -250,7 +273,7 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
         if found.get("record") is None:
             raise NotFound(f"No asset with reference id {asset_id!r}")
         entry = found.get("entry")
-        if entry is None:
+        if entry is None or not getattr(entry, "blob", None):  # absent, or a failure mark
             kind = "preview" if store == "previews" else "media"
             raise MissingBlob(f"The {kind} of {asset_id} ({found['record']['slot']}, "
                               f"v{found['record']['version']}) is not stored on this device; "

@@ -78,21 +78,22 @@ def add_version(tx: idb.Transaction, asset: Asset) -> list[int]:
 
 
 def put_blob(tx: idb.Transaction, sha256: str, blob, mime_type: str, info) -> None:
-    """Queue: store the bytes (and preview) under their hash unless already there."""
+    """Queue: store the bytes under their hash unless already there, with the preview `info`
+    brings (an image's; audio and video get theirs later from app/store/preview_maker.py)."""
     blobs, previews = tx.store("blobs"), tx.store("previews")
     entry = idb.to_js_record({"sha256": sha256, "blob": blob, "size": int(blob.size),
                               "mimeType": mime_type})
     tx.then(blobs.count(sha256), lambda n: n or blobs.put(entry))
-    if info.preview is not None:
-        preview = idb.to_js_record({"sha256": sha256, "blob": info.preview,
-                                    "size": int(info.preview.size),
-                                    "mimeType": info.preview.type})
+    made = getattr(info, "preview", None)
+    if made is not None:
+        preview = idb.to_js_record({"sha256": sha256, "blob": made, "size": int(made.size),
+                                    "mimeType": made.type})
         tx.then(previews.count(sha256), lambda n: n or previews.put(preview))
 
 
 def delete_records(tx: idb.Transaction, records: list[dict]) -> PendingReport:
-    """Queue: delete records, then each blob/preview whose hash no record uses any more (no
-    live asset, and no trash item: the trash holds a reference too)."""
+    """Queue: delete records, then each blob/preview (or preview failure mark) whose hash no
+    record uses any more (no live asset, and no trash item: the trash holds a reference too)."""
     report = PendingReport(len(records))
     assets = tx.store("assets")
     for record in records:

@@ -3,6 +3,9 @@
 // The trash holds references too: a blob is a leak only when no live asset AND no trash item
 // names its SHA-256, and a trashed record must keep its bytes. (A trashed record may be live
 // again: a backup import can bring the same ids back while the trash still holds them.)
+// A blob may have no preview yet (the background maker has not made it: "pending"); an entry
+// in `previews` is either a preview (an image Blob) or a failure mark (failed, a reason, no
+// Blob), and either way it must belong to a stored blob: a leftover is an orphan.
 async (dbName) => {
   const db = await new Promise((resolve, reject) => {
     const req = indexedDB.open(dbName);
@@ -50,8 +53,18 @@ async (dbName) => {
     if (!referenced.has(b.sha256)) problems.push(`blob ${b.sha256} is referenced by no asset and no trash item`);
     if (b.size !== b.blob.size) problems.push(`blob ${b.sha256} entry size ${b.size} != ${b.blob.size}`);
   }
-  for (const p of previews) if (!blobBySha.has(p.sha256)) problems.push(`preview ${p.sha256} has no blob`);
+  let failedPreviews = 0;
+  for (const p of previews) {
+    if (!blobBySha.has(p.sha256)) problems.push(`preview ${p.sha256} has no blob`);
+    if (p.failed === true) {
+      failedPreviews += 1;
+      if (typeof p.reason !== "string" || !p.reason) problems.push(`preview mark ${p.sha256} gives no reason`);
+      if (p.blob !== undefined) problems.push(`preview mark ${p.sha256} also holds a picture`);
+    } else if (!(p.blob instanceof Blob) || !p.blob.size || p.size !== p.blob.size) {
+      problems.push(`preview ${p.sha256} is neither a picture nor a failure mark`);
+    }
+  }
   return {problems, counts: {projects: projects.length, assets: assets.length,
-                             blobs: blobs.length, previews: previews.length,
+                             blobs: blobs.length, previews: previews.length, failedPreviews,
                              trash: trash.length, trashedAssets}};
 }

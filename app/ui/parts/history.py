@@ -21,6 +21,7 @@ from pyodide.ffi import JsException
 from app.core.errors import MissingBlob
 from app.ui.parts.dialogs import confirm_dialog
 from app.ui.parts.dom import Scope, el, format_bytes, format_time, replace_children
+from app.ui.parts.preview_watch import placeholder_state, when_preview_lands
 from app.ui.parts.undo import offer_undo
 
 
@@ -65,9 +66,15 @@ async def _fill_history(card, scope: Scope, body, dialog) -> None:
 async def _history_row(card, scope, body, dialog, asset):
     doc, vault, label = card.app.document, card.app.vault, card.spec.label
     preview = None if asset.missing else await vault.get_preview(asset.id)  # image, waveform or poster
-    picture = (el(doc, "img", {"src": scope.url(preview), "alt": f"{label} version {asset.version}"})
+    alt = f"{label} version {asset.version}"
+    picture = (el(doc, "img", {"src": scope.url(preview), "alt": alt})
                if preview is not None else el(doc, "div", {"class": "placeholder small"},
                                                "missing" if asset.missing else card.spec.family))
+    if preview is None and not asset.missing:  # still being made: it appears when it lands
+        picture.setAttribute("data-preview", placeholder_state(vault, asset.sha256))
+        when_preview_lands(vault, scope, asset.sha256, lambda url: (
+            picture.replaceWith(el(doc, "img", {"src": url, "alt": alt})) if url
+            else picture.setAttribute("data-preview", "none")))
     actions = []
 
     def button(text, name, handler):

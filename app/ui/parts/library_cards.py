@@ -5,7 +5,8 @@ Cards carry `data-action` attributes instead of handlers: app/ui/views/library.p
 the grid (event delegation), so a page of 60 cards costs no event proxies. Previews are the
 vault's small WebP previews (an image scaled down, a narration's waveform, a clip's poster
 frame; app/store/media.py), never the full media, read only for the page on screen and in one
-transaction (`vault.read_previews`); an audio or video asset without one keeps its icon. Whoever
+transaction (`vault.read_previews`); an audio or video asset without one keeps its icon, and a
+preview still being made in the background appears in place when it lands. Whoever
 passes a `scope` to `load_previews` or `render_details` owns the object URLs it makes: they are
 revoked when that scope is disposed.
 
@@ -24,6 +25,7 @@ from pyodide.ffi import JsException
 
 from app.core.errors import VaultError
 from app.ui.parts.dom import Scope, el, format_bytes, format_time, replace_children
+from app.ui.parts.preview_watch import when_preview_lands
 from app.ui.parts.library_filters import format_duration, item_label, prompt_of, recipe_rows
 
 KIND_ICONS = {"audio": "♪", "clip": "▶", "video": "▶"}
@@ -112,10 +114,19 @@ async def load_previews(vault, scope: Scope, grid, items) -> None:
         return
     for asset in wanted:
         thumb = grid.querySelector(f'[data-asset-id="{asset.id}"] .media-thumb')
-        if thumb is not None and asset.id in blobs:
-            img = thumb.querySelector("img") or _media_preview(thumb, asset)
-            img.src = scope.url(blobs[asset.id])
+        if thumb is None:
+            continue
+        if asset.id in blobs:
+            _show_preview(thumb, asset, scope.url(blobs[asset.id]))
+        else:  # still being made in the background: shown in place when it lands
+            when_preview_lands(vault, scope, asset.sha256, lambda url, thumb=thumb, asset=asset:
+                               url and _show_preview(thumb, asset, url))
     grid.setAttribute("data-previews", "ready")
+
+
+def _show_preview(thumb, asset, url: str) -> None:
+    img = thumb.querySelector("img") or _media_preview(thumb, asset)
+    img.src = url
 
 
 def _media_preview(thumb, asset):

@@ -5,9 +5,11 @@ download, see or reuse the recipe, and import a file (picker or drag and drop).
 
 What a card shows: an image slot its stored preview; a narration its waveform (the preview
 app/store/media.py drew) above an <audio controls> player; a clip or the final video a
-<video controls> with the stored poster frame. Each card owns a Scope for its object URLs
-(media and previews alike) and handlers and re-renders alone when its slot changes, revoking
-and releasing the old ones.
+<video controls> with the stored poster frame. A waveform or poster still being made in the
+background (app/store/preview_maker.py) appears in place when it lands, without a re-render;
+one that cannot be made leaves a neutral placeholder. Each card owns a Scope for its object
+URLs (media and previews alike) and handlers and re-renders alone when its slot changes,
+revoking and releasing the old ones.
 
     spec = SlotSpec("scene", "scene:s1a2b3", "Scene 1 frame", prompt="a harbour at dawn")
     card = SlotCard(app, project, spec)
@@ -25,6 +27,7 @@ from app.ui.parts import history
 from app.ui.parts.dialogs import Field, form_dialog
 from app.ui.parts.dom import Scope, el, format_bytes, replace_children
 from app.ui.parts.download import save
+from app.ui.parts.preview_watch import placeholder_state, when_preview_lands
 
 SIZE_BY_ASPECT = {"16:9": (1024, 576), "9:16": (576, 1024), "1:1": (768, 768),
                   "4:3": (1024, 768), "21:9": (1344, 576)}
@@ -141,21 +144,38 @@ class SlotCard:
                                              "alt": self._name(current)})
 
     def _audio(self, current, blob, waveform):
-        """The narration's waveform (its stored preview, when it has one) over its player."""
+        """The narration's waveform (its stored preview; a placeholder until it lands) over its
+        player."""
         doc = self.app.document
-        picture = None if waveform is None else el(
-            doc, "img", {"class": "slot-waveform", "src": self.scope.url(waveform),
-                         "alt": f"Waveform of {self._name(current)}"})
+        alt = f"Waveform of {self._name(current)}"
+        if waveform is not None:
+            picture = el(doc, "img", {"class": "slot-waveform", "src": self.scope.url(waveform),
+                                      "alt": alt})
+        else:
+            picture = el(doc, "div", {"class": "slot-waveform placeholder", "data-preview":
+                                      placeholder_state(self.app.vault, current.sha256)})
+            when_preview_lands(self.app.vault, self.scope, current.sha256, lambda url: (
+                picture.replaceWith(el(doc, "img", {"class": "slot-waveform", "src": url,
+                                                    "alt": alt}))
+                if url else picture.setAttribute("data-preview", "none")))
         player = el(doc, "audio", {"class": "slot-media", "controls": True, "preload": "metadata",
                                    "src": self.scope.url(blob), "aria-label": self._name(current)})
         return el(doc, "div", {"class": "slot-audio"}, picture, player)
 
     def _video(self, current, blob, poster):
-        """The clip's player, showing its stored poster frame until it plays."""
-        return el(self.app.document, "video", {
+        """The clip's player, showing its stored poster frame until it plays (set when it
+        lands, if it is still being made)."""
+        video = el(self.app.document, "video", {
             "class": "slot-media", "controls": True, "preload": "metadata",
             "src": self.scope.url(blob), "aria-label": self._name(current),
-            "poster": None if poster is None else self.scope.url(poster)})
+            "poster": None if poster is None else self.scope.url(poster),
+            "data-preview": "ready" if poster is not None else placeholder_state(
+                self.app.vault, current.sha256)})
+        if poster is None:
+            when_preview_lands(self.app.vault, self.scope, current.sha256, lambda url: (
+                video.setAttribute("poster", url) if url else None,
+                video.setAttribute("data-preview", "ready" if url else "none")))
+        return video
 
     def _name(self, current) -> str:
         return f"{self.spec.label}, version {current.version}"

@@ -1,9 +1,15 @@
 /* Media inspection in the page, for app/store/media.py (its only caller; loaded as `sv_media` by
- * pyscript.toml): a Blob's SHA-256, its width, height or duration, and a small preview (an image
- * scaled down, an audio waveform, a video poster frame). The media stays a Blob: hashing runs
- * in crypto.subtle, decoding in createImageBitmap, Web Audio or a detached <video>. Failures
- * reject with DOMExceptions (EncodingError, TimeoutError) that app/store/media.py turns into
- * InvalidAsset. The sizes, types and timeouts come from app/store/media.py's constants.
+ * pyscript.toml), in two halves:
+ * - `probe(blob, family)`, on the write path: the SHA-256, width, height or duration, read
+ *   without decoding audio or video (a detached <audio>/<video> loads only its metadata); an
+ *   image is decoded once anyway (its size, and whether it decodes), so its small preview
+ *   comes with it;
+ * - `preview(blob, family)`, for the background preview maker (app/store/preview_maker.py):
+ *   a narration's waveform (a full decode) or a clip's poster frame (a seek and one frame).
+ * The media stays a Blob: hashing runs in crypto.subtle, decoding in createImageBitmap, Web
+ * Audio or a detached <video>. Failures reject with DOMExceptions (EncodingError,
+ * TimeoutError) that app/store/media.py turns into InvalidAsset. The sizes, types and timeouts
+ * come from app/store/media.py's constants.
  */
 
 const hex = (buffer) => Array.from(new Uint8Array(buffer),
@@ -13,10 +19,12 @@ export const sha256 = async (blob) => hex(await crypto.subtle.digest("SHA-256", 
 const refuse = (message) => new DOMException(message, "EncodingError");
 const fail = (where, e) => { throw refuse(`${where}: ${(e && e.message) || e}`); };
 
-/** `inspect(blob, family)` for family "image" | "audio" | "video", configured by `options`:
+/** `inspector(options)` for family "image" | "audio" | "video", configured by `options`:
  * {previewMaxPx, previewType, previewQuality, timeoutMs, posterAtS, decodeRate, waveWidth,
- * waveHeight, colors: {background, axis, wave}}. It resolves to
- * {sha256, width?, height?, durationMs?, preview}, hashing and decoding concurrently. */
+ * waveHeight, colors: {background, axis, wave}}. It returns {probe, preview}:
+ * `probe(blob, family)` resolves to {sha256, width?, height?, durationMs?, preview?} (hashing
+ * and reading concurrently; `preview` for images only); `preview(blob, family)` to
+ * {preview, durationMs?} (a waveform or a poster frame; an image's thumbnail). */
 export function inspector(options) {
   const { previewMaxPx, previewType, previewQuality, timeoutMs, posterAtS, decodeRate,
           waveWidth, waveHeight, colors } = options;
@@ -102,7 +110,7 @@ export function inspector(options) {
       const done = () => { el.removeEventListener(event, ok); el.removeEventListener("error", bad); };
       const ok = () => { done(); resolve(); };
       const bad = () => { done(); reject(refuse(
-          `video: ${(el.error && el.error.message) || "the browser cannot decode this media"}`)); };
+          `${el.localName}: ${(el.error && el.error.message) || "the browser cannot decode this media"}`)); };
       el.addEventListener(event, ok);
       el.addEventListener("error", bad);
     });
@@ -131,21 +139,54 @@ export function inspector(options) {
              durationMs: Number.isFinite(el.duration) ? Math.round(el.duration * 1000) : undefined };
   }
 
-  async function video(blob) {
+  function detached(tag, blob, preload) {
     const url = URL.createObjectURL(blob);
-    const el = document.createElement("video");
+    const el = document.createElement(tag);
     el.muted = true;
-    el.preload = "auto";
+    el.preload = preload;
+    const release = () => { el.removeAttribute("src"); el.load(); URL.revokeObjectURL(url); };
+    return { el, url, release };
+  }
+
+  async function video(blob) {
+    const { el, url, release } = detached("video", blob, "auto");
     const work = poster(el);
     el.src = url;
     try { return await deadline(work, "video"); }
-    finally { el.removeAttribute("src"); el.load(); URL.revokeObjectURL(url); }
+    finally { release(); }
   }
 
-  const probes = { image, audio: (blob) => deadline(audio(blob), "audio"), video };
+  // --- the write path: metadata only ----------------------------------------------------------
+  async function metadata(el, family) {
+    await next(el, "loadedmetadata");
+    if (family === "video" && (!el.videoWidth || !el.videoHeight)) {
+      throw refuse("video: it has no picture to show");
+    }
+    // A live recording (MediaRecorder WebM) does not say how long it is: seeking past the end
+    // makes the element find out, reading the file's index and not decoding it.
+    if (!Number.isFinite(el.duration)) await seek(el, 1e9);
+    const info = Number.isFinite(el.duration) ? { durationMs: Math.round(el.duration * 1000) } : {};
+    return family === "video" ? { width: el.videoWidth, height: el.videoHeight, ...info } : info;
+  }
 
-  return async (blob, family) => {
-    const [digest, info] = await Promise.all([sha256(blob), probes[family](blob)]);
-    return { sha256: digest, ...info };
+  function timed(family) {
+    return async (blob) => {
+      const { el, url, release } = detached(family, blob, "metadata");
+      const work = metadata(el, family);
+      el.src = url;
+      try { return await deadline(work, family); }
+      finally { release(); }
+    };
+  }
+
+  const probes = { image, audio: timed("audio"), video: timed("video") };
+  const previews = { image, audio: (blob) => deadline(audio(blob), "audio"), video };
+
+  return {
+    probe: async (blob, family) => {
+      const [digest, info] = await Promise.all([sha256(blob), probes[family](blob)]);
+      return { sha256: digest, ...info };
+    },
+    preview: (blob, family) => previews[family](blob),
   };
 }

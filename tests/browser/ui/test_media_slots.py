@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 import clipkit
-from conftest import run_python, vault_state
+from conftest import run_python, settle_previews, vault_state
 
 PRELUDE = """
 import json, js, pagekit
@@ -153,6 +153,7 @@ def test_imported_clip_gets_its_size_duration_and_a_poster_frame(scene, clips, n
     assert asset["mime_type"] == clip.mime_type
     assert (asset["width"], asset["height"]) == (clip.width, clip.height)
     assert abs(asset["duration_ms"] - clip.duration_ms) <= 100, (asset["duration_ms"], clip)
+    settle_previews(page)  # the poster frame is made after the import returned
     stats = clipkit.preview_stats(page, asset["sha256"])
     assert stats["type"] == "image/webp"
     assert (stats["width"], stats["height"]) == poster_size
@@ -205,6 +206,7 @@ def test_library_cards_show_waveforms_and_posters_and_keep_the_icon_without_one(
                                      pagekit.wav_bytes(8_044), "audio/wav")
         clip = await vault.put_asset(project.id, "clip", "scene:1:clip",
                                      base64.b64decode({clip!r}), "video/webm")
+        await vault.preview_maker.idle()  # made after the puts returned
         json.dumps({{"project": project.id, "voice": voice.id, "clip": clip.id,
                      "bare": bare.id, "bare_sha": bare.sha256}})
     """)
