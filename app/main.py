@@ -10,10 +10,12 @@ import asyncio
 
 import js
 
+js.window.SceneVaultBoot.mark("main.py started")
 try:
     from app.startup import start
 except Exception as exc:  # a broken module must end on the error screen, not a spinner
     js.window.SceneVaultBoot.fail(f"Python could not load the app: {type(exc).__name__}: {exc}")
     raise
 
+js.window.SceneVaultBoot.mark("app imported")
 asyncio.ensure_future(start())
