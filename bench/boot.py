@@ -7,7 +7,7 @@ load installs the service worker; from then on both pages load the same vendored
 through it, in the same persistent browser profile, after one warm-up load each.
 
 - `boot_ready_vs_bare_pyodide`: navigation to `data-app-state="ready"`, over the bare page's
-  `loadPyodide()` + `import sys`. Alternating runs. Goal <= 1.3.
+  `loadPyodide()` + `import sys`. Alternating runs. Goal <= 1.15 (issue 18).
 - The breakdown of the online app boots, printed and kept as `boot_*_ms` figures (medians):
   each step of the boot's timeline (`SceneVaultBoot.marks`: PyScript's progress steps, then the
   app's own "main.py started", "app imported", "vault opened", "ready") as the time since the

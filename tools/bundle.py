@@ -6,9 +6,11 @@ fetches it once and unpacks it into Pyodide's file system (pyscript.toml's
 
 - every app/**/*.py except the entry script app/main.py (index.html's `<script src>` loads
   that one), byte for byte, found anew at every build: a new module needs no list;
-- beside each, where one is known, its bytecode for the page's CPython
-  (`app/core/__pycache__/model.cpython-314.pyc`), so Pyodide does not compile the app at every
-  boot. Only Pyodide's interpreter can write it: `tools/pyc.mjs` runs the vendored Pyodide in
+- beside each, where one is known, its bytecode for the page's CPython (`app/core/model.pyc`,
+  where zipimport looks), so Pyodide does not compile the app at every boot; the zip's comment
+  names the Python it is for ('cpython-314');
+- `dataclass_code.marshal`: the compiled methods of the app's dataclasses (app/codecache.py),
+  which dataclasses would otherwise compile as each class is defined. Only Pyodide's interpreter can write it: `tools/pyc.mjs` runs the vendored Pyodide in
   Node for the modules that lack one. Each .pyc is hash-checked (PEP 552): it carries a hash
   of its source, the build keeps it only while that hash matches the source, and Python checks
   it again at import (a mismatch recompiles), so a .pyc never changes what runs.
@@ -46,8 +48,10 @@ if str(ROOT) not in sys.path:  # run as a script: make `tools` importable
 from tools.shell import APP_ARCHIVE, ENTRY_SCRIPT, app_modules  # noqa: E402
 
 PYODIDE = "static/vendor/pyodide/"
+DATACLASS_CODE = "dataclass_code.marshal"  # app/codecache.py's TABLE
 COMPILER = "tools/pyc.mjs"
-PAGE_CWD = "/home/pyodide"  # where PyScript unpacks the archive: the page's cwd
+PAGE_CWD = "/home/pyodide"  # the page's cwd
+PAGE_ARCHIVE = "lib/app.zip"  # where pyscript.toml puts the archive, relative to the cwd
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 PYC_HEADER = 16  # magic (4), flags (4), source hash (8)
 HASH_CHECKED = 0b11  # PEP 552 flags: hash-based, check the source
@@ -59,10 +63,9 @@ def archived_modules(root: Path) -> dict[str, bytes]:
     return {path: (root / path).read_bytes() for path in app_modules(root) if path != ENTRY_SCRIPT}
 
 
-def pyc_path(module: str, cache_tag: str) -> str:
-    """Where Python looks for a module's bytecode: app/x/__pycache__/y.<cache_tag>.pyc."""
-    folder, _, name = module.rpartition("/")
-    return f"{folder}/__pycache__/{name.removesuffix('.py')}.{cache_tag}.pyc"
+def pyc_path(module: str) -> str:
+    """Where zipimport looks for a module's bytecode: beside its source (app/x/y.pyc)."""
+    return module + "c"
 
 
 def pyc_matches(pyc: bytes, source: bytes) -> bool:
@@ -73,13 +76,15 @@ def pyc_matches(pyc: bytes, source: bytes) -> bool:
     return _imp.source_hash(int.from_bytes(pyc[:4], "little"), source) == pyc[8:16]
 
 
-def read_archive(path: Path) -> dict[str, bytes]:
-    """Every entry of an archive (empty when it is missing or not a zip)."""
+def read_archive(path: Path) -> tuple[dict[str, bytes], str | None]:
+    """Every entry of an archive and the cache tag of its bytecode (the zip's comment); empty
+    when it is missing or not a zip."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return {name: archive.read(name) for name in archive.namelist()}
+            tag = archive.comment.decode("ascii", "replace") or None
+            return {name: archive.read(name) for name in archive.namelist()}, tag
     except (OSError, zipfile.BadZipFile):
-        return {}
+        return {}, None
 
 
 def page_cache_tag(root: Path) -> str | None:
@@ -92,47 +97,51 @@ def page_cache_tag(root: Path) -> str | None:
     return f"cpython-{int(major)}{int(minor)}"
 
 
-def known_bytecode(entries: dict[str, bytes], modules: dict[str, bytes],
-                   wanted_tag: str | None = None) -> tuple[str | None, dict[str, bytes]]:
-    """(cache tag, {module: .pyc}) of the .pyc in `entries` that still match their module (and
-    are for `wanted_tag`, when given: bytecode of an older Pyodide is dropped)."""
-    tag, found = wanted_tag, {}
-    for module, source in modules.items():
-        folder, _, name = module.rpartition("/")
-        prefix = f"{folder}/__pycache__/{name.removesuffix('.py')}."
-        for entry, pyc in entries.items():
-            if entry.startswith(prefix) and entry.endswith(".pyc") and pyc_matches(pyc, source):
-                candidate = entry[len(prefix):-len(".pyc")]
-                if tag in (None, candidate):
-                    tag, found[module] = candidate, pyc
-    return tag, found
+def known_bytecode(entries: dict[str, bytes], tag: str | None, modules: dict[str, bytes],
+                   wanted_tag: str | None = None) -> dict[str, bytes]:
+    """{module: .pyc} of the .pyc in `entries` that still match their module, unless they were
+    compiled for another Python than `wanted_tag` (the vendored Pyodide's, when known)."""
+    if tag is None or wanted_tag not in (None, tag):
+        return {}
+    return {m: entries[pyc_path(m)] for m, source in modules.items()
+            if pyc_path(m) in entries and pyc_matches(entries[pyc_path(m)], source)}
 
 
-def compile_with_pyodide(root: Path, modules: dict[str, bytes]) -> tuple[str, dict[str, bytes]]:
-    """(cache tag, {module: .pyc}) from the vendored Pyodide in Node (tools/pyc.mjs)."""
+def compile_with_pyodide(root: Path, modules: dict[str, bytes],
+                         to_compile: set[str]) -> tuple[str, dict[str, bytes], bytes]:
+    """(cache tag, {module: .pyc} for `to_compile`, the dataclass code table) from the vendored
+    Pyodide in Node (tools/pyc.mjs), which sees every module in `modules`."""
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("node is not installed")
     if not (root / PYODIDE / "pyodide.mjs").is_file():
         raise RuntimeError(f"{PYODIDE} is not vendored yet (run `make setup`)")
-    request = {"indexURL": str(root / PYODIDE), "cwd": PAGE_CWD,
-               "modules": {m: base64.b64encode(s).decode() for m, s in modules.items()}}
+    request = {"indexURL": str(root / PYODIDE), "prefix": f"{PAGE_CWD}/{PAGE_ARCHIVE}",
+               "modules": {m: base64.b64encode(s).decode() for m, s in modules.items()},
+               "compile": sorted(to_compile)}
     done = subprocess.run([node, str(root / COMPILER)], input=json.dumps(request), text=True,
                           capture_output=True, timeout=COMPILE_TIMEOUT_S, cwd=root)
     if done.returncode != 0:
         raise RuntimeError(f"{COMPILER} failed: {done.stderr.strip()[-2000:]}")
     reply = json.loads(done.stdout)
-    return reply["cache_tag"], {m: base64.b64decode(pyc) for m, pyc in reply["pycs"].items()}
+    return (reply["cache_tag"], {m: base64.b64decode(pyc) for m, pyc in reply["pycs"].items()},
+            base64.b64decode(reply["dataclass_code"]))
 
 
-def build_archive(modules: dict[str, bytes], cache_tag: str | None, pycs: dict[str, bytes]) -> bytes:
-    """The archive's bytes: each module, and its .pyc where one matches it; deterministic."""
+def build_archive(modules: dict[str, bytes], cache_tag: str | None, pycs: dict[str, bytes],
+                  dataclass_code: bytes | None = None) -> bytes:
+    """The archive's bytes: each module, its .pyc where one matches it, and the dataclass code
+    table when there is one; deterministic."""
     entries = dict(modules)
+    if cache_tag and dataclass_code:
+        entries[DATACLASS_CODE] = dataclass_code
     if cache_tag:
-        entries.update({pyc_path(m, cache_tag): pyc for m, pyc in pycs.items()
+        entries.update({pyc_path(m): pyc for m, pyc in pycs.items()
                         if m in modules and pyc_matches(pyc, modules[m])})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        if cache_tag and len(entries) > len(modules) + (DATACLASS_CODE in entries):
+            archive.comment = cache_tag.encode("ascii")
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, FIXED_DATE)
             info.external_attr = 0o644 << 16
@@ -143,7 +152,7 @@ def build_archive(modules: dict[str, bytes], cache_tag: str | None, pycs: dict[s
 
 def archive_drift(root: Path) -> list[str]:
     """How static/app.zip differs from app/ (modules missing, changed or extra); [] when current."""
-    entries = read_archive(root / APP_ARCHIVE)
+    entries, tag = read_archive(root / APP_ARCHIVE)
     if not entries:
         return [f"{APP_ARCHIVE} is missing"]
     modules = archived_modules(root)
@@ -152,9 +161,9 @@ def archive_drift(root: Path) -> list[str]:
     drift += [f"{m} differs from app/" for m in sorted(modules.keys() & sources)
               if entries[m] != modules[m]]
     drift += [f"{name} is not an app module" for name in sorted(sources - modules.keys())]
-    tag, pycs = known_bytecode(entries, modules, page_cache_tag(root))
-    matching = {pyc_path(m, tag) for m in pycs} if tag else set()
-    drift += [f"{name} matches no module" for name in sorted(entries.keys() - sources - matching)]
+    matching = {pyc_path(m) for m in known_bytecode(entries, tag, modules, page_cache_tag(root))}
+    drift += [f"{name} matches no module or is for another Python than the vendored one"
+              for name in sorted(entries.keys() - sources - matching - {DATACLASS_CODE})]
     return drift
 
 
@@ -164,24 +173,26 @@ def write_archive(root: Path = ROOT, compile: bool = True) -> tuple[int, int]:
     Node the archive still works: Pyodide compiles those modules at boot instead."""
     target = root / APP_ARCHIVE
     modules = archived_modules(root)
-    tag, pycs = known_bytecode(read_archive(target), modules, page_cache_tag(root))
-    missing = {m: s for m, s in modules.items() if m not in pycs}
-    if compile and missing:
+    entries, tag = read_archive(target)
+    pycs = known_bytecode(entries, tag, modules, page_cache_tag(root))
+    table = entries.get(DATACLASS_CODE) if pycs else None  # kept: a stale source just misses
+    missing = {m for m in modules if m not in pycs}
+    if compile and (missing or table is None):
         try:
-            new_tag, compiled = compile_with_pyodide(root, missing)
-        except (OSError, RuntimeError, ValueError, subprocess.SubprocessError) as exc:
+            new_tag, compiled, table = compile_with_pyodide(root, modules, missing)
+            if pycs and tag != new_tag:  # the lock file disagrees with Pyodide: trust Pyodide
+                pycs, (new_tag, compiled, table) = {}, compile_with_pyodide(root, modules, set(modules))
+        except (OSError, RuntimeError, ValueError, KeyError, subprocess.SubprocessError) as exc:
             print(f"bundle: no bytecode for {len(missing)} module(s), the page compiles them "
                   f"at boot ({exc})", file=sys.stderr)
         else:
-            if tag not in (None, new_tag):  # the lock file disagrees with Pyodide: trust Pyodide
-                pycs = {}
             tag, pycs = new_tag, {**pycs, **compiled}
-    return _replace(target, modules, tag, pycs)
+    return _replace(target, modules, tag, pycs, table)
 
 
 def _replace(target: Path, modules: dict[str, bytes], tag: str | None,
-             pycs: dict[str, bytes]) -> tuple[int, int]:
-    data = build_archive(modules, tag, pycs)
+             pycs: dict[str, bytes], table: bytes | None = None) -> tuple[int, int]:
+    data = build_archive(modules, tag, pycs, table)
     if not target.is_file() or target.read_bytes() != data:
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")

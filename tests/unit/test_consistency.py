@@ -33,23 +33,23 @@ def browser_modules() -> set[str]:
 
 
 def test_every_app_module_reaches_the_page_in_the_archive_or_as_the_entry_script():
-    """The app archive (tools/bundle.py) is unpacked into the cwd, so its app/ keeps its paths;
-    the entry script is index.html's <script src>. Together they are every app module."""
+    """The app archive (tools/bundle.py) is copied into ./lib/ and put on sys.path by the entry
+    script, index.html's <script src>. Together they are every app module."""
     import zipfile
 
-    assert pyscript_files()["./static/app.zip"] == "./*"
+    assert pyscript_files()["./static/app.zip"] == "./lib/app.zip"
     assert '<script type="py" src="app/main.py"' in (ROOT / "index.html").read_text()
     with zipfile.ZipFile(ROOT / "static" / "app.zip") as archive:
         archived = {f"./{name}" for name in archive.namelist() if name.endswith(".py")}
     assert archived | {"./app/main.py"} == browser_modules()
 
 
-def test_every_browser_wheel_is_unpacked_at_boot():
+def test_every_browser_wheel_is_on_sys_path_at_boot():
     pinned = [line.split("==")[0].strip().replace("-", "_") for line in
               (ROOT / "requirements-browser.txt").read_text().splitlines()
               if line.strip() and not line.startswith("#")]
     wheels = {src: dst for src, dst in pyscript_files().items() if src.endswith(".whl")}
-    assert wheels == {f"./static/vendor/wheels/{name}.whl": "./*" for name in pinned}
+    assert wheels == {f"./static/vendor/wheels/{name}.whl": f"./lib/{name}.whl" for name in pinned}
 
 
 def test_interpreter_is_the_vendored_pyodide():

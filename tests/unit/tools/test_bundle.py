@@ -12,8 +12,9 @@ import pytest
 
 from tools import bundle
 
-TAG = "cpython-399"  # a made-up interpreter: the bundle trusts the .pyc's own magic number
+TAG = "cpython-399"  # a made-up interpreter: with no vendored Pyodide, any tag is accepted
 MAGIC = (3999).to_bytes(2, "little") + b"\r\n"
+STRAY = "matches no module or is for another Python than the vendored one"
 
 
 def fake_pyc(source: bytes, flags: int = bundle.HASH_CHECKED, magic: bytes = MAGIC) -> bytes:
@@ -65,16 +66,16 @@ def test_the_same_sources_give_the_same_bytes(tree):
 
 def test_a_pyc_is_kept_only_while_it_matches_its_source(tree):
     compiled(tree, ["app/__init__.py", "app/core/model.py"])
-    assert bundle.pyc_path("app/core/model.py", TAG) in entries(tree)
+    assert bundle.pyc_path("app/core/model.py") in entries(tree)
     (tree / "app" / "core" / "model.py").write_bytes(b"X = 2\n")
     assert bundle.archive_drift(tree) == [
-        "app/core/model.py differs from app/",
-        f"{bundle.pyc_path('app/core/model.py', TAG)} matches no module"]  # compiled from the old
+        "app/core/model.py differs from app/",  # and its .pyc was compiled from the old source:
+        f"{bundle.pyc_path('app/core/model.py')} {STRAY}"]
     assert bundle.write_archive(tree, compile=False) == (3, 1)
     rebuilt = entries(tree)
     assert rebuilt["app/core/model.py"] == b"X = 2\n"
-    assert bundle.pyc_path("app/core/model.py", TAG) not in rebuilt  # the page compiles it
-    assert bundle.pyc_path("app/__init__.py", TAG) in rebuilt  # unchanged: still fast
+    assert bundle.pyc_path("app/core/model.py") not in rebuilt  # the page compiles it
+    assert bundle.pyc_path("app/__init__.py") in rebuilt  # unchanged: still fast
     assert bundle.archive_drift(tree) == []
 
 
@@ -125,9 +126,8 @@ def test_a_stray_or_foreign_pyc_is_drift(tree):
         with zipfile.ZipFile(__import__("io").BytesIO(data)) as clean:
             for name in clean.namelist():
                 archive.writestr(name, clean.read(name))
-        archive.writestr(bundle.pyc_path("app/core/model.py", TAG), pyc)
-    assert bundle.archive_drift(tree) == [
-        f"{bundle.pyc_path('app/core/model.py', TAG)} matches no module"]
+        archive.writestr(bundle.pyc_path("app/core/model.py"), pyc)
+    assert bundle.archive_drift(tree) == [f"{bundle.pyc_path('app/core/model.py')} {STRAY}"]
     assert bundle.archive_drift(tree / "app") == ["static/app.zip is missing"]
 
 
@@ -136,3 +136,18 @@ def test_without_node_or_pyodide_the_archive_is_still_built(tree, capsys):
     assert bundle.write_archive(tree, compile=True) == (3, 0)
     assert "the page compiles them at boot" in capsys.readouterr().err
     assert bundle.archive_drift(tree) == []
+
+
+def test_bytecode_is_tagged_and_dropped_when_the_vendored_python_changes(tree):
+    compiled(tree, ["app/core/model.py"])
+    with zipfile.ZipFile(tree / "static" / "app.zip") as archive:
+        assert archive.comment == TAG.encode()  # the Python the .pyc are for
+    assert bundle.pyc_path("app/core/model.py") == "app/core/model.pyc"  # zipimport's layout
+    lock = tree / "static" / "vendor" / "pyodide" / "pyodide-lock.json"
+    lock.parent.mkdir(parents=True)
+    lock.write_text('{"info": {"python": "3.99.1"}}')
+    assert bundle.page_cache_tag(tree) == TAG and bundle.archive_drift(tree) == []
+    lock.write_text('{"info": {"python": "3.100.0"}}')  # a new Pyodide: old bytecode is no use
+    assert bundle.archive_drift(tree) == [f"app/core/model.pyc {STRAY}"]
+    assert bundle.write_archive(tree, compile=False) == (3, 0)
+    assert "app/core/model.pyc" not in entries(tree)

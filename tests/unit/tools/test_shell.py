@@ -24,9 +24,12 @@ def test_the_committed_pyscript_toml_is_what_the_tool_generates():
     assert shell.main(["--check"]) == 0
 
 
-def test_the_table_lists_every_wheel_then_the_app_archive_each_unpacked():
+def test_the_table_lists_every_wheel_then_the_app_archive_each_copied_into_lib():
     table = shell.pyscript_files(ROOT)
-    assert table == {"./static/vendor/wheels/pyodide_http.whl": "./*", "./static/app.zip": "./*"}
+    assert table == {"./static/vendor/wheels/pyodide_http.whl": "./lib/pyodide_http.whl",
+                     "./static/app.zip": "./lib/app.zip"}
+    main = (ROOT / "app" / "main.py").read_text()
+    assert 'LIB = os.path.abspath("lib")' in main and shell.PAGE_LIB == "lib"  # mounted there
 
 
 def test_the_built_archive_holds_exactly_app_and_the_bytecode_of_every_module():
@@ -36,15 +39,14 @@ def test_the_built_archive_holds_exactly_app_and_the_bytecode_of_every_module():
                      if "__pycache__" not in p.parts and p.relative_to(ROOT).as_posix() != "app/main.py")
     with zipfile.ZipFile(ROOT / "static" / "app.zip") as archive:
         entries = {name: archive.read(name) for name in archive.namelist()}
+        tag = archive.comment.decode()
     sources = sorted(name for name in entries if name.endswith(".py"))
     assert sources == modules, "static/app.zip is stale: run `python3 tools/shell.py`"
     assert [m for m in modules if entries[m] != (ROOT / m).read_bytes()] == []
     pycs = {name for name in entries if name.endswith(".pyc")}
-    tag = next(iter(pycs)).rsplit(".", 2)[1]
-    assert tag.startswith("cpython-3") and tag != sys.implementation.cache_tag  # the page's CPython
-    expected = {bundle.pyc_path(m, tag) for m in modules}
-    assert pycs == expected, "modules without bytecode: run `python3 tools/shell.py`"
-    assert all(bundle.pyc_matches(entries[bundle.pyc_path(m, tag)], entries[m]) for m in modules)
+    assert tag == bundle.page_cache_tag(ROOT) and tag != sys.implementation.cache_tag  # the page's
+    assert pycs == {m + "c" for m in modules}, "modules without bytecode: run `python3 tools/shell.py`"
+    assert all(bundle.pyc_matches(entries[m + "c"], entries[m]) for m in modules)
     assert bundle.archive_drift(ROOT) == [] and bundle.main(["--check"]) == 0
 
 
@@ -81,8 +83,8 @@ def test_regenerating_replaces_only_the_generated_part(tree):
     assert shell.update_pyscript_toml(tree) is True
     config = tomllib.loads((tree / "pyscript.toml").read_text())
     assert config["files"] == {
-        "./static/vendor/wheels/pyodide_http.whl": "./*", "./static/vendor/wheels/some_lib.whl": "./*",
-        "./static/app.zip": "./*"}
+        "./static/vendor/wheels/pyodide_http.whl": "./lib/pyodide_http.whl",
+        "./static/vendor/wheels/some_lib.whl": "./lib/some_lib.whl", "./static/app.zip": "./lib/app.zip"}
     assert config["name"] == "x" and config["js_modules"]["main"] == {"./static/js/bridge/a.mjs": "sv_a"}
     assert shell.update_pyscript_toml(tree) is False  # idempotent
     assert shell.main(["--root", str(tree), "--check"]) == 1  # no archive yet
