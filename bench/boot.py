@@ -13,6 +13,10 @@ through it, in the same persistent browser profile, after one warm-up load each.
   app's own "main.py started", "app imported", "vault opened", "ready") as the time since the
   step before, and the app files PyScript fetched into Pyodide's file system (how many, the sum
   of their fetch times, and the span from the first request to the last byte).
+- `boot_app_after_pyodide_ms`: the app's own work once Pyodide is loaded (from PyScript's
+  "Loaded interpreter" to "ready", median), the part of the boot the app's code decides; and
+  `boot_ready_vs_bare_pyodide_paired`, the median of each run's app/bare ratio (each pair ran
+  back to back), which a load burst on the shared machine moves less than the ratio of medians.
 - `boot_offline_vs_online_warm`: the same app boot with the server stopped (the worker serves
   everything, and the server's open connections are dropped too) over a warm online boot; the
   server comes back on the same port afterwards, and the two boots swap order every run.
@@ -90,6 +94,11 @@ def summarize(breakdowns: list[dict[str, float]]) -> dict[str, float]:
         unit = "" if name == "files fetched" else " ms"
         print(f"  {name:<{width}}  {summary[name]:8.1f}{unit}")
     return summary
+
+
+# The steps after Pyodide itself is loaded: the app's own start-up (with "ready").
+AFTER_INTERPRETER = ("Loading files", "Loaded files", "Loading JS modules", "Loaded JS modules",
+                     "Loaded Pyodide", "main.py started", "app imported", "vault opened")
 
 
 def figure_name(step: str) -> str:
@@ -200,8 +209,18 @@ def run(session, runs: int = 7) -> dict[str, float]:
     page.close()
     app_ms, offline_ms, bare_ms = (median(times[mode]) for mode in ("online", "offline", "bare"))
     summary = summarize(breakdowns)
+    after_pyodide = median([b["ready"] + sum(v for k, v in b.items() if k in AFTER_INTERPRETER)
+                            for b in breakdowns])
+    paired = median([app / bare for app, bare in zip(times["online"], times["bare"])])
     print(f"  bare loadPyodide() + import sys: {bare_ms:.1f} ms; app ready: {app_ms:.1f} ms")
+    print(f"  the app's own work once Pyodide is loaded ('Loaded interpreter' to 'ready'): "
+          f"{after_pyodide:.1f} ms")
+    print("  runs (app online / bare, ms): " + ", ".join(
+        f"{app:.0f}/{bare:.0f}" for app, bare in zip(times["online"], times["bare"])))
+    print(f"  median of each run's app/bare: {paired:.3f}")
     return {
+        "boot_app_after_pyodide_ms": round(after_pyodide, 1),
+        "boot_ready_vs_bare_pyodide_paired": round(paired, 3),
         **{figure_name(name): round(value, 1) for name, value in summary.items()},
         "boot_ready_vs_bare_pyodide": round(app_ms / bare_ms, 3),
         "boot_offline_vs_online_warm": round(offline_ms / app_ms, 3),

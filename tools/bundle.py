@@ -9,7 +9,7 @@ fetches it once and unpacks it into Pyodide's file system (pyscript.toml's
 - beside each, where one is known, its bytecode for the page's CPython (`app/core/model.pyc`,
   where zipimport looks), so Pyodide does not compile the app at every boot; the zip's comment
   names the Python it is for ('cpython-314');
-- `dataclass_code.marshal`: the compiled methods of the app's dataclasses (app/codecache.py),
+- `dataclass_code.marshal`: the compiled methods of the app's dataclasses (app/core/codecache.py),
   which dataclasses would otherwise compile as each class is defined. Only Pyodide's interpreter can write it: `tools/pyc.mjs` runs the vendored Pyodide in
   Node for the modules that lack one. Each .pyc is hash-checked (PEP 552): it carries a hash
   of its source, the build keeps it only while that hash matches the source, and Python checks
@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `tools` importable
 from tools.shell import APP_ARCHIVE, ENTRY_SCRIPT, app_modules  # noqa: E402
 
 PYODIDE = "static/vendor/pyodide/"
-DATACLASS_CODE = "dataclass_code.marshal"  # app/codecache.py's TABLE
+DATACLASS_CODE = "dataclass_code.marshal"  # app/core/codecache.py's TABLE
 COMPILER = "tools/pyc.mjs"
 PAGE_CWD = "/home/pyodide"  # the page's cwd
 PAGE_ARCHIVE = "lib/app.zip"  # where pyscript.toml puts the archive, relative to the cwd

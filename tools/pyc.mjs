@@ -9,7 +9,7 @@
 //
 // Then it imports every app module (with a stand-in `pyscript` package; a module that cannot be
 // imported outside the page is skipped) and records the source of each dataclass's generated
-// methods, compiled: app/codecache.py looks them up at boot instead of compiling them.
+// methods, compiled: app/core/codecache.py looks them up at boot instead of compiling them.
 //
 //   stdin:  {"indexURL": "static/vendor/pyodide/", "prefix": "/home/pyodide/lib/app.zip",
 //            "modules": {"app/core/model.py": "<base64 source bytes>", ...},   (every module)

@@ -139,9 +139,9 @@ json.dumps({name: [type(module.__loader__).__name__, module.__file__]
     assert [name for name, (_, path) in loaded.items()
             if not path.startswith("/home/pyodide/lib/app.zip/app/") or not path.endswith(".pyc")] == []
     assert len(loaded) > 20 and "app.startup" in loaded and "app.store.vault" in loaded
-    # The dataclasses took their generated methods from the archive's table (app/codecache.py).
+    # The dataclasses took their generated methods from the archive's table (app/core/codecache.py).
     assert run_python(page, "import dataclasses; dataclasses.exec.__name__") == "exec_generated"
-    assert run_python(page, "from app import codecache; len(codecache.load('lib/app.zip'))") > 20
+    assert run_python(page, "from app.core import codecache; len(codecache.load('lib/app.zip'))") > 20
 
 
 def test_the_boot_timeline_names_each_step_in_order(app_page):

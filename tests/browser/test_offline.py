@@ -173,6 +173,7 @@ def test_an_edited_module_reaches_a_returning_user_in_a_new_archive_and_boots_of
     page = boot_controlled(offline_app)
     first_cache = page.evaluate("caches.keys()")
     offline_app.stop_server()
+    assert page.evaluate("SceneVaultNet.check()") is False  # gone: its return means "look again"
     version = offline_app.root / "app" / "core" / "version.py"
     version.write_text(version.read_text().replace('__version__ = "', '__version__ = "9.9.9-', 1))
     write_precache(offline_app.root)  # rebuilds the archive from app/, lists it: `make setup`

@@ -1,4 +1,4 @@
-"""app/codecache.py: dataclasses take their generated methods' code from the archive's table
+"""app/core/codecache.py: dataclasses take their generated methods' code from the archive's table
 (made at build time by the same interpreter), compile what the table lacks, and ignore a table
 made for another interpreter."""
 
@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from app import codecache
+from app.core import codecache
 from tools.bundle import DATACLASS_CODE
 
 

@@ -11,7 +11,7 @@ source, the same interpreter (the archive's cache tag must be this one's), so th
 object as compiling it here. A source not in the table (a module edited since the build) is
 compiled as before, so the table can only ever save time.
 
-    from app import codecache
+    from app.core import codecache
     codecache.install("/home/pyodide/lib/app.zip")   # -> number of compiled sources known
 """
 
