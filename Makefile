@@ -8,8 +8,10 @@ VENDOR := static/vendor
 VENDOR_STAMP := $(VENDOR)/.complete
 VENV_STAMP := $(VENV)/.complete
 PRECACHE := static/precache.js
+APP_ARCHIVE := static/app.zip
 # The shell's sources, from the one shell list (tools/shell.py): a change to any of them
-# regenerates pyscript.toml's [files] and static/precache.js (a new cache version).
+# regenerates pyscript.toml's [files], the app archive static/app.zip (every app module and its
+# bytecode, compiled by the vendored Pyodide in Node) and static/precache.js (a new cache version).
 SHELL_FILES := $(shell $(PYTHON) tools/shell.py --list)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -17,11 +19,12 @@ PYTEST_ARGS ?=
 
 .PHONY: setup run test bench chromium ffmpeg exiftool unzip clean
 
-## setup: vendor the browser runtime (npm ci + wheels) into static/vendor/ and list the offline
-## shell in static/precache.js; a no-op when current
-setup: $(VENDOR_STAMP) $(PRECACHE)
+## setup: vendor the browser runtime (npm ci + wheels) into static/vendor/, pack app/ into
+## static/app.zip and list the offline shell in static/precache.js; a no-op when current
+setup: $(VENDOR_STAMP) $(PRECACHE) $(APP_ARCHIVE)
 
-$(PRECACHE): $(VENDOR_STAMP) tools/shell.py tools/precache.py $(SHELL_FILES)
+$(PRECACHE) $(APP_ARCHIVE) &: $(VENDOR_STAMP) tools/shell.py tools/precache.py tools/bundle.py \
+    tools/pyc.mjs $(SHELL_FILES)
 	$(PYTHON) tools/shell.py
 
 $(VENDOR_STAMP): package.json package-lock.json requirements-browser.txt Makefile
@@ -78,4 +81,4 @@ bench: setup $(VENV_STAMP) chromium
 	$(VPY) bench/run.py $(if $(ONLY),--only $(ONLY))
 
 clean:
-	rm -rf $(VENDOR) $(VENDOR).new $(PRECACHE) node_modules $(VENV)
+	rm -rf $(VENDOR) $(VENDOR).new $(PRECACHE) $(APP_ARCHIVE) node_modules $(VENV)

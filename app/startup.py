@@ -53,6 +53,7 @@ async def start() -> None:
             _vault = await Vault.open(on_closed=lambda message: shell.show_notice(js.document, message))
         except VaultError as exc:
             raise StartupError(f"Your local vault could not be opened: {exc}") from None
+        boot.mark("vault opened")
         _expose_runtime_api()
         shell.show_version(js.document, __version__)
         generation = GenerationService(_vault, ProxyClient())

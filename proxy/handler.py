@@ -21,12 +21,15 @@ from proxy.guards import (ERROR_CODES, RequestRefused, bad_charset, parse_json_o
 from proxy.providers.base import GeneratedMedia
 from proxy.routes import JOBS_ROUTE, find_route
 from proxy.static import VENDOR_PREFIX, resolve_static_path
+from tools.bundle import current_archive
+from tools.shell import APP_ARCHIVE
 
 SHELL_CACHE = "no-cache"  # always revalidate: Last-Modified / If-Modified-Since give cheap 304s
 VENDOR_CACHE = "public, max-age=604800"  # a week: vendored runtime files change only on upgrade
 API_CACHE = "no-store"
 # static/sw.js controls the whole app, so its scope must be "/" rather than its folder.
 SERVICE_WORKER_ROUTE = "/static/sw.js"
+APP_ARCHIVE_ROUTE = "/" + APP_ARCHIVE  # rebuilt from app/ first when a module changed
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
     "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
@@ -228,6 +231,8 @@ class SceneVaultHandler(SimpleHTTPRequestHandler):
     def _serve_static(self, method: str):
         route = self.path.split("?", 1)[0]
         extra = self.config.extra_static_dirs
+        if route == APP_ARCHIVE_ROUTE:
+            current_archive(self.config.root)  # an edited module reaches the page on reload
         target = resolve_static_path(self.config.root, self.path, extra, self.server.allowlist)
         if target is None:
             raise RequestRefused(404, "not_found", self._not_found_message(route))

@@ -58,7 +58,13 @@ def file_digest(path: Path) -> tuple[str, int]:
 
 
 def build_precache(root: Path) -> Precache:
-    """Hash every shell file; the version hashes the list and the worker's own source."""
+    """Hash every shell file; the version hashes the list and the worker's own source. First
+    static/app.zip is brought up to date with app/ (without Node: it keeps the bytecode of every
+    unchanged module), so the list always hashes the archive that app/ makes."""
+    from tools.bundle import current_archive
+
+    if (root / "app").is_dir():
+        current_archive(root)
     files = tuple((path, *file_digest(root / path)) for path in shell_paths(root))
     overall = hashlib.sha256()
     for path, sha, size in files:

@@ -6,6 +6,9 @@
  *   (the watchdog).
  * - Python finishes start-up with `SceneVaultBoot.ready()` or `SceneVaultBoot.fail(message)`
  *   (app/startup.py). After either, later errors belong to the app, not to the boot.
+ * - Keeps the boot's timeline in `SceneVaultBoot.marks` ({step: ms since navigation}): each
+ *   PyScript progress step as it arrives, the app's own steps (`SceneVaultBoot.mark(step)`,
+ *   from app/main.py and app/startup.py) and "ready". bench/boot.py reads it for its breakdown.
  *
  * Example (from Python):  js.window.SceneVaultBoot.ready()
  */
@@ -27,7 +30,7 @@
   var SETUP_HINT = "The app's runtime files are missing or incomplete. If you run SceneVault " +
     "from source, run `make setup` (or `make run`), then reload.";
   var RETRY_HINT = "Reload the page. If it keeps happening, restart the server with `make run`.";
-  var RUNTIME_PATH = /^\/(static\/vendor\/|app\/|pyscript\.toml$)/;
+  var RUNTIME_PATH = /^\/(static\/vendor\/|static\/app\.zip$|app\/|pyscript\.toml$)/;
   var settled = false;
 
   function byId(id) { return document.getElementById(id); }
@@ -86,10 +89,16 @@
     settled = true;
     clearTimeout(watchdog);
     api.readyAt = performance.now();
+    mark("ready");
     byId("boot-status").hidden = true;
     byId("view").hidden = false;
     root.dataset.appState = "ready";
     return true;
+  }
+
+  // The first time a step happened (a repeated step keeps its first time).
+  function mark(step) {
+    if (!(step in api.marks)) api.marks[step] = performance.now();
   }
 
   function progress(text) {
@@ -137,12 +146,16 @@
     }).observe({ type: "resource", buffered: true });
   }
 
-  window.addEventListener("py:progress", function (event) { progress(event.detail); });
+  window.addEventListener("py:progress", function (event) {
+    mark(String(event.detail));
+    progress(event.detail);
+  });
 
   var watchdog = setTimeout(function () {
     fail("Start-up did not finish within " + WATCHDOG_MS / 1000 + " seconds.", RETRY_HINT);
   }, WATCHDOG_MS);
 
-  var api = { ready: ready, fail: fail, progress: progress, readyAt: null, error: null };
+  var api = { ready: ready, fail: fail, progress: progress, mark: mark, marks: {}, readyAt: null,
+              error: null };
   window.SceneVaultBoot = api;
 })();

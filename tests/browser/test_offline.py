@@ -166,6 +166,33 @@ def test_a_new_version_waits_for_reload_and_keeps_the_data(offline_app):
     assert page.evaluate(DECODE_IMAGE_JS, url) == 256
 
 
+def test_an_edited_module_reaches_a_returning_user_in_a_new_archive_and_boots_offline(offline_app):
+    """app/core/version.py lives in the app archive (static/app.zip), not in a file of its own:
+    editing it makes a new archive, so a new cache, which the open tab gets on reload and then
+    boots from with the server gone."""
+    page = boot_controlled(offline_app)
+    first_cache = page.evaluate("caches.keys()")
+    offline_app.stop_server()
+    assert page.evaluate("SceneVaultNet.check()") is False  # gone: its return means "look again"
+    version = offline_app.root / "app" / "core" / "version.py"
+    version.write_text(version.read_text().replace('__version__ = "', '__version__ = "9.9.9-', 1))
+    write_precache(offline_app.root)  # rebuilds the archive from app/, lists it: `make setup`
+    offline_app.restart_server()
+    assert page.evaluate("SceneVaultNet.check()") is True
+    notice = page.locator("#update-notice")
+    notice.get_by_text("A new version is ready: reload").wait_for(timeout=SW_TIMEOUT_MS)
+    with page.expect_navigation():
+        notice.get_by_role("button", name="Reload").click()
+    assert wait_for_app_state(page) == "ready"
+    assert page.locator("#app-version").inner_text().startswith("9.9.9-")
+    assert page.evaluate("caches.keys()") == [build_precache(offline_app.root).cache] != first_cache
+
+    offline_app.stop_server()
+    offline_app.context.set_offline(True)
+    reload_into_ready(page)
+    assert page.locator("#app-version").inner_text().startswith("9.9.9-")
+
+
 def test_files_that_do_not_match_the_list_never_replace_the_version_in_use(offline_app):
     page = boot_controlled(offline_app)
     first_cache = page.evaluate("caches.keys()")

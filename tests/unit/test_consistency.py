@@ -1,4 +1,4 @@
-"""Cross-file promises: pyscript.toml loads every app module and wheel, the browser loads
+"""Cross-file promises: pyscript.toml loads every app module (in the app archive) and wheel, the browser loads
 nothing from outside, and README's commands really exist."""
 
 import ast
@@ -18,7 +18,9 @@ HARMLESS_URL_PREFIXES = ("http://www.w3.org/2000/svg", "http://www.w3.org/1999/0
                          "http://ns.adobe.com/", "http://purl.org/dc/elements/1.1/",
                          "http://iptc.org/std/Iptc4xmpExt/", "http://cv.iptc.org/newscodes/",
                          "https://scenevault.app/ns/")
-BINARY_SUFFIXES = {".png"}  # pixels, not text: nothing in them is fetched
+# Pixels, not text: nothing in them is fetched; and the app archive (static/app.zip), whose
+# modules are each checked below as app/**/*.py and whose bytecode is compiled from them.
+BINARY_SUFFIXES = {".png", ".zip"}
 
 
 def pyscript_files() -> dict[str, str]:
@@ -30,24 +32,24 @@ def browser_modules() -> set[str]:
     return {f"./{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "app").rglob("*.py")}
 
 
-def test_every_app_module_is_listed_in_pyscript_toml():
-    on_disk = browser_modules()
-    listed = {src for src in pyscript_files() if src.startswith("./app/")}
-    assert on_disk == listed
+def test_every_app_module_reaches_the_page_in_the_archive_or_as_the_entry_script():
+    """The app archive (tools/bundle.py) is copied into ./lib/ and put on sys.path by the entry
+    script, index.html's <script src>. Together they are every app module."""
+    import zipfile
+
+    assert pyscript_files()["./static/app.zip"] == "./lib/app.zip"
+    assert '<script type="py" src="app/main.py"' in (ROOT / "index.html").read_text()
+    with zipfile.ZipFile(ROOT / "static" / "app.zip") as archive:
+        archived = {f"./{name}" for name in archive.namelist() if name.endswith(".py")}
+    assert archived | {"./app/main.py"} == browser_modules()
 
 
-def test_listed_app_modules_keep_their_path_in_the_virtual_file_system():
-    for source, target in pyscript_files().items():
-        if source.startswith("./app/"):
-            assert source == target
-
-
-def test_every_browser_wheel_is_unpacked_at_boot():
+def test_every_browser_wheel_is_on_sys_path_at_boot():
     pinned = [line.split("==")[0].strip().replace("-", "_") for line in
               (ROOT / "requirements-browser.txt").read_text().splitlines()
               if line.strip() and not line.startswith("#")]
     wheels = {src: dst for src, dst in pyscript_files().items() if src.endswith(".whl")}
-    assert wheels == {f"./static/vendor/wheels/{name}.whl": "./*" for name in pinned}
+    assert wheels == {f"./static/vendor/wheels/{name}.whl": f"./lib/{name}.whl" for name in pinned}
 
 
 def test_interpreter_is_the_vendored_pyodide():

@@ -28,7 +28,7 @@ ALLOWED = {
     "app.ui.views": {"app.core", "app.ui.parts"},
     "app.ui": {"app.core", "app.generation", "app.ui.parts", "app.ui.views"},
     "app.startup": {"app.core", "app.store", "app.generation", "app.ui"},
-    "app.main": {"app.startup"},
+    "app.main": {"app.startup", "app.core.codecache"},  # the code table, before any dataclass
     "app": {"app.core"},
 }
 

@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ PYODIDE = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.
 
 
 def make_app(root: Path) -> Path:
-    """A minimal app tree: the two top files, two modules, a static file and a worker."""
+    """A minimal app tree: the two top files, two modules, a static file and a worker (the app
+    archive is built from the modules when the list is)."""
     (root / "app").mkdir()
     (root / "proxy").mkdir()
     (root / "static" / "vendor").mkdir(parents=True)
@@ -59,10 +61,14 @@ def test_the_real_list_holds_the_whole_shell_and_nothing_server_only():
 def test_list_and_hashes_of_a_small_tree(app_tree):
     built = precache.build_precache(app_tree)
     assert [path for path, _, _ in built.files] == [
-        "app/main.py", "app/util.py", "index.html", "pyscript.toml", "static/app.css",
+        "app/main.py", "index.html", "pyscript.toml", "static/app.css", "static/app.zip",
         "static/vendor/lib.js"]
     entries = {path: (sha, size) for path, sha, size in built.files}
-    assert entries["app/util.py"] == (hashlib.sha256(b"X = 1\n").hexdigest(), 6)
+    assert entries["app/main.py"] == (hashlib.sha256(b"print('hi')\n").hexdigest(), 12)
+    archive = (app_tree / "static" / "app.zip").read_bytes()
+    assert entries["static/app.zip"] == (hashlib.sha256(archive).hexdigest(), len(archive))
+    with zipfile.ZipFile(app_tree / "static" / "app.zip") as opened:
+        assert opened.namelist() == ["app/util.py"]  # the entry script is fetched on its own
     assert built.cache == "scenevault-shell-" + built.version and len(built.version) == 16
 
 
@@ -104,7 +110,7 @@ def test_written_file_is_the_list_as_javascript(app_tree):
     body = text[text.index(prefix) + len(prefix):].rstrip().removesuffix(";")
     assert json.loads(body) == built.to_dict()
     assert sorted(p.name for p in (app_tree / "static").iterdir()) == [
-        "app.css", "precache.js", "sw.js", "vendor"]  # no temporary file left behind
+        "app.css", "app.zip", "precache.js", "sw.js", "vendor"]  # no temporary file left behind
     assert precache.write_precache(app_tree) == built  # its own output is not listed
 
 

@@ -1,31 +1,53 @@
-"""The one shell list (tools/shell.py): pyscript.toml's [files] is generated from app/ and
-requirements-browser.txt and the committed file never drifts; the server and the service worker
-take their lists from it; server code and packaging are never on any of them."""
+"""The one shell list (tools/shell.py): pyscript.toml's [files] is generated from
+requirements-browser.txt and the app archive and the committed file never drifts; the built
+archive holds exactly app/'s modules (tools/bundle.py); the server and the service worker take
+their lists from it; server code and packaging are never on any of them."""
 
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from proxy.static import servable_files
-from tools import shell
+from tools import bundle, shell
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_committed_pyscript_toml_is_what_the_tool_generates():
-    """Fails when a module is added, moved or removed without `python3 tools/shell.py`."""
+    """Fails when a wheel is added or removed without `python3 tools/shell.py`, or when the
+    built archive drifts from app/ (the check covers both)."""
     assert shell.render_files_table(ROOT) in (ROOT / "pyscript.toml").read_text()
     assert tomllib.loads((ROOT / "pyscript.toml").read_text())["files"] == shell.pyscript_files(ROOT)
     assert shell.main(["--check"]) == 0
 
 
-def test_the_table_lists_every_wheel_then_every_app_module():
+def test_the_table_lists_every_wheel_then_the_app_archive_each_copied_into_lib():
     table = shell.pyscript_files(ROOT)
+    assert table == {"./static/vendor/wheels/pyodide_http.whl": "./lib/pyodide_http.whl",
+                     "./static/app.zip": "./lib/app.zip"}
+    main = (ROOT / "app" / "main.py").read_text()
+    assert 'LIB = os.path.abspath("lib")' in main and shell.PAGE_LIB == "lib"  # mounted there
+
+
+def test_the_built_archive_holds_exactly_app_and_the_bytecode_of_every_module():
+    """Fails when a module is edited, added or removed and the archive was not rebuilt (`python3
+    tools/shell.py`, `make setup`; the server rebuilds it too, but without bytecode)."""
     modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "app").rglob("*.py")
-                     if "__pycache__" not in p.parts)
-    assert list(table)[0] == "./static/vendor/wheels/pyodide_http.whl" and table[list(table)[0]] == "./*"
-    assert [src.removeprefix("./") for src in list(table)[1:]] == modules
+                     if "__pycache__" not in p.parts and p.relative_to(ROOT).as_posix() != "app/main.py")
+    with zipfile.ZipFile(ROOT / "static" / "app.zip") as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+        tag = archive.comment.decode()
+    sources = sorted(name for name in entries if name.endswith(".py"))
+    assert sources == modules, "static/app.zip is stale: run `python3 tools/shell.py`"
+    assert [m for m in modules if entries[m] != (ROOT / m).read_bytes()] == []
+    pycs = {name for name in entries if name.endswith(".pyc")}
+    assert tag == bundle.page_cache_tag(ROOT) and tag != sys.implementation.cache_tag  # the page's
+    assert pycs == {m + "c" for m in modules}, "modules without bytecode: run `python3 tools/shell.py`"
+    assert all(bundle.pyc_matches(entries[m + "c"], entries[m]) for m in modules)
+    assert bundle.archive_drift(ROOT) == [] and bundle.main(["--check"]) == 0
 
 
 def test_no_list_holds_server_code_or_packaging():
@@ -61,11 +83,12 @@ def test_regenerating_replaces_only_the_generated_part(tree):
     assert shell.update_pyscript_toml(tree) is True
     config = tomllib.loads((tree / "pyscript.toml").read_text())
     assert config["files"] == {
-        "./static/vendor/wheels/pyodide_http.whl": "./*", "./static/vendor/wheels/some_lib.whl": "./*",
-        "./app/__init__.py": "./app/__init__.py", "./app/core/model.py": "./app/core/model.py",
-        "./app/ui/view.py": "./app/ui/view.py"}
+        "./static/vendor/wheels/pyodide_http.whl": "./lib/pyodide_http.whl",
+        "./static/vendor/wheels/some_lib.whl": "./lib/some_lib.whl", "./static/app.zip": "./lib/app.zip"}
     assert config["name"] == "x" and config["js_modules"]["main"] == {"./static/js/bridge/a.mjs": "sv_a"}
     assert shell.update_pyscript_toml(tree) is False  # idempotent
+    assert shell.main(["--root", str(tree), "--check"]) == 1  # no archive yet
+    bundle.write_archive(tree, compile=False)
     assert shell.main(["--root", str(tree), "--check"]) == 0
 
 
@@ -73,3 +96,17 @@ def test_a_pyscript_toml_without_the_markers_is_refused_by_name(tree):
     (tree / "pyscript.toml").write_text('[files]\n"./app/core/model.py" = "./app/core/model.py"\n')
     with pytest.raises(ValueError, match="markers"):
         shell.update_pyscript_toml(tree)
+
+
+def test_the_entry_script_and_the_archive_are_on_the_offline_list(tree):
+    shell.update_pyscript_toml(tree)
+    (tree / "app" / "main.py").write_text("import app\n")
+    (tree / "pyscript.toml").write_text((tree / "pyscript.toml").read_text())
+    bundle.write_archive(tree, compile=False)
+    (tree / "static" / "vendor" / "wheels").mkdir(parents=True)
+    for wheel in ("pyodide_http.whl", "some_lib.whl"):
+        (tree / "static" / "vendor" / "wheels" / wheel).write_bytes(b"PK")
+    paths = shell.shell_paths(tree)
+    assert {"app/main.py", "static/app.zip"} <= set(paths)
+    assert not [p for p in paths if p.startswith("app/") and p != "app/main.py"]
+    assert "static/app.zip" not in shell.make_prerequisites(tree)  # generated, not a source
