@@ -12,7 +12,7 @@ renders and stores the video as the project's `final` (what the user waits for).
 The reference frames: the bench draws every frame of the video on an OffscreenCanvas exactly as
 the app does (bench/pages/render-bench.mjs: the timeline arithmetic is checked against
 `plan.layers` for every frame before anything runs), reads each back raw (getImageData) and
-downloads them; ffmpeg turns them once into raw yuv420p with the colour matrix and range that
+downloads them 60 at a time; ffmpeg turns them once into raw yuv420p with the colour matrix and range that
 the browser's encoder writes into the WebM (ffprobe's `color_space`/`color_range` of our render;
 BT.709 full range in Chromium 156). These are the source frames, before any encoder touched them.
 
@@ -69,7 +69,8 @@ checked for its frame count and compared with the reference:
   hardware preference cannot be measured here).
 
 `runs` and `variant_runs` default to BENCH_RENDER_RUNS (3) and BENCH_RENDER_VARIANT_RUNS (2).
-On a quiet 2-core machine a run takes about 5 minutes; the figures move with the load.
+Time goes mostly to the encodes (VP8's are ~4x VP9's) and the 60 s render: about 5 minutes
+estimated on a quiet 2-core machine; 43 minutes with one run each at a load average of 25.
 
     figures = render.run(session, runs=3, variant_runs=2)
     figures["render_vs_ffmpeg_720p"]["value"], figures["render_variant_vp8_realtime_ssim"]
