@@ -69,8 +69,8 @@ checked for its frame count and compared with the reference:
   hardware preference cannot be measured here).
 
 `runs` and `variant_runs` default to BENCH_RENDER_RUNS (3) and BENCH_RENDER_VARIANT_RUNS (2).
-Time goes mostly to the encodes (VP8's are ~4x VP9's) and the 60 s render: about 5 minutes
-estimated on a quiet 2-core machine; 43 minutes with one run each at a load average of 25.
+A run (BENCH_RENDER_RUNS=1, BENCH_RENDER_VARIANT_RUNS=2) took 4 minutes on 2 cores at a load
+average of about 5, most of it the variants and the 60 s render; 43 minutes at a load of 25.
 
     figures = render.run(session, runs=3, variant_runs=2)
     figures["render_vs_ffmpeg_720p"]["value"], figures["render_variant_vp8_realtime_ssim"]
