@@ -75,6 +75,9 @@ def format_table(results: dict) -> str:
     rows = ["| benchmark | figure | value |", "|---|---|---|"]
     for name in sorted(results):
         for figure, value in sorted(results[name].items()):
+            goal = ""
+            if isinstance(value, dict):  # {"value": v, "goal": "<= 1.3"}, as bench/report.py shows it
+                value, goal = value.get("value"), f" (goal {value.get('goal')})"
             shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-            rows.append(f"| {name} | {figure} | {shown} |")
+            rows.append(f"| {name} | {figure} | {shown}{goal} |")
     return "\n".join(rows)
