@@ -100,7 +100,7 @@ LAYER_TOLERANCE = 1e-3
 GOALS = {"render_longest_task_ms_720p": "<= 50", "render_speed_vs_realtime_720p": ">= 1.0",
          "render_vs_ffmpeg_720p": ">= 0.5", "render_peak_mem_60s_vs_12s": "<= 1.3",
          "render_longtask_control_ms": f">= {BUSY_MS} (control)"}
-TODAY = {"codec": "vp9", "latencyMode": "quality", "keyFrameInterval": 2}  # static/js/bridge/render.mjs
+TODAY = {"codec": "vp9", "latencyMode": "quality", "keyFrameInterval": 2}  # static/js/render/worker.mjs
 VARIANTS = {  # name -> CanvasSource options; bitrate 0.1 bit/pixel/frame unless `bpp` says
     "vp9_quality": TODAY,
     "vp9_realtime": {"codec": "vp9", "latencyMode": "realtime", "keyFrameInterval": 2},

@@ -115,7 +115,7 @@ export function layersAt(spec, frame) {
 /** Every frame's layers, to compare with what Python's plan says. */
 export const allLayers = (spec) => Array.from({ length: spec.frames }, (_, frame) => layersAt(spec, frame));
 
-// Draws one frame as static/js/bridge/render.mjs does (cover, pan, crossfade alpha).
+// Draws one frame as static/js/render/worker.mjs does (cover, pan, crossfade alpha).
 function draw(context, bitmaps, layers, width, height) {
   context.globalAlpha = 1;
   context.fillStyle = "#000";

@@ -64,9 +64,9 @@ def test_every_figure_name_is_explained_in_the_docstring(render):
 
 def test_todays_settings_are_one_of_the_variants(render):
     assert render.VARIANTS["vp9_quality"] == {"codec": "vp9", "latencyMode": "quality", "keyFrameInterval": 2}
-    bridge = (ROOT / "static" / "js" / "bridge" / "render.mjs").read_text()
-    assert 'keyFrameInterval: 2, latencyMode: "quality"' in bridge, (
-        "static/js/bridge/render.mjs changed its encoder options: update TODAY in bench/render.py")
+    worker = (ROOT / "static" / "js" / "render" / "worker.mjs").read_text()
+    assert 'keyFrameInterval: 2, latencyMode: "quality"' in worker, (
+        "static/js/render/worker.mjs changed its encoder options: update TODAY in bench/render.py")
 
 
 def test_a_variant_bitrate_follows_its_bits_per_pixel(render):
