@@ -2,9 +2,11 @@
 which ones a shift-click selects. No DOM here; app/ui/views/library.py renders what this decides, and
 tests/unit/ui/test_library_filters.py runs it under CPython.
 
-A `Query` holds the filters (kind, project, provider, model), the prompt search and the sort.
-Search is case-insensitive and every word must appear in the prompt ("red fox" finds "A fox,
-red at dawn"). Sorting is by creation time, then id, so the order is stable.
+A `Query` holds the filters (kind, project, provider, model, favorites only), the search and
+the sort; `query.filters` is what the vault's index-served reads take
+(app/store/library_index.py). Search is case-insensitive and every word must start a word of the
+prompt or the model ("red fo" finds "A fox, red at dawn"; "ox" does not). Sorting is by creation
+time, then id, so the order is stable.
 
     >>> query = Query(kind="scene", search="lighthouse", sort="oldest")
     >>> shown = apply(assets, query)                     # filtered and sorted
@@ -16,7 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PAGE_SIZE = 60
+from app.store.library_index import PAGE_SIZE, Filters, query_words, record_matches
+
 SORTS = {"newest": "Newest first", "oldest": "Oldest first"}
 FILTER_FIELDS = ("kind", "project_id", "provider", "model")
 RECIPE_LABELS = (("prompt", "Prompt"), ("negative_prompt", "Negative prompt"),
@@ -35,6 +38,7 @@ class Query:
     model: str = ""
     search: str = ""
     sort: str = "newest"
+    favorite: bool = False
 
     def __post_init__(self):
         if self.sort not in SORTS:
@@ -42,28 +46,28 @@ class Query:
 
     @property
     def words(self) -> tuple[str, ...]:
-        return tuple(self.search.casefold().split())
+        return query_words(self.search)
 
     @property
     def narrowed(self) -> bool:
         """True when any filter or search is set (the sort does not narrow)."""
-        return bool(self.words) or any(getattr(self, name) for name in FILTER_FIELDS)
+        return (bool(self.words) or self.favorite
+                or any(getattr(self, name) for name in FILTER_FIELDS))
+
+    @property
+    def filters(self) -> Filters:
+        """The query as the vault's library reads take it."""
+        return Filters(kind=self.kind, project_id=self.project_id, provider=self.provider,
+                       model=self.model, favorite=self.favorite, search=self.search,
+                       newest_first=self.sort == "newest")
 
     def matches(self, asset) -> bool:
-        return ((not self.kind or asset.kind == self.kind)
-                and (not self.project_id or asset.project_id == self.project_id)
-                and (not self.provider or provider_of(asset) == self.provider)
-                and (not self.model or model_of(asset) == self.model)
-                and _has_words(prompt_of(asset), self.words))
+        """The same answer the vault's index-served read gives for `asset`."""
+        return record_matches(asset.to_record(), self.filters)
 
     def cleared(self) -> Query:
         """The same sort with every filter and the search removed."""
         return Query(sort=self.sort)
-
-
-def _has_words(text: str, words: tuple[str, ...]) -> bool:
-    folded = text.casefold()
-    return all(word in folded for word in words)
 
 
 def recipe_value(asset, name: str) -> str:

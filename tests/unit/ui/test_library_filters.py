@@ -30,6 +30,7 @@ LIBRARY = [
     asset(3, kind="audio", provider="openai", model="tts-1", prompt="Once upon a time"),
     asset(4, provider="a1111", model="current", prompt="Red desert at NIGHT"),
     asset(5, recipe=False),
+    asset(6, recipe=False, favorite=True),
 ]
 
 
@@ -38,8 +39,8 @@ def ids(assets) -> list[str]:
 
 
 def test_no_filter_shows_everything_newest_first():
-    assert ids(lf.apply(LIBRARY, Query())) == ["ast_0005", "ast_0004", "ast_0003", "ast_0002",
-                                               "ast_0001"]
+    assert ids(lf.apply(LIBRARY, Query())) == ["ast_0006", "ast_0005", "ast_0004", "ast_0003",
+                                               "ast_0002", "ast_0001"]
 
 
 def test_oldest_first_reverses_the_order():
@@ -60,7 +61,10 @@ def test_equal_times_sort_by_id_so_pages_are_stable():
     (Query(kind="scene", provider="local"), ["ast_0001"]),
     (Query(search="red"), ["ast_0004", "ast_0002"]),
     (Query(search="  DESERT   red "), ["ast_0004"]),
-    (Query(search="night"), ["ast_0004", "ast_0002"]),  # "knights" holds "night"
+    (Query(search="night"), ["ast_0004"]),  # words match from their start: not "knights"
+    (Query(search="knig ban"), ["ast_0002"]),
+    (Query(search="tts"), ["ast_0003"]),  # the model is searched too
+    (Query(favorite=True), ["ast_0006"]),
     (Query(search="lighthouse", kind="audio"), []),
 ])
 def test_filters_and_search_narrow_the_list(query, expected):
