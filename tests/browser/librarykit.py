@@ -46,14 +46,16 @@ def record_for(template, n: int, start_ms: int, providers=None) -> dict:
 
 
 async def bulk_records(vault, project_id: str, templates: list, count: int,
-                       start_ms: int | None = None, providers=None) -> list[str]:
-    """Insert `count` records into `project_id` in one transaction; returns their ids,
-    newest first. Templates are used in turn; `providers` is a list of (provider, model)."""
+                       start_ms: int | None = None, providers=None, first: int = 0) -> list[str]:
+    """Insert `count` records (items `first`, `first + 1`, …) into `project_id` in one
+    transaction; returns their ids, newest first. Templates are used in turn; `providers` is a
+    list of (provider, model)."""
     from app.store import idb
     from app.core.model import now_ms
 
     start = now_ms() if start_ms is None else start_ms
-    records = [record_for(templates[n % len(templates)], n, start, providers) for n in range(count)]
+    records = [record_for(templates[n % len(templates)], n, start, providers)
+               for n in range(first, first + count)]
     for record in records:
         record["projectId"] = project_id
     tx = idb.Transaction(vault.db, ["assets"], "readwrite")
