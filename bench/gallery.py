@@ -15,7 +15,7 @@ the media library's first page at 10,000 records.
 - `..._local_provider_pngs` (3 runs): the same with the local provider's own 1024x576 PNGs,
   flat landscapes of about 25 KB: with tiny files the two ways are close.
 - `library_10k_first_page_ms` (goal <= 250): through the real library view, from the hash
-  change to `#/library` (from the dashboard) until the first page's 60 cards are in the DOM and
+  change to `#/library` (from the Trash view, once the page is idle) until the first page's 60 cards are in the DOM and
   a frame has painted, with 10,000 records stored. `library_10k_previews_ms` (goal <= 250) is
   the same navigation until the page's previews are shown (`data-previews=ready`);
   `library_10k_next_page_ms` is "Next". Medians of `runs`.
@@ -177,6 +177,7 @@ async def data_urls(assets, batch):
 # Time from the hash change to the first page painted (and to its previews), in the page.
 FIRST_PAGE_JS = """async () => {
   const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  await new Promise((resolve) => requestIdleCallback(resolve, { timeout: 2000 }));
   const start = performance.now();
   location.hash = "#/library";
   while (document.querySelectorAll(".library-grid > li").length < 60) await frame();
@@ -259,6 +260,14 @@ def _wait_for_view(page, selector: str) -> None:
     page.wait_for_selector(selector, timeout=120_000)
 
 
+def _leave_library(page) -> None:
+    """Go to the Trash view (a light one) and wait until it is shown; FIRST_PAGE_JS then waits
+    for an idle moment, so the library's time is its own, not the tail of another view's work
+    (the dashboard reads every asset of each project for its cards)."""
+    page.evaluate("location.hash = '#/trash'")
+    _wait_for_view(page, "#view[data-route='#/trash']:not([inert])")
+
+
 def _library_10k(page, runs: int) -> dict[str, float]:
     librarykit.install(page)  # again: the reloads emptied the page's file system
     _py(page, f"""
@@ -272,8 +281,7 @@ assert await vault.library_count(Filters()) == {IMAGES}
 """)
     painted, previews, next_page = [], [], []
     for _ in range(runs):
-        page.evaluate("location.hash = '#/'")
-        _wait_for_view(page, "#view[data-view=dashboard] .project-list")
+        _leave_library(page)
         first, with_previews = page.evaluate(FIRST_PAGE_JS)
         painted.append(first)
         previews.append(with_previews)
@@ -335,8 +343,7 @@ json.dumps({{"seconds": seconds, "checked": len(raw), "differ": differ,
     assert made["count"] == HUNDRED_K, made
     painted, previews, rare, common = [], [], [], []
     for _ in range(runs):
-        page.evaluate("location.hash = '#/'")
-        _wait_for_view(page, "#view[data-view=dashboard] .project-list")
+        _leave_library(page)
         first, with_previews = page.evaluate(FIRST_PAGE_JS)
         painted.append(first)
         previews.append(with_previews)

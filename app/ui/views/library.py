@@ -19,6 +19,7 @@ selected files that still match it.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from app.ui.parts.dialogs import confirm_dialog
@@ -35,9 +36,9 @@ FILTERS = (("kind", "Kind", "All kinds"), ("project_id", "Project", "All project
 
 
 async def render(app, scope, container) -> None:
-    projects = await app.vault.list_projects()
+    projects, first = await asyncio.gather(app.vault.list_projects(),
+                                           app.vault.library_page(Query().filters))
     view = Library(app, scope, {p.id: p.title for p in projects})
-    first = await app.vault.library_page(view.query.filters)
     replace_children(container, *view.build(bool(first.assets)))
     view.show(first, 1)
     run_soon(view.fill_in())
@@ -62,6 +63,7 @@ class Library:
         self.anchor: str | None = None
         self.focused: str | None = None
         self.selects: dict[str, object] = {}
+        self.previews = None                # the task filling the page's previews
 
     def title_of(self, asset) -> str:
         return self.titles.get(asset.project_id, "an unknown project")
@@ -127,6 +129,7 @@ class Library:
         """After the first page: its previews, then the filters' values, then the totals."""
         if not self.has_files:
             return
+        await asyncio.wait([self.previews])  # first: a long count would hold the reads up
         choices = await self.app.vault.library_choices()
         if self.scope.disposed:
             return
@@ -205,7 +208,7 @@ class Library:
         replace_children(self.grid, *(cards or [self._no_match(page_scope)]))
         self._update_pager()
         self._update_selection()
-        run_soon(load_previews(self.app.vault, page_scope, self.grid, items))
+        self.previews = run_soon(load_previews(self.app.vault, page_scope, self.grid, items))
 
     def _no_match(self, page_scope):
         reset = el(self.doc, "button", {"type": "button"}, "Clear filters")

@@ -93,14 +93,16 @@ const beyond = (key, from, walk) => {
 
 const dateWalk = async (index, plan, from, walk, want) => {
   const out = [];
+  const exact = !plan.words.length && !Object.keys(plan.check).length;
+  const size = exact && want < BATCH ? want : BATCH;  // an exact range reads just the page
   let after = from;
   for (;;) {
-    const batch = await records(index, bounds(plan, after, walk), walk, BATCH);
+    const batch = await records(index, bounds(plan, after, walk), walk, size);
     for (const r of batch) {
       if (passes(r.value, plan.check, plan.words)) out.push(r);
       if (out.length >= want) return out;
     }
-    if (batch.length < BATCH) return out;
+    if (batch.length < size) return out;
     after = batch[batch.length - 1].key;
   }
 };
@@ -134,6 +136,7 @@ export const count = async (db, plan) => {
     const candidates = await termCandidates(store, plan);
     if (candidates) return (await matching(store, plan, candidates)).length;
   } else if (!Object.keys(plan.check).length) {
+    if (!plan.prefix.length) return request(store.count());  // every record: the quickest count
     return request(store.index(plan.index).count(bounds(plan, null, "next")));
   }
   return (await dateWalk(store.index(plan.index), plan, null, "next", Infinity)).length;
