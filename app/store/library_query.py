@@ -5,8 +5,8 @@ and never by reading every record.
 Mixed into `app.store.vault.Vault`, which provides `db` and `closed_reason`. The plan is pure
 (app/store/library_index.py `plan`); static/js/bridge/library.mjs runs it in ONE readonly
 transaction per call, so a page is one round trip from Python whatever its size. Pages are
-keyset pages: `after` is the last key of the page shown (Next), `before` its first key
-(Previous), so no call ever skips over earlier records.
+keyset pages: `after` is the last key of the page before, so no call ever counts through
+earlier records (the view keeps the key each page started after, for Previous).
 
     filters = Filters(kind="scene", search="lighthouse")
     first = await vault.library_page(filters)              # LibraryPage(assets, more, ...)
@@ -67,12 +67,11 @@ class LibraryStore:
         return self.db
 
     async def library_page(self, filters: Filters, after: list | None = None,
-                           before: list | None = None, limit: int = PAGE_SIZE) -> LibraryPage:
-        """The page after key `after` (or before key `before`; neither: the first page)."""
+                           limit: int = PAGE_SIZE) -> LibraryPage:
+        """The page after key `after` (the last key of the page before; None: the first)."""
         try:
             found = await sv_library.page(self._library_db(), _js_plan(filters),
-                                          to_js(after) if after else None,
-                                          to_js(before) if before else None, limit)
+                                          to_js(after) if after else None, limit)
         except JsException as exc:
             raise idb.translate_error(exc) from None
         records = [idb.from_js_record(r) for r in found.records]

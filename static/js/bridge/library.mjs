@@ -59,30 +59,25 @@ const passes = (value, check, words) => {
   return words.every((word) => terms.some((term) => term.startsWith(word)));
 };
 
-const reverse = (direction) => (direction === "next" ? "prev" : "next");
-
-/** Page of up to `limit` records after `after` (the last key shown), or before `before` (the
- * first key shown, paging back). Resolves to {records, keys, more, total}; `total` is known
- * only when the terms route ran (else null). */
-export const page = async (db, plan, after, before, limit) => {
+/** Page of up to `limit` records after `after` (the last key shown; null: the first page).
+ * Resolves to {records, keys, more, total}; `total` is known only when the terms route ran
+ * (else null). */
+export const page = async (db, plan, after, limit) => {
   const tx = db.transaction(["assets"], "readonly");
   const store = tx.objectStore("assets");
-  const walk = before ? reverse(plan.direction) : plan.direction;
-  const from = before || after || null;
+  const walk = plan.direction;
   const candidates = plan.words.length ? await termCandidates(store, plan) : null;
   let found, total = null;
   if (candidates) {
     const all = await matching(store, plan, candidates);
     total = all.length;
-    const ordered = walk === plan.direction ? all : [...all].reverse();
-    const start = from ? ordered.findIndex((r) => beyond(r.key, from, walk)) : 0;
-    found = start < 0 ? [] : ordered.slice(start, start + limit + 1);
+    const start = after ? all.findIndex((r) => beyond(r.key, after, walk)) : 0;
+    found = start < 0 ? [] : all.slice(start, start + limit + 1);
   } else {
-    found = await dateWalk(store.index(plan.index), plan, from, walk, limit + 1);
+    found = await dateWalk(store.index(plan.index), plan, after, walk, limit + 1);
   }
   const more = found.length > limit;
   found = found.slice(0, limit);
-  if (walk !== plan.direction) found.reverse();
   return { records: found.map((r) => r.value), keys: found.map((r) => r.key), more, total };
 };
 
