@@ -14,9 +14,25 @@ the media library's first page at 10,000 records.
   transaction, as the library does (`Vault.read_previews`).
 - `..._local_provider_pngs` (3 runs): the same with the local provider's own 1024x576 PNGs,
   flat landscapes of about 25 KB: with tiny files the two ways are close.
-- `library_10k_first_page_ms` (informational): from the hash change to `#/library` until the
-  first page's 60 cards are in the DOM and a frame has painted, with 10,000 records stored.
-  `library_10k_previews_ms` adds the page's previews; `library_10k_next_page_ms` is "Next".
+- `library_10k_first_page_ms` (goal <= 250): through the real library view, from the hash
+  change to `#/library` (from the Trash view, once the page is idle) until the first page's 60 cards are in the DOM and
+  a frame has painted, with 10,000 records stored. `library_10k_previews_ms` (goal <= 250) is
+  the same navigation until the page's previews are shown (`data-previews=ready`);
+  `library_10k_next_page_ms` is "Next". Medians of `runs`.
+- `library_100k_first_page_ms` (goal <= 400), `library_100k_previews_ms`: the same with
+  100,000 records. The fixture is built here: the 10,000 above plus 90,000 more, written
+  straight into IndexedDB in transactions of 10,000 (tests/browser/librarykit.py), each a copy
+  of one of the stored generated images (pictures and local-provider PNGs) in its own slot
+  with its own prompt. The bench proves the copies are what the vault would write: every
+  sampled record, read back raw, equals `indexed(Asset.from_record(r).to_record())`, the
+  record `put_asset` stores for that asset (the model's fields, nothing more, and the library
+  index fields derived from them), and the library counts 100,000 files.
+  `library_100k_fixture_s` is how long writing the 90,000 took.
+- `library_100k_search_ms` (goal <= 400): in the library view at 100,000 files, from typing a
+  prompt search ("neon 77777", dispatched as one input event) until its one result is
+  rendered and counted ("Showing 1–1 of 1 file"). `library_100k_search_common_ms` searches
+  "lighthouse" (1 file in 12) until its first page of 60 is rendered. Medians of 3 runs; the
+  view is left to finish its background count between runs.
 
     figures = gallery.run(session, runs=5)
 """
@@ -161,6 +177,7 @@ async def data_urls(assets, batch):
 # Time from the hash change to the first page painted (and to its previews), in the page.
 FIRST_PAGE_JS = """async () => {
   const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  await new Promise((resolve) => requestIdleCallback(resolve, { timeout: 2000 }));
   const start = performance.now();
   location.hash = "#/library";
   while (document.querySelectorAll(".library-grid > li").length < 60) await frame();
@@ -243,6 +260,14 @@ def _wait_for_view(page, selector: str) -> None:
     page.wait_for_selector(selector, timeout=120_000)
 
 
+def _leave_library(page) -> None:
+    """Go to the Trash view (a light one) and wait until it is shown; FIRST_PAGE_JS then waits
+    for an idle moment, so the library's time is its own, not the tail of another view's work
+    (the dashboard reads every asset of each project for its cards)."""
+    page.evaluate("location.hash = '#/trash'")
+    _wait_for_view(page, "#view[data-route='#/trash']:not([inert])")
+
+
 def _library_10k(page, runs: int) -> dict[str, float]:
     librarykit.install(page)  # again: the reloads emptied the page's file system
     _py(page, f"""
@@ -250,13 +275,13 @@ import librarykit
 bulk = await vault.create_project("Ten thousand")
 templates = pictures + small_pngs
 await librarykit.bulk_records(vault, bulk.id, templates, {IMAGES} - len(templates))
-assert len(await vault.list_all_assets()) == {IMAGES}
+from app.store.library_index import Filters
+assert await vault.library_count(Filters()) == {IMAGES}
 0
 """)
     painted, previews, next_page = [], [], []
     for _ in range(runs):
-        page.evaluate("location.hash = '#/'")
-        _wait_for_view(page, "#view[data-view=dashboard] .project-list")
+        _leave_library(page)
         first, with_previews = page.evaluate(FIRST_PAGE_JS)
         painted.append(first)
         previews.append(with_previews)
@@ -264,6 +289,74 @@ assert len(await vault.list_all_assets()) == {IMAGES}
     return {"library_10k_first_page_ms": round(median(painted), 1),
             "library_10k_previews_ms": round(median(previews), 1),
             "library_10k_next_page_ms": round(median(next_page), 1)}
+
+
+# Type a search into the library view and time until `done` (a JS expression) holds.
+SEARCH_JS = """async ([text, done]) => {
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  const box = document.getElementById("library-search");
+  const start = performance.now();
+  box.value = text;
+  box.dispatchEvent(new Event("input", { bubbles: true }));
+  while (!eval(done)) await frame();
+  await frame();
+  return performance.now() - start;
+}"""
+RARE_SEARCH = ("neon 77777",
+               "document.querySelector('.library-count').textContent === 'Showing 1–1 of 1 file'"
+               " && document.querySelectorAll('.library-grid > li.media-card').length === 1")
+COMMON_SEARCH = ("lighthouse",
+                 "document.querySelectorAll('.library-grid > li.media-card').length === 60 && "
+                 "[...document.querySelectorAll('.library-grid .media-thumb')].every("
+                 "(b) => (b.title || '').startsWith('lighthouse'))")
+COUNTED = "/ of [0-9,]+ files?$/.test(document.querySelector('.library-count').textContent)"
+HUNDRED_K = 100_000
+
+
+def _library_100k(page, runs: int) -> dict[str, float]:
+    """Grow the 10,000-record vault to 100,000, check the copies, then time the view."""
+    made = json.loads(_py(page, f"""
+import json, librarykit
+from app.core.model import Asset
+from app.store import idb
+from app.store.library_index import Filters, indexed
+bulk = await vault.create_project("A hundred thousand")
+templates = pictures + small_pngs
+started = js.performance.now()
+have = await vault.library_count(Filters())
+for first in range(0, {HUNDRED_K} - have, 10_000):
+    await librarykit.bulk_records(vault, bulk.id, templates, min(10_000, {HUNDRED_K} - have - first),
+                                  first=10_000 + first)
+seconds = (js.performance.now() - started) / 1000
+sample = ["ast_bulk%08d%s" % (n, templates[n % len(templates)].id[-6:])
+          for n in range(10_000, {HUNDRED_K}, 997)] + [templates[0].id]
+tx = idb.Transaction(vault.db, ["assets"])
+raw = []
+for asset_id in sample:
+    tx.then(tx.store("assets").get(asset_id), lambda r: raw.append(idb.from_js_record(r)))
+await tx.done()
+differ = [r["id"] for r in raw if r != indexed(Asset.from_record(r).to_record())]
+json.dumps({{"seconds": seconds, "checked": len(raw), "differ": differ,
+            "count": await vault.library_count(Filters())}})
+"""))
+    assert made["differ"] == [] and made["checked"] > 90, made
+    assert made["count"] == HUNDRED_K, made
+    painted, previews, rare, common = [], [], [], []
+    for _ in range(runs):
+        _leave_library(page)
+        first, with_previews = page.evaluate(FIRST_PAGE_JS)
+        painted.append(first)
+        previews.append(with_previews)
+        page.wait_for_function(COUNTED, timeout=600_000)
+    for _ in range(3):
+        rare.append(page.evaluate(SEARCH_JS, list(RARE_SEARCH)))
+        common.append(page.evaluate(SEARCH_JS, list(COMMON_SEARCH)))
+        page.wait_for_function(COUNTED, timeout=600_000)
+    return {"library_100k_first_page_ms": round(median(painted), 1),
+            "library_100k_previews_ms": round(median(previews), 1),
+            "library_100k_search_ms": round(median(rare), 1),
+            "library_100k_search_common_ms": round(median(common), 1),
+            "library_100k_fixture_s": round(made["seconds"], 1)}
 
 
 def run(session, runs: int = 5, images: int = 200) -> dict[str, float]:
@@ -275,6 +368,7 @@ def run(session, runs: int = 5, images: int = 200) -> dict[str, float]:
     figures = {"runs": runs, "images": images}
     figures |= _gallery_figures(page, runs, images)
     figures |= _library_10k(page, runs)
+    figures |= _library_100k(page, 3)
     page.close()
     print(json.dumps(figures, indent=1))
     return figures

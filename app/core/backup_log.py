@@ -86,14 +86,23 @@ def unbacked_since(project, assets, folder_at: int | None = None) -> int | None:
     from the second edit. `assets` may hold other projects' assets; they are skipped."""
     if folder_covers(project, folder_at):
         return None
-    anchor = max((t for t in (project.backed_up_at, folder_at) if t is not None), default=None)
-    if anchor is None or anchor < project.created_at:
+    if not needs_assets(project, folder_at):
         return project.created_at
+    anchor = max(t for t in (project.backed_up_at, folder_at) if t is not None)
     changes = [project.updated_at] if project.updated_at > anchor else []
     for asset in assets:
         if asset.project_id == project.id and is_unbacked(asset, folder_at):
             changes.append(max(asset.created_at, anchor))
     return min(changes, default=None)
+
+
+def needs_assets(project, folder_at: int | None = None) -> bool:
+    """Whether `unbacked_since` must look at the project's assets: only when it has a backup
+    that is not the whole story (so a vault never backed up reads no asset records)."""
+    if folder_covers(project, folder_at):
+        return False
+    anchor = max((t for t in (project.backed_up_at, folder_at) if t is not None), default=None)
+    return anchor is not None and anchor >= project.created_at
 
 
 def is_unbacked(asset, folder_at: int | None = None) -> bool:

@@ -23,7 +23,7 @@ import js
 from pyodide.ffi import JsException, create_proxy, jsnull, to_js
 from pyscript.js_modules import sv_idb
 
-from app.store import schema
+from app.store import library_index, schema
 from app.core.errors import DatabaseBlocked, QuotaExceeded, VaultError
 
 # The promise wrappers are JS (static/js/bridge/idb.mjs, loaded by pyscript.toml as `sv_idb`), so
@@ -100,10 +100,51 @@ def _upgrade(db, tx, old_version: int, new_version: int, upgrades: dict | None) 
         if isinstance(step, schema.CreateStore):
             db.createObjectStore(step.store, to_js({"keyPath": step.key_path},
                                                   dict_converter=js.Object.fromEntries))
-        else:
+        elif isinstance(step, schema.CreateIndex):
             key_path = to_js(list(step.key_path)) if isinstance(step.key_path, tuple) else step.key_path
             tx.objectStore(step.store).createIndex(
-                step.name, key_path, to_js({"unique": step.unique}, dict_converter=js.Object.fromEntries))
+                step.name, key_path, to_js({"unique": step.unique, "multiEntry": step.multi_entry},
+                                           dict_converter=js.Object.fromEntries))
+        else:
+            _fill_index_fields(tx, step.store)
+
+
+def _fill_index_fields(tx, store: str) -> None:
+    """Walk every record of `store` inside the upgrade transaction and set its index fields
+    (library_index.index_fields); the open resolves only after this transaction commits. A
+    record that cannot be read aborts the upgrade: the old version stays as it was."""
+    cursor_request = tx.objectStore(store).openCursor()
+
+    def step(*_):
+        try:
+            cursor = cursor_request.result
+            if cursor is None or cursor is jsnull:
+                handler.destroy()
+                return
+            value = cursor.value
+            recipe = getattr(value, "recipe", None)
+            fields = library_index.index_fields(
+                _js_text(recipe, "prompt"), _js_text(recipe, "model"),
+                bool(getattr(value, "favorite", False)))
+            value.terms = to_js(fields["terms"])
+            if "starred" in fields:
+                value.starred = fields["starred"]
+            elif hasattr(value, "starred"):
+                js.Reflect.deleteProperty(value, "starred")
+            cursor.update(value)
+            getattr(cursor, "continue")()
+        except Exception:
+            handler.destroy()
+            tx.abort()
+            raise
+
+    handler = create_proxy(step)
+    cursor_request.addEventListener("success", handler)
+
+
+def _js_text(obj, name: str) -> str:
+    value = None if obj is None or obj is jsnull else getattr(obj, name, None)
+    return value if isinstance(value, str) else ""
 
 
 def _watch(name: str, db, on_versionchange: Callable[[], None] | None) -> None:

@@ -19,6 +19,7 @@ from app.store import idb
 from app.backup.merge import Existing, ImportPlan
 from app.core.errors import BackupError, QuotaExceeded
 from app.core.model import Asset, Project, now_ms
+from app.store.library_index import indexed
 from app.store.writes import ALL_STORES, put_blob
 
 
@@ -95,7 +96,7 @@ class TransferStore:
             _touch(tx, project_id)
         for asset in plan.assets:
             if asset.missing or asset.sha256 in plan.store_shas:
-                _add_new(tx, "assets", asset.id, asset.to_record())
+                _add_new(tx, "assets", asset.id, indexed(asset.to_record()))
             else:  # relies on bytes already stored: confirm they still are
                 _add_relying(tx, asset)
         for sha in plan.store_shas:
@@ -126,7 +127,7 @@ def _add_new(tx: idb.Transaction, store: str, key: str, record: dict) -> None:
 
 def _add_relying(tx: idb.Transaction, asset: Asset) -> None:
     def add(count):
-        _add_new(tx, "assets", asset.id, {**asset.to_record(), "missing": not count})
+        _add_new(tx, "assets", asset.id, indexed({**asset.to_record(), "missing": not count}))
 
     tx.then(tx.store("blobs").count(asset.sha256), add)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from app.core.errors import NotFound, VaultError
 from app.core.model import Project, new_id, now_ms
 from app.store import idb
+from app.store.library_index import indexed
 from app.store.trash_items import (KEEP_DAYS, TrashItem, held_bytes, older_than, restore_plan)
 from app.store.writes import (ALL_STORES, DeleteReport, PendingReport, free_unreferenced,
                               repair_current, slot_key)
@@ -209,8 +210,8 @@ class TrashStore:
             plan = restore_plan(state["item"], state["live"])
             for record in plan.records:
                 tx.then(tx.store("blobs").count(record["sha256"]),
-                        lambda n, record=record: tx.store("assets").add(idb.to_js_record(
-                            record if n or record.get("missing") else {**record, "missing": True})))
+                        lambda n, record=record: tx.store("assets").add(idb.to_js_record(indexed(
+                            record if n or record.get("missing") else {**record, "missing": True}))))
             for key, siblings in state["live"].items():
                 for sibling in siblings:
                     if sibling["id"] in plan.demote:

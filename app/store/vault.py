@@ -35,6 +35,8 @@ from app.store.preview_maker import PreviewMaker
 from app.store.projects import ProjectStore
 from app.store.transfer import TransferStore
 from app.store.jobs import JobStore, claim_job
+from app.store.library_index import indexed
+from app.store.library_query import LibraryStore
 from app.store.settings import SettingsStore
 from app.store.trash import TrashStore
 from app.store.trash_items import KEEP_DAYS, size_text
@@ -59,10 +61,11 @@ class Usage:
     trash_bytes: int = 0  # stored bytes only the trash still holds (freed by emptying it)
 
 
-class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
+class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore, LibraryStore):
     """The vault API. `storage` is navigator.storage unless a test injects another estimate.
     Project methods come from app/store/projects.py, bulk reads and the import's write from
-    app/store/transfer.py, the trash from app/store/trash.py. `on_notice(message)`, if set,
+    app/store/transfer.py, the trash from app/store/trash.py, the media library's
+    index-served reads from app/store/library_query.py. `on_notice(message)`, if set,
     hears what the vault did on its own (old trash freed to make room)."""
 
     def __init__(self, db, storage=None, name: str = schema.DB_NAME):
@@ -378,11 +381,12 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore):
         updated: list[Asset] = []
 
         def mark(record):
-            if record is None:
+            found = idb.from_js_record(record)
+            if found is None:
                 raise NotFound(f"No asset with reference id {asset_id!r}")
-            record.favorite = bool(favorite)
-            tx.store("assets").put(record)
-            updated.append(Asset.from_record(idb.from_js_record(record)))
+            found = indexed({**found, "favorite": bool(favorite)})  # `starred` follows the star
+            tx.store("assets").put(idb.to_js_record(found))
+            updated.append(Asset.from_record(found))
 
         tx.then(tx.store("assets").get(asset_id), mark)
         await self._commit(tx)

@@ -21,6 +21,7 @@ from pyodide.ffi import to_js
 from app.store import idb
 from app.core.errors import NotFound
 from app.core.model import Asset, Project, now_ms
+from app.store.library_index import indexed
 
 ALL_STORES = ["projects", "assets", "blobs", "previews", "trash"]
 
@@ -51,7 +52,7 @@ def add_version(tx: idb.Transaction, asset: Asset) -> list[int]:
 
     The callbacks run while the transaction waits on them, so they only patch JS objects
     prepared beforehand. Returns a list that holds the new version number after commit."""
-    record = idb.to_js_record(asset.to_record())
+    record = idb.to_js_record(indexed(asset.to_record()))
     versions: list[int] = []
 
     def touch_project(project):

@@ -6,7 +6,39 @@
 // A blob may have no preview yet (the background maker has not made it: "pending"); an entry
 // in `previews` is either a preview (an image Blob) or a failure mark (failed, a reason, no
 // Blob), and either way it must belong to a stored blob: a leftover is an orphan.
+// From schema version 4 every asset carries the library's index fields: `terms` must be what
+// app/store/library_index.py derives from its recipe (re-implemented here, independently) and
+// `starred` must be 1 exactly on favorites, so a write path that forgets them fails the suite.
 async (dbName) => {
+  const IDEOGRAPHIC = [[0x3040, 0x30FF], [0x3400, 0x4DBF], [0x4E00, 0x9FFF], [0xF900, 0xFAFF],
+                       [0x20000, 0x2FA1F]];
+  const ideographic = (ch) => IDEOGRAPHIC.some(([lo, hi]) => ch.codePointAt(0) >= lo && ch.codePointAt(0) <= hi);
+  const clip = (word) => Array.from(word).slice(0, 64).join("");
+  const words = (text) => {
+    const out = [];
+    let current = "";
+    for (const ch of text.normalize("NFKC").toLowerCase().replaceAll("ς", "σ")) {
+      if (/[\p{L}\p{M}\p{N}]/u.test(ch) && !ideographic(ch)) { current += ch; continue; }
+      if (current) { out.push(clip(current)); current = ""; }
+      if (ideographic(ch)) out.push(ch);
+    }
+    if (current) out.push(clip(current));
+    return out;
+  };
+  const byCodePoint = (a, b) => {
+    const x = Array.from(a, (c) => c.codePointAt(0)), y = Array.from(b, (c) => c.codePointAt(0));
+    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+    return x.length - y.length;
+  };
+  const text = (v) => (typeof v === "string" ? v : "");
+  const libraryTerms = (recipe) => {
+    const seen = new Set();
+    for (const w of [...words(text((recipe || {}).prompt)), ...words(text((recipe || {}).model))]) {
+      if (seen.size >= 256) break;
+      seen.add(w);
+    }
+    return [...seen].sort(byCodePoint);
+  };
   const db = await new Promise((resolve, reject) => {
     const req = indexedDB.open(dbName);
     req.onsuccess = () => resolve(req.result);
@@ -34,6 +66,12 @@ async (dbName) => {
     if (blob && blob.blob.size !== a.size) problems.push(`asset ${a.id} size ${a.size} != blob ${blob.blob.size}`);
     const slot = `${a.projectId} ${a.slot}`;
     currentBySlot.set(slot, (currentBySlot.get(slot) || 0) + (a.current ? 1 : 0));
+  }
+  if (db.version >= 4) for (const a of assets) {
+    const want = libraryTerms(a.recipe);
+    if (JSON.stringify(a.terms) !== JSON.stringify(want))
+      problems.push(`asset ${a.id} terms ${JSON.stringify(a.terms)} != ${JSON.stringify(want)} of its recipe`);
+    if ((a.starred === 1) !== !!a.favorite) problems.push(`asset ${a.id} starred ${a.starred} but favorite ${a.favorite}`);
   }
   for (const [slot, n] of currentBySlot) if (n !== 1) problems.push(`slot ${slot} has ${n} current versions`);
   let trashedAssets = 0;

@@ -5,13 +5,17 @@
 - `bulk_records(...)` runs INSIDE the page: it inserts thousands of asset records in ONE
   readwrite transaction through app.store.idb (a put_asset per record would take minutes at 10k).
   Each record copies a stored "template" asset (same sha256, size and type, so its preview
-  and blob exist and the vault's invariants hold) into its own slot, with its own prompt.
+  and blob exist and the vault's invariants hold) into its own slot, with its own prompt, and
+  carries the library's index fields exactly as the vault writes them
+  (app/store/library_index.py `indexed`).
 
     import librarykit
     ids = await librarykit.bulk_records(vault, project.id, [template], 10_000)
 """
 
 from pathlib import Path
+
+from app.store.library_index import indexed
 
 SOURCE = Path(__file__).read_text()
 WORDS = ("lighthouse", "desert", "knight", "harbor", "forest", "neon", "storm", "castle",
@@ -38,18 +42,20 @@ def record_for(template, n: int, start_ms: int, providers=None) -> dict:
                   slot=SLOT_BY_KIND[template.kind].format(n=n), version=1, current=True,
                   createdAt=start_ms - n * 1000, favorite=False, recipe=recipe)
     record.pop("backedUpAt", None)
-    return record
+    return indexed(record)
 
 
 async def bulk_records(vault, project_id: str, templates: list, count: int,
-                       start_ms: int | None = None, providers=None) -> list[str]:
-    """Insert `count` records into `project_id` in one transaction; returns their ids,
-    newest first. Templates are used in turn; `providers` is a list of (provider, model)."""
+                       start_ms: int | None = None, providers=None, first: int = 0) -> list[str]:
+    """Insert `count` records (items `first`, `first + 1`, …) into `project_id` in one
+    transaction; returns their ids, newest first. Templates are used in turn; `providers` is a
+    list of (provider, model)."""
     from app.store import idb
     from app.core.model import now_ms
 
     start = now_ms() if start_ms is None else start_ms
-    records = [record_for(templates[n % len(templates)], n, start, providers) for n in range(count)]
+    records = [record_for(templates[n % len(templates)], n, start, providers)
+               for n in range(first, first + count)]
     for record in records:
         record["projectId"] = project_id
     tx = idb.Transaction(vault.db, ["assets"], "readwrite")

@@ -50,10 +50,12 @@ def replace_children(node, *children) -> None:
     node.replaceChildren(*[c for c in children if c is not None])
 
 
-def run_soon(work) -> None:
-    """Run a coroutine in the background; its exception reaches the error reporter."""
+def run_soon(work) -> asyncio.Task:
+    """Run a coroutine in the background; its exception reaches the error reporter. Returns
+    the task, for a caller that must wait for it later."""
     task = asyncio.ensure_future(work)
     task.add_done_callback(_report_failure)
+    return task
 
 
 def _report_failure(task) -> None:

@@ -5,7 +5,7 @@ Cards carry `data-action` attributes instead of handlers: app/ui/views/library.p
 the grid (event delegation), so a page of 60 cards costs no event proxies. Previews are the
 vault's small WebP previews (an image scaled down, a narration's waveform, a clip's poster
 frame; app/store/media.py), never the full media, read only for the page on screen and in one
-transaction (`vault.read_previews`); an audio or video asset without one keeps its icon, and a
+transaction (`vault.library_previews`); an audio or video asset without one keeps its icon, and a
 preview still being made in the background appears in place when it lands. Whoever
 passes a `scope` to `load_previews` or `render_details` owns the object URLs it makes: they are
 revoked when that scope is disposed.
@@ -109,7 +109,7 @@ async def load_previews(vault, scope: Scope, grid, items) -> None:
     another view). Audio and video cards keep their icon unless their asset has a preview (a
     waveform or poster frame). Marks the grid `data-previews="ready"` when done."""
     wanted = [a for a in items if not a.missing]
-    blobs = await vault.read_previews(wanted)
+    blobs = await vault.library_previews(wanted)
     if scope.disposed:
         return
     for asset in wanted:

@@ -1,22 +1,26 @@
-"""Media library logic (pure): which assets a query shows, in what order, on which page, and
-which ones a shift-click selects. No DOM here; app/ui/views/library.py renders what this decides, and
+"""Media library logic (pure): what a query asks for, the reference answer (which assets it
+shows, in what order), how many pages a total fills, and which ones a shift-click selects. No DOM here; app/ui/views/library.py renders what this decides, and
 tests/unit/ui/test_library_filters.py runs it under CPython.
 
-A `Query` holds the filters (kind, project, provider, model), the prompt search and the sort.
-Search is case-insensitive and every word must appear in the prompt ("red fox" finds "A fox,
-red at dawn"). Sorting is by creation time, then id, so the order is stable.
+A `Query` holds the filters (kind, project, provider, model, favorites only), the search and
+the sort; `query.filters` is what the vault's index-served reads take
+(app/store/library_index.py). Search is case-insensitive and every word must start a word of the
+prompt or the model ("red fo" finds "A fox, red at dawn"; "ox" does not). Sorting is by creation
+time, then id, so the order is stable.
 
     >>> query = Query(kind="scene", search="lighthouse", sort="oldest")
-    >>> shown = apply(assets, query)                     # filtered and sorted
-    >>> page = paginate(shown, 2)                        # Page(items=[...], number=2, count=...)
+    >>> shown = apply(assets, query)          # filtered and sorted: what the vault's pages show
+    >>> page_count(130)
+    3
     >>> select_range([a.id for a in shown], anchor="ast_1", target="ast_9")
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-PAGE_SIZE = 60
+from app.store.library_index import PAGE_SIZE, Filters, query_words, record_matches
+
 SORTS = {"newest": "Newest first", "oldest": "Oldest first"}
 FILTER_FIELDS = ("kind", "project_id", "provider", "model")
 RECIPE_LABELS = (("prompt", "Prompt"), ("negative_prompt", "Negative prompt"),
@@ -35,6 +39,7 @@ class Query:
     model: str = ""
     search: str = ""
     sort: str = "newest"
+    favorite: bool = False
 
     def __post_init__(self):
         if self.sort not in SORTS:
@@ -42,28 +47,28 @@ class Query:
 
     @property
     def words(self) -> tuple[str, ...]:
-        return tuple(self.search.casefold().split())
+        return query_words(self.search)
 
     @property
     def narrowed(self) -> bool:
         """True when any filter or search is set (the sort does not narrow)."""
-        return bool(self.words) or any(getattr(self, name) for name in FILTER_FIELDS)
+        return (bool(self.words) or self.favorite
+                or any(getattr(self, name) for name in FILTER_FIELDS))
+
+    @property
+    def filters(self) -> Filters:
+        """The query as the vault's library reads take it."""
+        return Filters(kind=self.kind, project_id=self.project_id, provider=self.provider,
+                       model=self.model, favorite=self.favorite, search=self.search,
+                       newest_first=self.sort == "newest")
 
     def matches(self, asset) -> bool:
-        return ((not self.kind or asset.kind == self.kind)
-                and (not self.project_id or asset.project_id == self.project_id)
-                and (not self.provider or provider_of(asset) == self.provider)
-                and (not self.model or model_of(asset) == self.model)
-                and _has_words(prompt_of(asset), self.words))
+        """The same answer the vault's index-served read gives for `asset`."""
+        return record_matches(asset.to_record(), self.filters)
 
     def cleared(self) -> Query:
         """The same sort with every filter and the search removed."""
         return Query(sort=self.sort)
-
-
-def _has_words(text: str, words: tuple[str, ...]) -> bool:
-    folded = text.casefold()
-    return all(word in folded for word in words)
 
 
 def recipe_value(asset, name: str) -> str:
@@ -84,78 +89,17 @@ def prompt_of(asset) -> str:
 
 
 def apply(assets, query: Query) -> list:
-    """The assets `query` matches, sorted by creation time (newest or oldest first)."""
+    """The assets `query` matches, sorted by creation time (newest or oldest first): the
+    reference the vault's index-served pages are tested against (it reads every asset; the
+    app never calls it)."""
     shown = [asset for asset in assets if query.matches(asset)] if query.narrowed else list(assets)
     shown.sort(key=lambda a: (a.created_at, a.id), reverse=query.sort == "newest")
     return shown
 
 
-@dataclass(frozen=True)
-class Facets:
-    """The values each filter can take, from the assets on record (sorted, no blanks)."""
-
-    kinds: tuple[str, ...] = ()
-    project_ids: tuple[str, ...] = ()
-    providers: tuple[str, ...] = ()
-    models: tuple[str, ...] = ()
-
-
-def facets(assets) -> Facets:
-    kinds, projects, providers, models = set(), set(), set(), set()
-    for asset in assets:
-        kinds.add(asset.kind)
-        projects.add(asset.project_id)
-        providers.add(provider_of(asset))
-        models.add(model_of(asset))
-    found = (kinds, projects, providers, models)
-    return Facets(*(tuple(sorted(values - {""})) for values in found))
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of results: `number` counts from 1; `first`/`last` are 1-based positions."""
-
-    items: list = field(default_factory=list)
-    number: int = 1
-    count: int = 1
-    total: int = 0
-
-    @property
-    def first(self) -> int:
-        return 0 if not self.items else (self.number - 1) * PAGE_SIZE + 1
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.items) - 1 if self.items else 0
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.count
-
-
 def page_count(total: int, size: int = PAGE_SIZE) -> int:
     """How many pages `total` items fill (at least 1, so "Page 1 of 1" when empty)."""
     return max(1, -(-total // size))
-
-
-def paginate(items: list, number: int, size: int = PAGE_SIZE) -> Page:
-    """Page `number` of `items`, clamped into range (a delete may have emptied the last page)."""
-    count = page_count(len(items), size)
-    number = min(max(1, number), count)
-    start = (number - 1) * size
-    return Page(items[start:start + size], number, count, len(items))
-
-
-def page_of(ordered_ids: list[str], asset_id: str, size: int = PAGE_SIZE) -> int:
-    """The page on which `asset_id` appears (1 if it is not shown)."""
-    try:
-        return ordered_ids.index(asset_id) // size + 1
-    except ValueError:
-        return 1
 
 
 def select_range(ordered_ids: list[str], anchor: str | None, target: str) -> list[str]:

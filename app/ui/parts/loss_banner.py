@@ -18,6 +18,7 @@ import asyncio
 import js
 from pyodide.ffi import create_proxy
 
+from app.core.backup_log import needs_assets
 from app.core.errors import VaultError
 from app.core.model import now_ms
 from app.ui.parts.dom import Scope, el, run_soon
@@ -54,8 +55,12 @@ class LossBanner:
         if projects:
             folder = await vault.get_setting("folderBackup") or {}
             folder_at = folder.get("lastBackupAt")
-            stale = stale_projects(projects, await vault.list_all_assets(), now_ms(),
-                                   None if folder_at is None else int(folder_at))
+            folder_at = None if folder_at is None else int(folder_at)
+            assets = []  # only projects with a backup need theirs, read per project
+            for project in projects:
+                if needs_assets(project, folder_at):
+                    assets += await vault.list_assets(project.id)
+            stale = stale_projects(projects, assets, now_ms(), folder_at)
         persisted = await vault.is_persistent()
         if persisted:
             self.persist_answer = None

@@ -1,28 +1,33 @@
 """Media library view (browser, route `#/library`): every generated or imported file across
-projects, like a generation history. Filter by kind, project, provider and model, search the
-prompts, sort by date; star favorites; select with checkboxes (shift-click selects a range) and
-delete in bulk (favorites are always kept); see a file's record and full recipe in the details
-panel.
+projects, like a generation history. Filter by kind, project, provider, model and favorites,
+search the prompts and models, sort by date; star favorites; select with checkboxes
+(shift-click selects a range on the page) and delete in bulk (favorites are always kept); see
+a file's record and full recipe in the details panel.
 
-It stays smooth at 10,000 files: records are read once (no media), filtering and paging happen
-in memory (app/ui/parts/library_filters.py), only one page of 60 cards is in the DOM, and only that
-page's small previews are read. Each page owns a child Scope for its object URLs, disposed when
-another page is shown or the view goes away; the grid has one delegated click listener.
-Changing a filter keeps only the selected files that still match it.
+It stays quick at 100,000 files because nothing here reads every record: each page is ONE
+index-served read of at most 61 records (app/store/library_query.py; the search rule is in
+app/store/library_index.py), Next continues after the last key shown and Previous re-reads
+from the key its page started after (a stack of keys, never an offset), and only the page's
+previews are read, in one transaction. What needs more (the total, the values each filter
+offers) is read after the page is on screen, and a late answer for an old query is dropped.
+Each page owns a child Scope for its object URLs, disposed when another page is shown or the
+view goes away; the grid has one delegated click listener. Changing a filter keeps only the
+selected files that still match it.
 
     await library.render(app, scope, container)
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from app.ui.parts.dialogs import confirm_dialog
 from app.ui.parts.dom import el, format_bytes, replace_children, run_soon
 from app.ui.parts.library_cards import ChildScopes, card, load_previews, render_details, set_star
 from app.ui.parts.undo import offer_undo
-from app.ui.parts.library_filters import (SORTS, Query, apply, deletable, facets, paginate,
-                                    toggle_selection)
+from app.ui.parts.library_filters import (PAGE_SIZE, SORTS, Query, deletable, page_count,
+                                          toggle_selection)
 
 EMPTY_TEXT = ("Images, clips and narration you generate or import in a project appear here, "
               "newest first, with the recipe that made each one.")
@@ -31,39 +36,53 @@ FILTERS = (("kind", "Kind", "All kinds"), ("project_id", "Project", "All project
 
 
 async def render(app, scope, container) -> None:
-    assets = await app.vault.list_all_assets()
-    projects = await app.vault.list_projects()
-    view = Library(app, scope, assets, {p.id: p.title for p in projects})
-    replace_children(container, *view.build())
-    await view.show_page(1)
+    projects, first = await asyncio.gather(app.vault.list_projects(),
+                                           app.vault.library_page(Query().filters))
+    view = Library(app, scope, {p.id: p.title for p in projects})
+    replace_children(container, *view.build(bool(first.assets)))
+    view.show(first, 1)
+    run_soon(view.fill_in())
 
 
 class Library:
-    """The view's state (query, page, selection, focused file) and its DOM nodes."""
+    """The view's state (query, page and the keys it started after, selection, focused file)
+    and its DOM nodes."""
 
-    def __init__(self, app, scope, assets, titles: dict[str, str]):
+    def __init__(self, app, scope, titles: dict[str, str]):
         self.app, self.doc, self.scope = app, app.document, scope
         self.scopes = ChildScopes(scope)
         self.titles = titles
-        self.by_id = {a.id: a for a in assets}
         self.query = Query()
-        self.shown: list[str] = [a.id for a in apply(assets, self.query)]
-        self.page = paginate([], 1)
-        self.selected: set[str] = set()
+        self.page = None                    # the LibraryPage shown
+        self.number = 1
+        self.starts: list = [None]          # starts[n - 1]: the key page n starts after
+        self.total: int | None = None       # files the query shows, once counted
+        self.all_files: int | None = None   # files in the library, once counted
+        self.generation = 0                 # bumped by every new query; late answers drop
+        self.selected: dict = {}            # asset id -> Asset
         self.anchor: str | None = None
         self.focused: str | None = None
         self.selects: dict[str, object] = {}
+        self.previews = None                # the task filling the page's previews
 
     def title_of(self, asset) -> str:
         return self.titles.get(asset.project_id, "an unknown project")
 
+    @property
+    def shown(self) -> dict:
+        """The page's assets by id, in order."""
+        return {a.id: a for a in (self.page.assets if self.page else [])}
+
     # --- building -------------------------------------------------------------------------------
-    def build(self) -> list:
+    def build(self, has_files: bool) -> list:
         doc = self.doc
+        self.has_files = has_files
         self.summary = el(doc, "p", {"class": "muted"})
         header = el(doc, "div", {"class": "view-header"}, el(doc, "h1", {}, "Media library"),
                     self.summary)
-        if not self.by_id:
+        if not has_files:
+            self.all_files = 0
+            self._update_summary()
             return [header, el(doc, "section", {"class": "empty-state"},
                                el(doc, "h2", {}, "No media yet"), el(doc, "p", {}, EMPTY_TEXT))]
         self.count = el(doc, "p", {"class": "library-count", "aria-live": "polite"})
@@ -78,17 +97,18 @@ class Library:
                                             self.details)]
 
     def _filters(self):
-        doc, found = self.doc, facets(self.by_id.values())
-        options = {"kind": [(k, k) for k in found.kinds],
-                   "project_id": sorted(((p, self.titles.get(p, p)) for p in found.project_ids),
-                                        key=lambda pair: pair[1].casefold()),
-                   "provider": [(p, p) for p in found.providers],
-                   "model": [(m, m) for m in found.models]}
-        fields = [self._select(name, label, [("", everyone), *options[name]])
-                  for name, label, everyone in FILTERS]
+        doc = self.doc
+        fields = [self._select(name, label, [("", everyone)]) for name, label, everyone in FILTERS]
+        self.favorite = el(doc, "input", {"type": "checkbox", "id": "library-favorite"})
+        self.scope.on(self.favorite, "change",
+                      lambda event: self._set_query(favorite=bool(self.favorite.checked)))
+        fields.append(el(doc, "div", {"class": "field field-check"}, self.favorite,
+                         el(doc, "label", {"for": "library-favorite"}, "Favorites only")))
         self.search = el(doc, "input", {"type": "search", "id": "library-search",
                                         "placeholder": "e.g. lighthouse at dusk",
-                                        "autocomplete": "off"})
+                                        "autocomplete": "off",
+                                        "title": "Every word must start a word of the prompt "
+                                                 "or the model"})
         self.scope.on(self.search, "input", lambda event: self._set_query(search=self.search.value))
         fields.append(_field(doc, "library-search", "Search prompts", self.search, "field-search"))
         fields.append(self._select("sort", "Sort by date", list(SORTS.items())))
@@ -105,6 +125,33 @@ class Library:
         self.scope.on(select, "change", lambda event: self._set_query(**{name: select.value}))
         return _field(self.doc, node_id, label, select)
 
+    async def fill_in(self) -> None:
+        """After the first page: its previews, then the filters' values, then the totals."""
+        if not self.has_files:
+            return
+        await asyncio.wait([self.previews])  # first: a long count would hold the reads up
+        choices = await self.app.vault.library_choices()
+        if self.scope.disposed:
+            return
+        options = {"kind": [(k, k) for k in choices.kinds],
+                   "project_id": sorted(((p, self.titles.get(p, p)) for p in choices.project_ids),
+                                        key=lambda pair: pair[1].casefold()),
+                   "provider": [(p, p) for p in choices.providers],
+                   "model": [(m, m) for m in choices.models]}
+        for name, values in options.items():
+            self.selects[name].append(*[el(self.doc, "option", {"value": value}, text)
+                                        for value, text in values])
+        self.all_files = await self.app.vault.library_count(Query().filters)
+        self._update_summary()
+        await self._count(self.generation)
+
+    async def _count(self, generation: int) -> None:
+        total = (self.all_files if not self.query.narrowed and self.all_files is not None
+                 else await self.app.vault.library_count(self.query.filters))
+        if generation == self.generation and not self.scope.disposed:
+            self.total = total
+            self._update_pager()
+
     def _toolbar(self):
         doc = self.doc
         select_page = el(doc, "button", {"type": "button"}, "Select all on page")
@@ -112,7 +159,7 @@ class Library:
         self.status = el(doc, "span", {"class": "selection-status", "role": "status"})
         self.delete = el(doc, "button", {"type": "button", "class": "danger"}, "Delete selected")
         self.scope.on(select_page, "click", lambda event: self._select_page())
-        self.scope.on(self.clear, "click", lambda event: self._set_selection(set()))
+        self.scope.on(self.clear, "click", lambda event: self._set_selection({}))
         self.scope.on(self.delete, "click", lambda event: self._delete_selected())
         return el(doc, "div", {"class": "library-toolbar"}, select_page, self.clear, self.status,
                   self.delete)
@@ -122,27 +169,46 @@ class Library:
         self.previous = el(doc, "button", {"type": "button"}, "Previous")
         self.next = el(doc, "button", {"type": "button"}, "Next")
         self.page_label = el(doc, "span", {"class": "pager-label"})
-        self.scope.on(self.previous, "click", lambda event: self.show_page(self.page.number - 1))
-        self.scope.on(self.next, "click", lambda event: self.show_page(self.page.number + 1))
+        self.scope.on(self.previous, "click", lambda event: self.turn(-1))
+        self.scope.on(self.next, "click", lambda event: self.turn(1))
         return el(doc, "nav", {"class": "pager", "aria-label": "Pages"}, self.previous,
                   self.page_label, self.next)
 
     # --- showing a page -------------------------------------------------------------------------
-    async def show_page(self, number: int) -> None:
-        """Render page `number` of the shown files; the old page's object URLs are revoked."""
-        self._update_summary()
-        if not self.by_id:
+    async def turn(self, step: int) -> None:
+        """Show the next (1) or previous (-1) page of the same query."""
+        number = self.number + step
+        if number < 1 or (step > 0 and not self.page.more):
             return
-        self.page = paginate(self.shown, number)
+        if step > 0 and len(self.starts) < number:
+            self.starts.append(self.page.last_key)
+        await self._load(number)
+
+    async def _load(self, number: int) -> None:
+        generation = self.generation
+        found = await self.app.vault.library_page(self.query.filters,
+                                                  after=self.starts[number - 1])
+        if generation != self.generation or self.scope.disposed:
+            return
+        del self.starts[number:]
+        self.show(found, number)
+
+    def show(self, found, number: int) -> None:
+        """Render `found` as page `number`; the old page's object URLs are revoked."""
+        self.page, self.number = found, number
+        if found.total is not None:
+            self.total = found.total
+        if not self.has_files:
+            return
         page_scope = self.scopes.renew("page")
-        items = [self.by_id[asset_id] for asset_id in self.page.items]
+        items = found.assets
         cards = [card(self.doc, a, self.title_of(a), a.id in self.selected, a.id == self.focused)
                  for a in items]
         self.grid.setAttribute("data-previews", "loading")
         replace_children(self.grid, *(cards or [self._no_match(page_scope)]))
         self._update_pager()
         self._update_selection()
-        run_soon(load_previews(self.app.vault, page_scope, self.grid, items))
+        self.previews = run_soon(load_previews(self.app.vault, page_scope, self.grid, items))
 
     def _no_match(self, page_scope):
         reset = el(self.doc, "button", {"type": "button"}, "Clear filters")
@@ -151,39 +217,42 @@ class Library:
                   el(self.doc, "p", {}, "No files match these filters."), reset)
 
     def _update_pager(self) -> None:
-        page = self.page
-        self.count.textContent = (f"Showing {page.first:,}–{page.last:,} of "
-                                  f"{_count(page.total, 'file')}"
-                                  if page.total else "No files shown")
-        self.page_label.textContent = f"Page {page.number} of {page.count}"
-        self.previous.disabled = not page.has_previous
-        self.next.disabled = not page.has_next
+        shown = len(self.page.assets)
+        first = (self.number - 1) * PAGE_SIZE + 1
+        of = f" of {_count(self.total, 'file')}" if self.total is not None else ""
+        self.count.textContent = (f"Showing {first:,}–{first + shown - 1:,}{of}" if shown
+                                  else "No files shown")
+        pages = f" of {page_count(self.total)}" if self.total is not None else ""
+        self.page_label.textContent = f"Page {self.number}{pages}"
+        self.previous.disabled = self.number <= 1
+        self.next.disabled = not self.page.more
 
     def _update_summary(self) -> None:
-        stored = {a.sha256: a.size for a in self.by_id.values() if not a.missing}
-        self.summary.textContent = (f"{_count(len(self.by_id), 'file')} across "
-                                    f"{_count(len(self.titles), 'project')}"
-                                    f" · {format_bytes(sum(stored.values()))} stored")
+        files = "… files" if self.all_files is None else _count(self.all_files, "file")
+        self.summary.textContent = f"{files} across {_count(len(self.titles), 'project')}"
 
     # --- filters --------------------------------------------------------------------------------
     async def _set_query(self, **changes) -> None:
         self.query = replace(self.query, **changes)
-        await self._refilter(page=1)
+        await self._refilter()
 
     async def _clear_filters(self) -> None:
         self.query = self.query.cleared()
         for name, select in self.selects.items():
             select.value = self.query.sort if name == "sort" else ""
         self.search.value = ""
-        await self._refilter(page=1)
+        self.favorite.checked = False
+        await self._refilter()
 
-    async def _refilter(self, page: int) -> None:
-        self.shown = [a.id for a in apply(self.by_id.values(), self.query)]
-        visible = set(self.shown)
-        self.selected &= visible
-        if self.anchor not in visible:
+    async def _refilter(self) -> None:
+        self.generation += 1
+        self.total, self.starts = None, [None]
+        self.selected = {i: a for i, a in self.selected.items() if self.query.matches(a)}
+        if self.anchor not in self.selected:
             self.anchor = None
-        await self.show_page(page)
+        await self._load(1)
+        if self.total is None:
+            run_soon(self._count(self.generation))
 
     # --- clicks on the grid (one delegated listener) ---------------------------------------------
     async def _on_grid_click(self, event) -> None:
@@ -201,14 +270,17 @@ class Library:
             await self._toggle_favorite(asset_id, target)
 
     def _check(self, asset_id: str, checked: bool, extend: bool) -> None:
-        self._set_selection(toggle_selection(self.selected, self.shown, self.anchor, asset_id,
-                                             checked, extend))
+        shown = self.shown
+        chosen = toggle_selection(set(self.selected), list(shown), self.anchor, asset_id,
+                                  checked, extend)
+        known = {**self.selected, **shown}
+        self._set_selection({i: known[i] for i in chosen})
         self.anchor = asset_id
 
     def _select_page(self) -> None:
-        self._set_selection(self.selected | set(self.page.items))
+        self._set_selection({**self.selected, **self.shown})
 
-    def _set_selection(self, selected: set[str]) -> None:
+    def _set_selection(self, selected: dict) -> None:
         self.selected = selected
         if not selected:
             self.anchor = None
@@ -233,24 +305,28 @@ class Library:
                 node.setAttribute("aria-current", "true")
             else:
                 node.removeAttribute("aria-current")
-        asset = self.by_id.get(asset_id)
+        asset = self.shown.get(asset_id) or self.selected.get(asset_id)
         await render_details(self.app, self.scopes.renew("details"), self.details, asset,
                              self.title_of(asset) if asset else "")
 
     async def _toggle_favorite(self, asset_id: str, button) -> None:
         button.disabled = True  # one change at a time
         try:
-            asset = await self.app.vault.set_favorite(asset_id, not self.by_id[asset_id].favorite)
+            asset = await self.app.vault.set_favorite(asset_id,
+                                                      not self.shown[asset_id].favorite)
         finally:
             button.disabled = False
-        self.by_id[asset_id] = asset
+        self.page = replace(self.page, assets=[asset if a.id == asset_id else a
+                                               for a in self.page.assets])
+        if asset_id in self.selected:
+            self.selected[asset_id] = asset
         set_star(button, asset.favorite)
         if self.focused == asset_id:
             await self.focus(asset_id)
 
     # --- bulk delete ----------------------------------------------------------------------------
     async def _delete_selected(self) -> None:
-        doomed, kept = deletable(self.by_id.values(), self.selected)
+        doomed, kept = deletable(self.selected.values(), set(self.selected))
         if not doomed:
             self.app.info("Nothing was deleted: the selection holds only favorites, which are "
                           "protected from bulk delete. Unstar them first to delete them.")
@@ -267,7 +343,7 @@ class Library:
         await self.reload()
 
     def _delete_message(self, doomed: list[str], kept: list[str]) -> str:
-        unique = {self.by_id[i].sha256: self.by_id[i].size for i in doomed}
+        unique = {self.selected[i].sha256: self.selected[i].size for i in doomed}
         size = format_bytes(sum(unique.values()))
         kept_text = (f" {_count(len(kept), 'favorite')} in the selection "
                      f"{'is' if len(kept) == 1 else 'are'} protected and will be kept."
@@ -277,18 +353,32 @@ class Library:
                 "you empty the trash.")
 
     async def reload(self) -> None:
-        """Read the records again (after a delete), keeping the filters and the page."""
-        assets = await self.app.vault.list_all_assets()
-        self.by_id = {a.id: a for a in assets}
-        self.selected &= set(self.by_id)
-        if self.focused and self.focused not in self.by_id:
-            await self.focus(None)
-        if not self.by_id:
+        """Read the page again (after a delete), keeping the filters and the page, or the one
+        before it when this one emptied."""
+        self.selected = {i: a for i, a in self.selected.items()
+                         if i not in set(self._gone_ids())}
+        self.generation += 1
+        self.total = None
+        number = self.number
+        found = await self.app.vault.library_page(self.query.filters,
+                                                  after=self.starts[number - 1])
+        while not found.assets and number > 1:
+            number -= 1
+            found = await self.app.vault.library_page(self.query.filters,
+                                                      after=self.starts[number - 1])
+        if not found.assets and not self.query.narrowed:
             self.app.refresh()
             return
-        number = self.page.number
-        self.shown = [a.id for a in apply(assets, self.query)]
-        await self.show_page(number)
+        del self.starts[number:]
+        if self.focused and self.focused not in {a.id for a in found.assets}:
+            await self.focus(None)
+        self.show(found, number)
+        self.all_files = await self.app.vault.library_count(Query().filters)
+        self._update_summary()
+        await self._count(self.generation)
+
+    def _gone_ids(self) -> list[str]:
+        return [i for i in self.selected if not self.selected[i].favorite]
 
 
 def _field(doc, node_id: str, label: str, control, css: str = ""):

@@ -334,3 +334,89 @@ def test_ten_thousand_records_show_one_light_page(app_page):
     screenshot(page, "library-10k-360px-pager.png", full_page=False)
     assert first_page_s < 10 and next_page_s < 2, (first_page_s, next_page_s)
     assert len(made["order"]) == 10_000
+
+
+# Records every getAll-style read the page makes: its store and index, whether it named a key or
+# range, and its count.
+COUNT_READS_JS = """(() => {
+  window.idbReads = [];
+  const wrap = (proto, method, storeOf) => {
+    const original = proto[method];
+    if (!original) return;
+    proto[method] = function (...args) {
+      const first = args[0];
+      const options = first != null && typeof first === "object" && !(first instanceof IDBKeyRange)
+        && !Array.isArray(first);
+      const query = options ? first.query : first, count = options ? first.count : args[1];
+      window.idbReads.push({store: storeOf(this), index: this instanceof IDBIndex ? this.name : null,
+                            method, query: query != null, count: count == null ? null : count});
+      return original.apply(this, args);
+    };
+  };
+  for (const method of ["getAll", "getAllKeys", "getAllRecords"]) {
+    wrap(IDBObjectStore.prototype, method, (s) => s.name);
+    wrap(IDBIndex.prototype, method, (i) => i.objectStore.name);
+  }
+})();"""
+
+
+def test_the_library_never_reads_every_asset(app_page):
+    """Opening the library, paging, filtering and searching read bounded batches of the assets
+    store through its indexes, never a getAll of the whole store (or of a whole index)."""
+    app_page.context.add_init_script(COUNT_READS_JS)
+    page, made = fresh_library(app_page, 300)
+    page.evaluate("window.idbReads.length = 0")
+    open_library(page)
+    expect(page.locator(".pager-label")).to_have_text("Page 1 of 5")
+    page.get_by_role("button", name="Next", exact=True).click()
+    expect(page.locator(".pager-label")).to_have_text("Page 2 of 5")
+    choose(page, "Provider", "fal")
+    expect(page.locator(".pager-label")).to_have_text("Page 1 of 3")
+    page.get_by_label("Search prompts").fill("moon number")
+    expect(page.locator(".library-count")).to_have_text("Showing 1–25 of 25 files")
+    reads = [r for r in page.evaluate("window.idbReads") if r["store"] == "assets"]
+    assert reads, "the library read no assets at all?"
+    whole = [r for r in reads if not r["query"] and not r["count"]]
+    assert whole == []
+    assert all(r["count"] and r["count"] <= 2001 for r in reads if r["method"] != "getAll"), reads
+
+
+def test_paging_forwards_and_back_shows_the_same_pages(app_page):
+    page, made = fresh_library(app_page, 130)
+    open_library(page)
+    label = page.locator(".pager-label")
+    ids = lambda: [c.get_attribute("data-asset-id") for c in cards(page).all()]  # noqa: E731
+    order = made["order"]
+    assert ids() == order[:60]
+    for button, number, first in (("Next", 2, 60), ("Next", 3, 120), ("Previous", 2, 60),
+                                  ("Previous", 1, 0), ("Next", 2, 60)):
+        page.get_by_role("button", name=button, exact=True).click()
+        expect(label).to_have_text(f"Page {number} of 3")
+        expect(cards(page).first).to_have_attribute("data-asset-id", order[first])
+        assert ids() == order[first:first + 60]
+    choose(page, "Sort by date", "Oldest first")
+    expect(label).to_have_text("Page 1 of 3")
+    expect(cards(page).first).to_have_attribute("data-asset-id", order[-1])
+    page.get_by_role("button", name="Next", exact=True).click()
+    expect(label).to_have_text("Page 2 of 3")
+    assert ids() == order[::-1][60:120]
+
+
+def test_favorites_only_and_an_empty_search(library):
+    page = library.page
+    show_project(library)
+    page.get_by_role("button", name=library.name("Favorite", "scene:3"), exact=True).click()
+    expect(page.get_by_role("button", name=library.name("Favorite", "scene:3"), exact=True)
+           ).to_have_attribute("aria-pressed", "true")
+    page.get_by_label("Favorites only").check()
+    expect(cards(page).locator(".media-title")).to_have_text(["scene:3 v1"])
+    expect(page.locator(".library-count")).to_have_text("Showing 1–1 of 1 file")
+    page.get_by_label("Search prompts").fill("knig")  # the start of "knights"
+    expect(cards(page).locator(".media-title")).to_have_text(["scene:3 v1"])
+    page.get_by_label("Search prompts").fill("nights")  # inside a word: no match
+    expect(page.get_by_text("No files match these filters.")).to_be_visible()
+    expect(page.locator(".library-count")).to_have_text("No files shown")
+    expect(page.get_by_role("button", name="Next", exact=True)).to_be_disabled()
+    page.get_by_role("button", name="Clear filters").click()
+    expect(page.get_by_label("Favorites only")).not_to_be_checked()
+    expect(page.get_by_label("Search prompts")).to_have_value("")

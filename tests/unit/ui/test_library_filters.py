@@ -30,6 +30,7 @@ LIBRARY = [
     asset(3, kind="audio", provider="openai", model="tts-1", prompt="Once upon a time"),
     asset(4, provider="a1111", model="current", prompt="Red desert at NIGHT"),
     asset(5, recipe=False),
+    asset(6, recipe=False, favorite=True),
 ]
 
 
@@ -38,8 +39,8 @@ def ids(assets) -> list[str]:
 
 
 def test_no_filter_shows_everything_newest_first():
-    assert ids(lf.apply(LIBRARY, Query())) == ["ast_0005", "ast_0004", "ast_0003", "ast_0002",
-                                               "ast_0001"]
+    assert ids(lf.apply(LIBRARY, Query())) == ["ast_0006", "ast_0005", "ast_0004", "ast_0003",
+                                               "ast_0002", "ast_0001"]
 
 
 def test_oldest_first_reverses_the_order():
@@ -60,7 +61,10 @@ def test_equal_times_sort_by_id_so_pages_are_stable():
     (Query(kind="scene", provider="local"), ["ast_0001"]),
     (Query(search="red"), ["ast_0004", "ast_0002"]),
     (Query(search="  DESERT   red "), ["ast_0004"]),
-    (Query(search="night"), ["ast_0004", "ast_0002"]),  # "knights" holds "night"
+    (Query(search="night"), ["ast_0004"]),  # words match from their start: not "knights"
+    (Query(search="knig ban"), ["ast_0002"]),
+    (Query(search="tts"), ["ast_0003"]),  # the model is searched too
+    (Query(favorite=True), ["ast_0006"]),
     (Query(search="lighthouse", kind="audio"), []),
 ])
 def test_filters_and_search_narrow_the_list(query, expected):
@@ -80,39 +84,6 @@ def test_cleared_query_keeps_only_the_sort():
     query = Query(kind="scene", search="fox", sort="oldest")
     assert query.narrowed and not query.cleared().narrowed
     assert query.cleared().sort == "oldest"
-
-
-def test_facets_list_the_values_on_record_without_blanks():
-    found = lf.facets(LIBRARY)
-    assert found.kinds == ("audio", "character", "scene")
-    assert found.project_ids == ("prj_a", "prj_b")
-    assert found.providers == ("a1111", "local", "openai")
-    assert found.models == ("current", "sketch", "tts-1")
-
-
-def test_pagination_splits_into_pages_of_sixty():
-    items = list(range(130))
-    first, last = lf.paginate(items, 1), lf.paginate(items, 3)
-    assert (first.count, first.total, len(first.items)) == (3, 130, 60)
-    assert (first.first, first.last, first.has_previous, first.has_next) == (1, 60, False, True)
-    assert last.items == list(range(120, 130)) and (last.first, last.last) == (121, 130)
-    assert not last.has_next and last.has_previous
-
-
-@pytest.mark.parametrize("asked, shown", [(0, 1), (-4, 1), (9, 3), (2, 2)])
-def test_page_numbers_are_clamped_into_range(asked, shown):
-    assert lf.paginate(list(range(130)), asked).number == shown
-
-
-def test_an_empty_list_is_page_one_of_one():
-    page = lf.paginate([], 1)
-    assert (page.number, page.count, page.first, page.last, page.items) == (1, 1, 0, 0, [])
-
-
-def test_page_of_finds_the_page_of_an_item():
-    ordered = [f"a{i}" for i in range(200)]
-    assert lf.page_of(ordered, "a0") == 1 and lf.page_of(ordered, "a60") == 2
-    assert lf.page_of(ordered, "gone") == 1
 
 
 def test_shift_range_selects_between_anchor_and_target_in_either_direction():
@@ -159,3 +130,8 @@ def test_view_logic_modules_stay_pure(module):
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert not imported & {"js", "pyodide", "pyodide_js", "pyscript"}
+
+
+@pytest.mark.parametrize("total, pages", [(0, 1), (1, 1), (60, 1), (61, 2), (10_000, 167)])
+def test_page_count_of_a_total(total, pages):
+    assert lf.page_count(total) == pages

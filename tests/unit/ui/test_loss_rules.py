@@ -42,6 +42,16 @@ def test_a_never_backed_up_project_counts_from_its_creation():
                               [asset(created=NOW - 90 * DAY)]) == NOW - 9 * DAY
 
 
+def test_only_a_project_with_a_backup_needs_its_assets_read():
+    """The loss banner reads a project's assets only when they can change the answer (it read
+    every asset of the vault after every view before)."""
+    backed = NOW - 20 * DAY
+    assert not log.needs_assets(project(created=NOW - 9 * DAY))
+    assert log.needs_assets(project(backed_up=backed, updated=NOW - 2 * DAY))
+    assert not log.needs_assets(project(backed_up=backed, updated=NOW - 2 * DAY), NOW - DAY)
+    assert log.needs_assets(project(created=NOW - 30 * DAY, updated=NOW), folder_at=NOW - DAY)
+
+
 def test_a_backed_up_project_counts_from_its_oldest_change_after_the_backup():
     backed = NOW - 20 * DAY
     assert log.unbacked_since(project(backed_up=backed, updated=backed - DAY), []) is None
