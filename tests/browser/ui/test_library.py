@@ -316,15 +316,11 @@ def test_object_urls_are_revoked_when_paging_and_when_leaving(app_page):
 
 def test_ten_thousand_records_show_one_light_page(app_page):
     page, made = fresh_library(app_page, 10_000, width=360)
-    started = time.perf_counter()
-    open_library(page)
-    first_page_s = time.perf_counter() - started
+    open_library(page)  # how fast: bench/gallery.py's library_10k_first_page_ms, not a timed test
     expect(page.locator(".pager-label")).to_have_text("Page 1 of 167")
     expect(cards(page)).to_have_count(60)  # only one page is ever in the DOM
-    started = time.perf_counter()
     page.get_by_role("button", name="Next", exact=True).click()
     expect(page.locator(".pager-label")).to_have_text("Page 2 of 167")
-    next_page_s = time.perf_counter() - started
     page.get_by_label("Search prompts").fill(f"{librarykit.WORDS[9995 % 12]} number 9995")
     expect(page.locator(".library-count")).to_have_text("Showing 1–1 of 1 file")
     page.get_by_label("Search prompts").fill("")
@@ -332,7 +328,6 @@ def test_ten_thousand_records_show_one_light_page(app_page):
     screenshot(page, "library-10k-360px.png", full_page=False)
     page.get_by_role("navigation", name="Pages").scroll_into_view_if_needed()
     screenshot(page, "library-10k-360px-pager.png", full_page=False)
-    assert first_page_s < 10 and next_page_s < 2, (first_page_s, next_page_s)
     assert len(made["order"]) == 10_000
 
 
