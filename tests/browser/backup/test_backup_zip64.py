@@ -29,6 +29,7 @@ from hostile_zips import PROJECT_ID as HOSTILE_PROJECT_ID, zip64_end, valid_back
 
 from app.core.model import Asset, Project
 from app.core.pngmeta import tiny_png
+from app.store.library_index import indexed
 
 COUNT = int(os.environ.get("SCENEVAULT_ZIP64_ASSETS", "33000"))
 PROJECT_ID = "prj_zip64vault"
@@ -70,7 +71,7 @@ OPFS_SIZE_JS = """async (name) => {
 
 def seed_payload(count: int) -> dict:
     """One project of `count` scene slots, each a distinct 8x8 PNG (records made by the app's
-    own model, as the vault stores them)."""
+    own model with the library's index fields, as the vault stores them)."""
     project = Project(id=PROJECT_ID, title="Zip64 Vault", created_at=STAMP, updated_at=STAMP)
     assets, chunks = [], []
     for n in range(count):
@@ -79,7 +80,7 @@ def seed_payload(count: int) -> dict:
                       slot=f"scene:{n + 1}", version=1, current=True,
                       sha256=hashlib.sha256(png).hexdigest(), mime_type="image/png",
                       size=len(png), source="imported", created_at=STAMP, width=8, height=8)
-        assets.append({k: v for k, v in asset.to_record().items() if v is not None})
+        assets.append(indexed({k: v for k, v in asset.to_record().items() if v is not None}))
         chunks.append(png)
     return {"dbName": "scenevault", "projects": [project.to_record()], "assets": assets,
             "data": base64.b64encode(b"".join(chunks)).decode(),
