@@ -98,5 +98,6 @@ def test_upgrades_keep_a_version_1_database(vault_page):
         json.dumps({"project": found[0]["title"], "jobs": found[1], "trash": found[2],
                     "settings": found[3], "version": schema.VERSION})
     """)
-    # Every later store (jobs in version 2, trash and settings in 3) is added, nothing lost.
-    assert result == {"project": "Kept", "jobs": 0, "trash": 0, "settings": 0, "version": 3}
+    # Every later store (jobs in version 2, trash and settings in 3; version 4 adds the library's
+    # indexes) is added, nothing lost.
+    assert result == {"project": "Kept", "jobs": 0, "trash": 0, "settings": 0, "version": 4}
