@@ -163,8 +163,14 @@ export function inspector(options) {
       throw refuse("video: it has no picture to show");
     }
     // A live recording (MediaRecorder WebM) does not say how long it is: seeking past the end
-    // makes the element find out, reading the file's index and not decoding it.
-    if (!Number.isFinite(el.duration)) await seek(el, 1e9);
+    // makes the element find out, reading the file's index and not decoding it. Only once it
+    // has loaded data, and with preload "auto": a seek issued straight after the metadata of a
+    // "metadata"-preload element could stall until the deadline (a CI run's 30 s import wait).
+    if (!Number.isFinite(el.duration)) {
+      el.preload = "auto";
+      if (el.readyState < HTMLMediaElement.HAVE_CURRENT_DATA) await next(el, "loadeddata");
+      if (!Number.isFinite(el.duration)) await seek(el, 1e9);
+    }
     const info = Number.isFinite(el.duration) ? { durationMs: Math.round(el.duration * 1000) } : {};
     return family === "video" ? { width: el.videoWidth, height: el.videoHeight, ...info } : info;
   }
