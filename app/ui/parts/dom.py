@@ -19,7 +19,7 @@ import inspect
 from typing import Callable
 
 import js
-from pyodide.ffi import create_proxy
+from pyodide.ffi import create_proxy, jsnull
 
 _report_error: Callable[[BaseException], None] = lambda exc: js.console.error(str(exc))
 
@@ -43,6 +43,13 @@ def el(document, tag: str, attrs: dict | None = None, *children):
             continue
         node.append(document.createTextNode(child) if isinstance(child, str) else child)
     return node
+
+
+def found(node):
+    """`node` as Python sees a DOM lookup's answer: None when nothing was found. Pyodide turns
+    JS null (what `querySelector`, `closest` and `getElementById` return for no match) into
+    `jsnull`, which is not None: `found(grid.querySelector(".x")) is None` is the test to use."""
+    return None if node is None or node is jsnull else node
 
 
 def replace_children(node, *children) -> None:

@@ -21,7 +21,7 @@ from app.backup import folder
 from app.backup.folder_plan import TRASH, status_text
 from app.core.errors import BackupCancelled, BackupError, SceneVaultError
 from app.core.model import now_ms
-from app.ui.parts.dom import Scope, el, replace_children, run_soon
+from app.ui.parts.dom import Scope, el, found, replace_children, run_soon
 
 DEBOUNCE_S = 5.0   # back up this long after the last change
 TICK_S = 30.0      # refresh "2 min ago"
@@ -208,7 +208,7 @@ class FolderBackup:
 
     def render(self) -> None:
         doc = self.app.document
-        header = doc.getElementById("folder-status")
+        header = found(doc.getElementById("folder-status"))
         if header is not None:
             self.header_scope.dispose()
             self.header_scope = Scope()

@@ -24,7 +24,7 @@ import js
 from pyodide.ffi import JsException
 
 from app.core.errors import VaultError
-from app.ui.parts.dom import Scope, el, format_bytes, format_time, replace_children
+from app.ui.parts.dom import Scope, el, format_bytes, format_time, found, replace_children
 from app.ui.parts.preview_watch import when_preview_lands
 from app.ui.parts.library_filters import format_duration, item_label, prompt_of, recipe_rows
 
@@ -113,7 +113,7 @@ async def load_previews(vault, scope: Scope, grid, items) -> None:
     if scope.disposed:
         return
     for asset in wanted:
-        thumb = grid.querySelector(f'[data-asset-id="{asset.id}"] .media-thumb')
+        thumb = found(grid.querySelector(f'[data-asset-id="{asset.id}"] .media-thumb'))
         if thumb is None:
             continue
         if asset.id in blobs:
@@ -125,7 +125,7 @@ async def load_previews(vault, scope: Scope, grid, items) -> None:
 
 
 def _show_preview(thumb, asset, url: str) -> None:
-    img = thumb.querySelector("img") or _media_preview(thumb, asset)
+    img = found(thumb.querySelector("img")) or _media_preview(thumb, asset)
     img.src = url
 
 

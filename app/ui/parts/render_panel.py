@@ -60,7 +60,7 @@ class RenderPanel:
                el(doc, "label", {}, self.pan, " Slow pan"),
                _labelled(doc, "Seconds per scene without narration", self.default_seconds)),
             self.plan_list, el(doc, "div", {"class": "card-actions"}, self.button), self.progress)
-        self._refreshing = False
+        self._refreshing = self._stale = False
         for event in ("pointerenter", "focusin"):
             scope.on(self.node, event, lambda event: self.refresh_plan())
         run_soon(self.refresh_plan())
@@ -69,14 +69,19 @@ class RenderPanel:
         """Say per scene what the video will use and for how long (or what is missing)."""
         from app.render.encoder import Renderer
 
-        if self._refreshing:
+        if self._refreshing:  # the one in flight read the options before this change
+            self._stale = True
             return
         self._refreshing = True
         try:
-            try:
-                lines = await Renderer(self.app.vault).summary(self.project.id, self.settings())
-            except SceneVaultError as exc:
-                lines = [str(exc)]
+            while True:
+                self._stale = False
+                try:
+                    lines = await Renderer(self.app.vault).summary(self.project.id, self.settings())
+                except SceneVaultError as exc:
+                    lines = [str(exc)]
+                if not self._stale:
+                    break
             replace_children(self.plan_list, *(el(self.app.document, "li", {}, line) for line in lines))
         finally:
             self._refreshing = False

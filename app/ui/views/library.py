@@ -23,7 +23,7 @@ import asyncio
 from dataclasses import replace
 
 from app.ui.parts.dialogs import confirm_dialog
-from app.ui.parts.dom import el, format_bytes, replace_children, run_soon
+from app.ui.parts.dom import el, format_bytes, found, replace_children, run_soon
 from app.ui.parts.library_cards import ChildScopes, card, load_previews, render_details, set_star
 from app.ui.parts.undo import offer_undo
 from app.ui.parts.library_filters import (PAGE_SIZE, SORTS, Query, deletable, page_count,
@@ -256,8 +256,8 @@ class Library:
 
     # --- clicks on the grid (one delegated listener) ---------------------------------------------
     async def _on_grid_click(self, event) -> None:
-        target = event.target.closest("[data-action]")
-        item = event.target.closest("[data-asset-id]")
+        target = found(event.target.closest("[data-action]"))
+        item = found(event.target.closest("[data-asset-id]"))
         if target is None or item is None:
             return
         asset_id = str(item.dataset.assetId)

@@ -11,6 +11,7 @@ import re
 import textwrap
 
 import pytest
+from playwright.sync_api import expect
 
 from cutkit import make_cut_clips
 from conftest import install_pagekit, open_route, run_python
@@ -129,6 +130,45 @@ def test_the_panel_says_what_each_scene_uses_and_the_render_runs_in_a_worker(vau
     info = py(page, "json.dumps(sv_render.lastRenderInfo().to_py())")
     assert info["inWorker"] is True and info["size"] > 0
     assert temp_files(page) == []  # the streamed file was read back and removed
+
+
+HOLD_PROJECT_READS = """
+held_entered, held_release = asyncio.Event(), asyncio.Event()
+held_original = vault.get_project
+
+async def held_get_project(project_id):
+    held_entered.set()
+    await held_release.wait()
+    return await held_original(project_id)
+
+vault.get_project = held_get_project
+json.dumps("held")
+"""
+
+
+def test_an_option_changed_while_the_plan_is_being_read_is_not_lost(vault_page):
+    """Focus refreshes the plan; a change made while that read is still in flight must show
+    too (the read in flight took the options from before the change)."""
+    page = vault_page
+    made = py(page, """
+        project, _ = await project_with("Plan race", [None])
+        json.dumps({"id": project.id})
+    """)
+    open_route(page, "#/project/" + made["id"])
+    panel = page.get_by_role("region", name="Render the final video")
+    first = panel.get_by_role("list", name="What each scene will use").get_by_role("listitem").first
+    expect(first).to_have_text("Scene 1: frame image, silence: 4.0 s")
+    seconds = panel.get_by_label("Seconds per scene without narration")
+    assert py(page, HOLD_PROJECT_READS) == "held"
+    try:
+        seconds.focus()  # focusin: a refresh starts, and waits on the held read
+        py(page, "await held_entered.wait(); json.dumps(0)")
+        seconds.fill("1.5")
+        seconds.dispatch_event("change")
+    finally:
+        py(page, "held_release.set(); del vault.get_project; json.dumps(0)")
+    expect(first).to_have_text("Scene 1: frame image, silence: 1.5 s")
+    py(page, f"await vault.delete_project({made['id']!r}); json.dumps(0)")
 
 
 def test_cancel_stores_nothing_and_leaves_no_temporary_file(vault_page, clips):

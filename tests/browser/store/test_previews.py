@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 import clipkit
-from conftest import install_pagekit, run_python, vault_state, wait_for_app_state
+from conftest import install_pagekit, open_route, run_python, vault_state, wait_for_app_state
 
 PRELUDE = """
 import json, js, pagekit
@@ -190,10 +190,10 @@ def test_cards_swap_their_placeholder_for_the_preview_when_it_lands(vault_page):
         slot = storyboard.scene_slots(project.scenes[0])["narration"]
         asset = await vault.put_asset(project.id, "audio", slot, pagekit.wav_bytes(16_044),
                                       "audio/wav")
-        current_app().navigate(f"#/project/{project.id}")
         json.dumps({"project": project.id, "id": asset.id})
     """)
     try:
+        open_route(page, f"#/project/{made['project']}")
         card = page.get_by_role("region", name="Scene 1 narration", exact=True)
         expect(card.locator(".slot-waveform.placeholder[data-preview=pending]")).to_be_attached()
         card.locator("audio.slot-media").evaluate("el => { el.dataset.kept = 'yes'; }")

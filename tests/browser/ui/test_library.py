@@ -175,6 +175,22 @@ def test_details_panel_shows_the_record_and_the_full_recipe(library):
     assert page.locator(".media-card[aria-current=true] .media-title").inner_text() == "scene:2 v1"
 
 
+def test_a_click_on_a_card_outside_its_buttons_does_nothing(library):
+    """The grid's one click listener must not fail on clicks that hit no button: a card's
+    title, or the gap between cards (DOM lookups that find nothing answer JS null)."""
+    page = library.page
+    show_project(library)
+    alerts = page.get_by_role("alert").filter(has_text="Something went wrong")
+    before = alerts.count()
+    page.locator(".media-card .media-title").first.click()
+    page.locator(".library-grid").dispatch_event("click")
+    page.get_by_role("button", name=library.name("Show details of", "scene:2"), exact=True).click()
+    details = page.get_by_role("region", name="Details")
+    expect(details.get_by_role("heading", name="scene:2 v1")).to_be_visible()
+    assert alerts.count() == before, alerts.all_inner_texts()
+    assert page.locator(".media-card.is-selected").count() == 0
+
+
 def test_shift_click_selects_a_range_and_filters_prune_the_selection(library):
     page = library.page
     show_project(library)

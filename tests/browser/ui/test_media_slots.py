@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 import clipkit
-from conftest import run_python, settle_previews, vault_state
+from conftest import open_route, run_python, settle_previews, vault_state
 
 PRELUDE = """
 import json, js, pagekit
@@ -96,10 +96,12 @@ def scene(vault_page):
         project = await vault.create_project("Media slots")
         project = await vault.save_project(storyboard.add_scene(project, story=STORY,
                                                                 prompt="a harbour at dawn"))
-        current_app().navigate(f"#/project/{{project.id}}")
         json.dumps({{"id": project.id, "slots": storyboard.scene_slots(project.scenes[0])}})
     """)
     shown = Scene(vault_page, made["id"], made["slots"])
+    # the previous test's workspace looks the same and stays on screen until this one renders:
+    # a file set on its input would go to that (deleted) project
+    open_route(vault_page, f"#/project/{made['id']}")
     expect(shown.region("clip")).to_be_visible()
     yield shown
     py(vault_page, f"""
