@@ -163,8 +163,15 @@ class AppPage:
     def open(self, path: str = "/"):
         page = self.context.new_page()
         page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        page.on("console", self._console)
         page.goto(self.base_url.rstrip("/") + path)
         return page
+
+    def _console(self, message) -> None:
+        """An exception the app's handlers did not expect (App.report logs it with this prefix,
+        and shows "Something went wrong"): a bug, counted as a page error."""
+        if message.type == "error" and message.text.startswith("SceneVault unexpected error"):
+            self.page_errors.append(message.text)
 
 
 @pytest.fixture
