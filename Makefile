@@ -31,12 +31,13 @@ $(VENDOR_STAMP): package.json package-lock.json requirements-browser.txt Makefil
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	rm -rf $(VENDOR).new
 	mkdir -p $(VENDOR).new/pyodide $(VENDOR).new/pyscript $(VENDOR).new/jszip $(VENDOR).new/wheels \
-	    $(VENDOR).new/mediabunny
+	    $(VENDOR).new/mediabunny $(VENDOR).new/hash-wasm
 	cp node_modules/pyodide/{pyodide.mjs,pyodide.asm.mjs,pyodide.asm.wasm,python_stdlib.zip,pyodide-lock.json} $(VENDOR).new/pyodide/
 	cp -R node_modules/@pyscript/core/dist/. $(VENDOR).new/pyscript/
 	cp node_modules/jszip/dist/jszip.min.js $(VENDOR).new/jszip/
 	cp node_modules/mediabunny/dist/bundles/mediabunny.min.mjs node_modules/mediabunny/LICENSE \
 	    $(VENDOR).new/mediabunny/
+	cp node_modules/hash-wasm/dist/index.esm.min.js node_modules/hash-wasm/LICENSE $(VENDOR).new/hash-wasm/
 	$(PYTHON) -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
 	    --require-hashes -r requirements-browser.txt -d $(VENDOR).new/wheels
 	cd $(VENDOR).new/wheels && for w in *-*.whl; do mv "$$w" "$${w%%-*}.whl"; done

@@ -1,5 +1,5 @@
-/* Media inspection in the page, for app/store/media.py (its only caller; loaded as `sv_media` by
- * pyscript.toml), in two halves:
+/* Media inspection in the page, for app/store/media.py (loaded as `sv_media` by pyscript.toml;
+ * static/js/bridge/render.mjs only tells it the digest of each video it made), in two halves:
  * - `probe(blob, family)`, on the write path: the SHA-256, width, height or duration, read
  *   without decoding audio or video (a detached <audio>/<video> loads only its metadata); an
  *   image is decoded once anyway (its size, and whether it decodes), so its small preview
@@ -14,8 +14,14 @@
 
 const hex = (buffer) => Array.from(new Uint8Array(buffer),
                                    (b) => b.toString(16).padStart(2, "0")).join("");
+// Blob -> its SHA-256, for Blobs whose maker hashed them as it wrote them (the render worker,
+// through static/js/bridge/render.mjs): hashing here reads the whole Blob into memory at once.
+const digests = new WeakMap();
+/** Remember the SHA-256 (hex) that `blob`'s maker computed from the very bytes it holds. */
+export const rememberDigest = (blob, digest) => { digests.set(blob, digest); };
 /** The SHA-256 of a Blob, as lowercase hex. */
-export const sha256 = async (blob) => hex(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+export const sha256 = async (blob) =>
+  digests.get(blob) || hex(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
 const refuse = (message) => new DOMException(message, "EncodingError");
 const fail = (where, e) => { throw refuse(`${where}: ${(e && e.message) || e}`); };
 

@@ -2,17 +2,22 @@
  * pyscript.toml). Everything heavy happens elsewhere: decoding, compositing and encoding in a
  * dedicated module Worker (static/js/render/worker.mjs, one per render), mixing the sound in an
  * OfflineAudioContext (which renders off the main thread; Workers have none). This module starts
- * the worker, probes the clips there, mixes narration and the clips' own sound, hands the worker
- * the blobs, the frame table and the channel data (transferred, not copied), and keeps the job's
- * progress where Python polls it.
+ * the worker, probes the clips there, hands it the blobs and the frame table, and answers its
+ * requests for sound with the next segment of the mix (static/js/bridge/mixer.mjs: a few seconds
+ * at a time, transferred, not copied, one segment mixed ahead), and keeps the job's progress
+ * where Python polls it.
  *
  * The worker streams the WebM into a temporary OPFS file as it encodes, and when it is finished
- * reads it back into the result Blob and removes the file; the page never holds the video.
+ * reads it back into the result Blob (hashing it as it reads) and removes the file; the page
+ * never holds the video, nor the whole sound.
  *
  *   const job = start(spec);          // job.done / job.total: frames encoded so far
  *   job.cancel();                     // job.result rejects with AbortError within a second
  *   const blob = await job.result;    // video/webm
  */
+
+import { rememberDigest } from "./media.mjs";
+import { mixer } from "./mixer.mjs";
 
 const WORKER_URL = new URL("../render/worker.mjs", import.meta.url);
 const CANCEL_GRACE_MS = 2000;          // a worker that does not stop by then is terminated
@@ -23,7 +28,8 @@ const reason = (e) => String((e && e.message) || e);
 /** Starts a render; returns the job (see the module docstring). `spec`: settings
  * (RenderSettings.to_dict()), sampleRate, images and clips ([Blob|null] per scene), table
  * (Float64Array, timeline.py's frame_table), frames, audioSeconds, narration ([Blob, start s,
- * scene number]), clipSounds ([scene index, start s, end s, [[ms, gain], ...]]), tags, outputType. */
+ * scene number]), clipSounds ([scene index, start s, end s, [[ms, gain], ...]]), tags, outputType.
+ * The worker hashes the video as it reads it back; media.mjs is told that digest. */
 export function start(spec) {
   const worker = new Worker(WORKER_URL, { type: "module", name: "scenevault-render" });
   const job = { done: 0, total: spec.frames, cancelled: false, inWorker: false, stage: "preparing" };
@@ -32,10 +38,12 @@ export function start(spec) {
   worker.onmessage = ({ data }) => onMessage(data);
   worker.onerror = (event) => { event.preventDefault(); onMessage({ type: "error", name: "EncodingError",
     message: `the render worker failed to start (${event.message || "unknown error"})` }); };
+  let soundWanted = () => {};
   const reply = (wanted) => new Promise((ok, no) => {
     stop = no;
     onMessage = (data) => {
       if (data.type === "progress") { job.done = data.done; return; }
+      if (data.type === "sound-wanted") { soundWanted().catch(no); return; }
       if (data.type === wanted) ok(data);
       else if (data.type === "cancelled") no(failure("AbortError", "Render cancelled"));
       else if (data.type === "error") no(failure(data.name, data.message));
@@ -58,19 +66,30 @@ export function start(spec) {
       }
       checkpoint();
       job.stage = "mixing";
-      const audio = await mix(spec, probed);
+      const sound = mixer(spec, probed);
+      if (sound) await sound.check();
       checkpoint();
       job.stage = "encoding";
-      const channels = audio ? Array.from({ length: audio.numberOfChannels }, (_, c) => audio.getChannelData(c).slice()) : null;
+      if (sound) {
+        let ahead = sound.next();
+        ahead.catch(() => {});  // its failure is reported when the worker asks for it
+        soundWanted = async () => {
+          const channels = await ahead;
+          ahead = sound.next();
+          ahead.catch(() => {});
+          worker.postMessage({ type: "sound", channels }, channels ? channels.map((c) => c.buffer) : []);
+        };
+      }
       const done = reply("done");
       worker.postMessage({
         type: "render", settings: spec.settings, images: spec.images, clips: spec.clips,
         table: spec.table, frames: spec.frames, tags: spec.tags, outputType: spec.outputType,
-        audio: channels && { channels, sampleRate: audio.sampleRate },
-      }, [spec.table.buffer, ...(channels || []).map((c) => c.buffer)]);
-      const { blob, inWorker } = await done;
+        audio: sound && { sampleRate: sound.sampleRate, samples: sound.samples },
+      }, [spec.table.buffer]);
+      const { blob, sha256, inWorker } = await done;
+      rememberDigest(blob, sha256);  // the vault's write needs not read the video again to hash it
       job.inWorker = inWorker;
-      lastRender = { inWorker, frames: spec.frames, size: blob.size };
+      lastRender = { inWorker, frames: spec.frames, size: blob.size, sha256 };
       job.done = spec.frames;
       return blob;
     } finally {
@@ -80,37 +99,7 @@ export function start(spec) {
   return job;
 }
 
-/** Where the last finished render ran ({inWorker, frames, size}), for tests and diagnostics. */
+/** Where the last finished render ran ({inWorker, frames, size, sha256}), for tests and
+ * diagnostics. */
 export const lastRenderInfo = () => lastRender;
 let lastRender = null;
-
-// Narration at its scene's start; each clip's own sound (when it has any) from its scene's start,
-// its gain following the plan's envelope (ducked under narration). Null when there is no sound.
-async function mix(spec, probed) {
-  const sounds = spec.clipSounds.filter(([scene]) => probed[scene] && probed[scene].hasAudio);
-  if (!spec.narration.length && !sounds.length) return null;
-  const rate = spec.sampleRate;
-  const context = new OfflineAudioContext(2, Math.max(1, Math.round(spec.audioSeconds * rate)), rate);
-  const decode = async (blob, what) => {
-    try { return await context.decodeAudioData(await blob.arrayBuffer()); }
-    catch (e) { throw failure("EncodingError", `${what} cannot be decoded (${reason(e)})`); }
-  };
-  const voices = await Promise.all(spec.narration.map(([blob, , scene]) => decode(blob, `scene ${scene}'s narration`)));
-  voices.forEach((buffer, i) => {
-    const source = context.createBufferSource();
-    source.buffer = buffer;
-    source.connect(context.destination);
-    source.start(spec.narration[i][1]);
-  });
-  for (const [scene, startS, endS, envelope] of sounds) {
-    const buffer = await decode(spec.clips[scene], `the sound of scene ${scene + 1}'s clip`);
-    const source = context.createBufferSource();
-    const gain = context.createGain();
-    source.buffer = buffer;
-    gain.gain.setValueAtTime(envelope[0][1], startS);
-    for (const [ms, level] of envelope.slice(1)) gain.gain.linearRampToValueAtTime(level, startS + ms / 1000);
-    source.connect(gain).connect(context.destination);
-    source.start(startS, 0, Math.max(0, endS - startS));
-  }
-  return context.startRendering();
-}

@@ -6,8 +6,10 @@
  *
  * Messages in:  {type: "probe", clips: [Blob|null]}          -> {type: "probed", clips: [info|null]}
  *               {type: "render", ...see render() below}       -> {type: "progress", done} ...,
- *                                                                then {type: "done", file, name}
+ *                                                                then {type: "done", blob, sha256}
  *               {type: "cancel"}                              -> the render stops: {type: "cancelled"}
+ * While rendering with sound it asks for the mix a segment at a time: {type: "sound-wanted"} out,
+ *               {type: "sound", channels: [Float32Array]|null} in (null: the sound has ended).
  * Any failure -> {type: "error", name, message}; the message names the scene ("scene 2's clip …").
  * The temporary file is the worker's alone: when the video is finished it is read back into the
  * Blob that "done" carries and removed; on cancel or failure it is removed. Leftovers of a crashed
@@ -19,6 +21,7 @@
  */
 
 import * as mb from "../../vendor/mediabunny/mediabunny.min.mjs";
+import { createSHA256 } from "../../vendor/hash-wasm/index.esm.min.js";
 
 const FIELDS = 6, PER_FRAME = 12;   // app/render/timeline.py: LAYER_FIELDS, FRAME_LAYERS * LAYER_FIELDS
 const PROGRESS_EVERY = 5;          // frames between progress messages
@@ -32,8 +35,11 @@ class Failure extends Error {
 const fail = (name, message) => { throw new Failure(name, message); };
 const reason = (e) => String((e && e.message) || e);
 
+let soundArrived = null;  // resolves the feeder's pending request for the next segment
+
 self.onmessage = async ({ data }) => {
   if (data.type === "cancel") { cancelled = true; return; }
+  if (data.type === "sound") { const arrived = soundArrived; soundArrived = null; arrived(data.channels); return; }
   try {
     if (data.type === "probe") self.postMessage({ type: "probed", clips: await probeAll(data.clips) });
     else if (data.type === "render") await render(data);
@@ -184,21 +190,26 @@ async function openTemp() {
   return {
     name, writable,
     // The WebM as a Blob of its own, read back from the file COPY_CHUNK at a time (so this worker
-    // never holds the whole video), then the file is removed. A Blob backed by the OPFS file
-    // itself would not do: an in-memory IndexedDB (a private window) keeps referring to the file
-    // it was given, and the stored video would break when the file goes.
+    // never holds the whole video) and hashed as it is read (the vault's SHA-256 of it, which
+    // would otherwise read the whole video into memory at once), then the file is removed. A
+    // Blob backed by the OPFS file itself would not do: an in-memory IndexedDB (a private
+    // window) keeps referring to the file it was given, and the stored video would break when
+    // the file goes. -> {blob, sha256}
     finish: async (type) => {
       access.flush();
       const size = access.getSize();
+      const hash = await createSHA256();
+      hash.init();
       let blob = new Blob([], { type });
       for (let at = 0; at < size; at += COPY_CHUNK) {
         const part = new Uint8Array(Math.min(COPY_CHUNK, size - at));
         access.read(part, { at });
+        hash.update(part);
         blob = new Blob([blob, part], { type });
       }
       access.close();
       await directory.removeEntry(name);
-      return blob;
+      return { blob, sha256: hash.digest("hex") };
     },
     discard: async () => {
       try { access.close(); } catch { /* closed */ }
@@ -217,31 +228,42 @@ function metadataTags(tags) {
   return named;
 }
 
-// Feeds the mixed sound (planar Float32 channels) in one-second samples, up to `seconds`.
+// Feeds the sound in one-second samples, up to `seconds`: the page mixes it a segment at a time
+// (static/js/bridge/mixer.mjs), and each segment is asked for when the last one is used up.
 function soundFeeder(source, audio) {
   if (!source) return { upTo: async () => {}, rest: async () => {} };
-  const { channels, sampleRate } = audio;
-  const total = channels[0].length;
-  let done = 0;
+  const { sampleRate, samples } = audio;
+  const pull = () => new Promise((arrived) => {
+    soundArrived = arrived;
+    self.postMessage({ type: "sound-wanted" });
+  });
+  let done = 0, segment = null, used = 0;
   const upTo = async (seconds) => {
-    const until = Math.min(total, Math.ceil(seconds * sampleRate));
+    const until = Math.min(samples, Math.ceil(seconds * sampleRate));
     while (done < until) {
-      const n = Math.min(sampleRate, until - done);
-      const data = new Float32Array(n * channels.length);
-      channels.forEach((channel, c) => data.set(channel.subarray(done, done + n), c * n));
-      const sample = new mb.AudioSample({ data, format: "f32-planar", numberOfChannels: channels.length,
+      if (!segment || used === segment[0].length) {
+        segment = await pull();
+        used = 0;
+        if (!segment || !segment[0].length) fail("EncodingError", "the sound ended before the video");
+      }
+      const n = Math.min(sampleRate, until - done, segment[0].length - used);
+      const data = new Float32Array(n * segment.length);
+      segment.forEach((channel, c) => data.set(channel.subarray(used, used + n), c * n));
+      const sample = new mb.AudioSample({ data, format: "f32-planar", numberOfChannels: segment.length,
                                           sampleRate, timestamp: done / sampleRate });
       await source.add(sample);
       sample.close();
       done += n;
+      used += n;
     }
   };
   return { upTo, rest: () => upTo(Infinity) };
 }
 
 /* m: {settings (RenderSettings.to_dict()), images: [Blob|null] and clips: [Blob|null] per scene,
- * table: Float64Array (frames x 12, timeline.py's frame_table), frames, audio: {channels:
- * [Float32Array], sampleRate} | null, tags: {name: text}, outputType}. */
+ * table: Float64Array (frames x 12, timeline.py's frame_table), frames, audio: {sampleRate,
+ * samples} | null (the sound itself comes a segment at a time: soundFeeder), tags: {name: text},
+ * outputType}. */
 async function render(m) {
   const s = m.settings;
   if (!(await mb.canEncodeVideo(s.videoCodec, { width: s.width, height: s.height, bitrate: s.videoBitrate })))
@@ -282,8 +304,8 @@ async function render(m) {
     if (sound) sound.close();
     await output.finalize();
     await media.closeAll();
-    const blob = await temp.finish(m.outputType);
-    self.postMessage({ type: "done", blob, inWorker: typeof document === "undefined" });
+    const { blob, sha256 } = await temp.finish(m.outputType);
+    self.postMessage({ type: "done", blob, sha256, inWorker: typeof document === "undefined" });
   } catch (e) {
     await media.closeAll();
     try { await output.cancel(); } catch { /* not started */ }

@@ -152,10 +152,12 @@ def test_the_rendered_webm_carries_its_title_recipe_and_ai_label_as_matroska_tag
         final = await vault.get({project["final"]["id"]!r})
         data = await media.blob_bytes(await vault.get_blob(final.id))
         json.dumps({{"b64": base64.b64encode(data).decode(), "recipe": final.recipe,
-                    "created_at": final.created_at}})
+                    "created_at": final.created_at, "sha256": final.sha256}})
     """)
     path = tmp_path / "final.webm"
     path.write_bytes(base64.b64decode(data["b64"]))
+    # the render worker hashed the video as it read it back; the vault stored that digest
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == data["sha256"]
     probe = ffprobe(path)
     tags = movie_tags(probe)
     assert "SCENEVAULT_RECIPE" in tags, probe["format"]
