@@ -3,7 +3,7 @@
  * dedicated module Worker (static/js/render/worker.mjs, one per render), mixing the sound in an
  * OfflineAudioContext (which renders off the main thread; Workers have none). This module starts
  * the worker, probes the clips there, hands it the blobs and the frame table, and answers its
- * requests for sound with the next segment of the mix (static/js/bridge/mixer.mjs: a few seconds
+ * requests for sound with the next segment of the mix (static/js/render/mixer.mjs: a few seconds
  * at a time, transferred, not copied, one segment mixed ahead), and keeps the job's progress
  * where Python polls it.
  *
@@ -17,7 +17,7 @@
  */
 
 import { rememberDigest } from "./media.mjs";
-import { mixer } from "./mixer.mjs";
+import { mixer } from "../render/mixer.mjs";
 
 const WORKER_URL = new URL("../render/worker.mjs", import.meta.url);
 const CANCEL_GRACE_MS = 2000;          // a worker that does not stop by then is terminated

@@ -229,7 +229,7 @@ function metadataTags(tags) {
 }
 
 // Feeds the sound in one-second samples, up to `seconds`: the page mixes it a segment at a time
-// (static/js/bridge/mixer.mjs), and each segment is asked for when the last one is used up.
+// (static/js/render/mixer.mjs), and each segment is asked for when the last one is used up.
 function soundFeeder(source, audio) {
   if (!source) return { upTo: async () => {}, rest: async () => {} };
   const { sampleRate, samples } = audio;

@@ -1,11 +1,11 @@
-"""The render's sound is mixed a few seconds at a time (static/js/bridge/mixer.mjs), so memory
+"""The render's sound is mixed a few seconds at a time (static/js/render/mixer.mjs), so memory
 does not grow with the video's length. Cut finer, it must sound the same: narration that runs
 across segment edges, and a clip's sound whose ducking envelope ramps across them, give the
 same samples as one segment for the whole video; a source that cannot be decoded is refused by
 `check()`, naming its scene, before any segment is mixed."""
 
 MIX_JS = """async ([segments]) => {
-  const { mixer } = await import("/static/js/bridge/mixer.mjs");
+  const { mixer } = await import("/static/js/render/mixer.mjs");
   const rate = 48000;
   const tone = (seconds, hz, level) => {       // a mono 16-bit WAV
     const n = Math.round(seconds * rate), bytes = new DataView(new ArrayBuffer(44 + 2 * n));
