@@ -141,3 +141,10 @@ def test_a_garbled_request_line_gets_a_json_400(server):
     reply = raw_exchange(server, b"GARBAGE\r\n\r\n")
     assert reply.startswith("HTTP/1.") and " 400 " in reply.splitlines()[0]
     assert '"error"' in reply
+
+
+def test_json_nested_thirty_thousand_deep_is_400_not_a_dropped_connection(server):
+    """json.loads would recurse past Python's limit (RecursionError): the guard refuses first."""
+    error = assert_json_error(*post_json(server, "/api/generate", b"[" * 30_000 + b"]" * 30_000),
+                              400, "bad_json")
+    assert "nests deeper than" in error["message"]
