@@ -73,18 +73,25 @@ class SlotCard:
                                                  "aria-label": spec.label})
         self.status = el(app.document, "p", {"class": "slot-status", "aria-live": "polite"})
         self.busy = False
+        self._renders = 0  # renders started: only the newest may change the card
 
     async def render(self):
-        """(Re)build the card from the vault's current state of the slot."""
+        """(Re)build the card from the vault's current state of the slot. Everything is read
+        first and the card changes in one step, so its status, media, job note and actions
+        always describe the same moment; a render overtaken by a newer one changes nothing."""
+        self._renders += 1
+        mine = self._renders
         self.scope.dispose()
         self.scope = Scope()
         versions = await self.app.vault.versions(self.project.id, self.spec.slot)
         current = next((v for v in versions if v.current), None)
         missing_ids = {a.id for a in await self.app.vault.missing(self.project.id)} if current else set()
         view = await self._media(current, current is not None and current.id in missing_ids)
-        self.status.textContent = _describe(current, len(versions))
         jobs = ([j for j in await self.app.vault.pending_jobs(self.project.id)
                  if j.slot == self.spec.slot] if self.spec.kind == "clip" else [])
+        if mine != self._renders:
+            return self.node
+        self.status.textContent = _describe(current, len(versions))
         replace_children(self.node, el(self.app.document, "h4", {}, self.spec.label), view,
                          self.status, *(self._job_note(job) for job in jobs),
                          self._actions(current, versions))

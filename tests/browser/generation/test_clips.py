@@ -302,3 +302,62 @@ def test_a_job_the_server_lost_keeps_its_recipe_and_generates_again_in_one_click
                     "jobs": len(await vault.pending_jobs({scenes["id"]!r}))}})
     """)
     assert after == {"seed": 2, "seconds": 1, "jobs": 0}
+
+
+HOLD_JOB_READS = """
+import asyncio
+held_entered, held_release = asyncio.Event(), asyncio.Event()
+held_original = vault.pending_jobs
+
+async def held_pending_jobs(*args, **kwargs):
+    if args == (HELD_PROJECT,):  # the card's own read; anyone else passes straight through
+        held_entered.set()
+        await held_release.wait()
+    return await held_original(*args, **kwargs)
+
+vault.pending_jobs = held_pending_jobs
+json.dumps("held")
+"""
+
+
+def test_a_card_changes_in_one_step_its_status_never_runs_ahead_of_its_job_note(vault_page):
+    """The card reads everything before it changes anything: while its read of the jobs is
+    still pending, the status must not already describe the new clip beside the old job note
+    (CI once read the new clip's length with the lost job's mark still on the card)."""
+    page = vault_page
+    made = py(page, """
+        from app.generation.clips import ClipService
+        from app.store.jobs import PendingJob
+        project = await vault.create_project("One step")
+        project = await vault.save_project(storyboard.add_scene(project, "A pier", "a pier"))
+        slots = storyboard.scene_slots(project.scenes[0])
+        frame = await vault.put_asset(project.id, "scene", slots["frame"],
+                                      pagekit.png(320, 180, (30, 90, 160)), "image/png")
+        recipe = {"kind": "clip", "prompt": "a pan", "provider": "fal", "model": "m", "seed": 1,
+                  "seconds": 1, "width": 640, "height": 360, "input_sha256": frame.sha256,
+                  "version": 1}
+        await vault.add_job(PendingJob("job_" + "e" * 32, project.id, "clip", slots["clip"],
+                                       recipe, state="lost", message="The server lost it."))
+        json.dumps({"id": project.id, "clip": slots["clip"]})
+    """)
+    open_route(page, "#/project/" + made["id"])
+    card = page.locator(f"section.slot[data-slot='{made['clip']}']")
+    expect(card.locator(".slot-status")).to_have_text("No file yet")
+    assert card.get_attribute("data-job") == "lost"
+    py(page, f"""
+        from app.generation.clips import ClipService
+        await ClipService(vault).generate({made["id"]!r}, {made["clip"]!r},
+                                        {{"prompt": "a slow pan", "seed": 3, "seconds": 1}})
+        json.dumps(0)
+    """)  # stored behind the card's back: it shows it on its next render
+    assert py(page, f"HELD_PROJECT = {made['id']!r}\n" + HOLD_JOB_READS) == "held"
+    try:
+        card.get_by_role("button", name="Dismiss the failed job of Scene 1 clip").click()
+        py(page, "await held_entered.wait(); json.dumps(0)")
+        assert card.locator(".slot-status").inner_text() == "No file yet"
+        assert card.get_attribute("data-job") == "lost"
+    finally:
+        py(page, "held_release.set(); del vault.pending_jobs; json.dumps(0)")
+    expect(card.locator(".slot-status")).to_contain_text("v1 of 1")
+    assert card.get_attribute("data-job") == "none"
+    py(page, f"await vault.delete_project({made['id']!r}); json.dumps(0)")
