@@ -37,14 +37,15 @@ from app.backup.policy import (DEFAULT_LIMITS, SNIFF_BYTES, ArchiveRules, Limits
                                check_references)
 from app.backup.schema import Manifest
 from app.backup.sidecar import build_sidecar, encode_sidecar, sidecar_name
-from app.core.errors import BackupCancelled, BackupError, InvalidAsset, MetadataError
+from app.core.errors import BackupCancelled, BackupError, MetadataError
+from app.core.pngmeta import MAX_CHUNKS
 from app.core.metadata.source import READ_METADATA_OF, file_recipe, read_source_metadata
 from app.core.model import Asset, Project, now_ms
 from app.store.transfer import StagedFile
 from app.core.cancel import CancelToken
 from app.backup.zip.stream import ZipStream
 from app.backup.zip.write import ZipWriter, crc32_batches
-from app.backup.zip.read import ZipReader, read_range
+from app.backup.zip.read import StageRequest, ZipReader
 from app.core.backup_log import export_record
 
 __all__ = ["CancelToken", "ImportReport", "Limits", "export", "export_name", "export_to_file",
@@ -220,9 +221,10 @@ async def import_archive(vault, blob, as_copy: bool = False,
     existing = await vault.snapshot([p.id for p in manifest.projects],
                                     [item.asset.id for item in manifest.assets],
                                     [item.asset.sha256 for item in manifest.assets])
-    verified = await _verify_all(reader, manifest, present, existing, on_progress, token)
+    verified, metadata = await _verify_all(reader, manifest, present, existing, on_progress,
+                                           token)
     reader.close()
-    manifest = await _with_file_recipes(manifest, verified)
+    manifest = _with_file_recipes(manifest, metadata)
     plan = plan_import(manifest, existing, present, as_copy)
     _check(token)
     if not plan.is_noop:
@@ -247,40 +249,58 @@ async def _read_manifest(reader: ZipReader, limits: Limits) -> Manifest:
 
 async def _verify_all(reader: ZipReader, manifest: Manifest, present: set[str],
                       existing: Existing, on_progress: OnProgress | None,
-                      token: CancelToken) -> dict[str, StagedFile]:
-    """Inflate, sniff and hash every file the archive holds; sha256 -> StagedFile."""
+                      token: CancelToken) -> tuple[dict[str, StagedFile], dict[str, bytes]]:
+    """Read, sniff and hash every file the archive holds, each read once (ZipReader.stage):
+    sha256 -> StagedFile, and sha256 -> the bytes each image's own recipe is read from
+    (`_with_file_recipes`). Nothing is decoded here: the vault makes the previews of what it
+    stored in the background and marks media it cannot show (app/store/preview_maker.py)."""
     items = {item.path: item for item in manifest.assets if item.path in present}
     mimes: dict[str, set[str]] = {}
     for item in manifest.assets:
         mimes.setdefault(item.path, set()).add(item.asset.mime_type)
     progress = _Progress(on_progress, sum(item.asset.size for item in items.values()))
     progress.add(0)
-    verified = {}
-    for path, item in items.items():
+    requests = [StageRequest(path, item.asset.mime_type, expected=item.asset.size,
+                             copy=item.asset.sha256 not in existing.blobs,
+                             meta=_recipe_from_file(item.asset))
+                for path, item in items.items()]
+    verified: dict[str, StagedFile] = {}
+    metadata: dict[str, bytes] = {}
+    async for batch in reader.stage(requests, SNIFF_BYTES, MAX_CHUNKS, token):
+        for staged in batch:
+            asset = items[staged.name].asset
+            for mime_type in sorted(mimes[staged.name]):
+                check_magic(staged.name, mime_type, staged.head)
+            if staged.sha256 != asset.sha256:
+                raise BackupError(f"{staged.name!r} has SHA-256 {staged.sha256[:12]}…, but the "
+                                  f"manifest says {asset.sha256[:12]}…. The file was altered or "
+                                  "damaged; nothing was imported.", "hash_mismatch")
+            verified[asset.sha256] = StagedFile(staged.blob, asset.mime_type, None)
+            if _recipe_from_file(asset):
+                metadata[asset.sha256] = (staged.meta if staged.meta is not None
+                                          else await media.blob_bytes(staged.blob))
+            progress.add(asset.size)
         _check(token)
-        blob = await reader.read_blob(path, item.asset.mime_type, expected=item.asset.size,
-                                      token=token)
-        head = await read_range(blob, 0, SNIFF_BYTES)
-        for mime_type in sorted(mimes[path]):
-            check_magic(path, mime_type, head)
-        verified[item.asset.sha256] = await _verify(path, item.asset, blob,
-                                                    item.asset.sha256 in existing.blobs)
-        progress.add(item.asset.size)
-    return verified
+    return verified, metadata
 
 
-async def _with_file_recipes(manifest: Manifest, verified: dict[str, StagedFile]) -> Manifest:
+def _recipe_from_file(asset: Asset) -> bool:
+    """An image listed without a recipe gets the one its file carries, if any."""
+    return (asset.recipe is None and asset.source_metadata is None
+            and asset.mime_type in READ_METADATA_OF)
+
+
+def _with_file_recipes(manifest: Manifest, metadata: dict[str, bytes]) -> Manifest:
     """The manifest with each image that has no recipe given the one its file carries (a file
     another tool made, listed by a hand-made or older manifest), as a slot import would read
     it (app/store/slot_import.py). Metadata that breaks a rule leaves the asset as it was."""
     assets = []
     for item in manifest.assets:
-        staged = verified.get(item.asset.sha256)
-        if (staged is not None and item.asset.recipe is None
-                and item.asset.source_metadata is None and item.asset.mime_type in READ_METADATA_OF):
+        data = metadata.get(item.asset.sha256)
+        if data is not None and _recipe_from_file(item.asset):
             try:
                 recipe, source_metadata = file_recipe(
-                    read_source_metadata(await media.blob_bytes(staged.blob), item.asset.mime_type))
+                    read_source_metadata(data, item.asset.mime_type))
             except MetadataError:
                 recipe, source_metadata = None, None
             if recipe is not None:
@@ -288,21 +308,3 @@ async def _with_file_recipes(manifest: Manifest, verified: dict[str, StagedFile]
                                                    source_metadata=source_metadata))
         assets.append(item)
     return replace(manifest, assets=tuple(assets))
-
-
-async def _verify(path: str, asset: Asset, blob, already_stored: bool) -> StagedFile:
-    if already_stored:  # only the hash: the vault keeps its own copy and preview
-        info, digest = None, await media.sha256_hex(blob)
-    else:
-        try:
-            blob = await media.own_copy(blob)  # a slice of the user's zip file is a reference
-            info = await media.inspect(blob, asset.mime_type)
-        except InvalidAsset as exc:
-            raise BackupError(f"{path!r} cannot be decoded as {asset.mime_type}: {exc}",
-                              "undecodable_media") from None
-        digest = info.sha256
-    if digest != asset.sha256:
-        raise BackupError(f"{path!r} has SHA-256 {digest[:12]}…, but the manifest says "
-                          f"{asset.sha256[:12]}…. The file was altered or damaged; nothing was "
-                          "imported.", "hash_mismatch")
-    return StagedFile(blob, asset.mime_type, info)

@@ -12,9 +12,18 @@ media repacked by another tool) are inflated by JSZip, loaded on first use from
 static/vendor/jszip/, each from a small archive of just that entry; a counter aborts the moment
 the real inflated bytes pass a cap or a suspicious ratio.
 
+Many entries at once (an import): `stage` reads the STOREd ones a region of the archive at a
+time (STAGE_BATCH_BYTES, one read for many files), checks each local header against the
+directory in Python, and has static/js/bridge/zipread.mjs hash each entry (crypto.subtle, off
+the main thread) and copy the bytes the caller will store, in one call per region. An entry
+over LARGE_ENTRY_BYTES streams through a SHA-256 in slices instead; a DEFLATEd one is inflated
+as above, then hashed. Every byte is read once.
+
     reader = await ZipReader.open(archive_blob, ArchiveRules(Limits()))
     manifest = await reader.read_bytes("scenevault.json", limit=32 << 20)
     blob = await reader.read_blob(path, "image/png", expected=size)   # BackupError if not
+    async for staged in reader.stage([StageRequest(path, "image/png", size, copy=True)]):
+        ...                                       # [StagedEntry(name, sha256, head, blob, meta)]
 """
 
 from __future__ import annotations
@@ -36,6 +45,39 @@ from app.backup.zip.write import REPORT_EVERY, JsCallbacks
 JSZIP_SRC = "static/vendor/jszip/jszip.min.js"
 
 _JS = sv_zipread  # static/js/bridge/zipread.mjs, loaded by pyscript.toml
+
+STAGE_BATCH_BYTES = 32 << 20  # bytes of STOREd entries staged from one read of the archive
+STAGE_BATCH_FILES = 512       # and at most this many entries per read
+LARGE_ENTRY_BYTES = 64 << 20  # an entry this big is read and hashed in slices ...
+STREAM_SLICE_BYTES = 8 << 20  # ... of this many bytes
+MAX_EXTRA_BYTES = 0xFFFF      # a local header's extra field is at most this long
+
+
+@dataclass(frozen=True)
+class StageRequest:
+    """One entry to stage: its name, the media type its Blob gets, the size the manifest
+    promises, whether the caller stores it (`copy`: a Blob with its own bytes, not a slice of
+    the archive) and whether it wants the bytes its metadata is read from (`meta`)."""
+
+    name: str
+    mime_type: str
+    expected: int | None
+    copy: bool = True
+    meta: bool = False
+
+
+@dataclass(frozen=True)
+class StagedEntry:
+    """An entry read once: its SHA-256 (hex), its first bytes (`head`, for sniffing), a Blob of
+    it (its own copy when asked for, else a slice of the archive) and, when asked for, the
+    bytes its metadata is read from (a PNG without its pixel data; other files whole), or
+    None when the entry was too large to hold whole (read `blob` then)."""
+
+    name: str
+    sha256: str
+    head: bytes
+    blob: object
+    meta: bytes | None = None
 
 
 class ReadLimits(Protocol):
@@ -130,17 +172,104 @@ class ZipReader:
             raise size_mismatch(name, size, expected)
         return blob
 
+    async def stage(self, requests: list[StageRequest], head_bytes: int, meta_chunk_cap: int,
+                    token: CancelToken | None = None):
+        """Read, check, hash and (when asked) copy these entries, in archive order; yields one
+        list of StagedEntry per read. The checks are `read_blob`'s, with the same errors;
+        `meta_chunk_cap` caps the chunks walked to cut a PNG's pixels out of its `meta`."""
+        batch: list[tuple[StageRequest, ZipEntry]] = []
+        held = 0
+        for request in sorted(requests, key=lambda r: self.files[r.name].offset):
+            entry = self.files[request.name]
+            if entry.method != STORED or entry.compressed_size >= LARGE_ENTRY_BYTES:
+                yield [await self._stage_one(request, head_bytes, meta_chunk_cap, token)]
+                continue
+            if batch and (held + entry.compressed_size > STAGE_BATCH_BYTES
+                          or len(batch) >= STAGE_BATCH_FILES):
+                yield await self._stage_region(batch, head_bytes, meta_chunk_cap, token)
+                batch, held = [], 0
+            batch.append((request, entry))
+            held += entry.compressed_size
+        if batch:
+            yield await self._stage_region(batch, head_bytes, meta_chunk_cap, token)
+
+    async def _stage_region(self, batch: list[tuple[StageRequest, ZipEntry]], head_bytes: int,
+                            meta_chunk_cap: int, token: CancelToken | None) -> list[StagedEntry]:
+        """STOREd entries that lie one after another: ONE read of the archive for all of them,
+        their local headers checked here, then one call into JS that hashes and copies each."""
+        _check_cancelled(token)
+        low = batch[0][1].offset
+        high = max(min(self.ends[entry.name], entry.offset + LOCAL.size
+                       + len(entry.name.encode()) + MAX_EXTRA_BYTES + entry.compressed_size)
+                   for _request, entry in batch)
+        region = await _JS.readRange(self.blob, low, high)
+        jobs, ranges = [], []
+        for request, entry in batch:
+            header_at = entry.offset - low
+            header = region.subarray(header_at, header_at + LOCAL.size
+                                     + len(entry.name.encode())).to_bytes()
+            start = entry.offset + local_data_offset(header, entry)
+            end = self._checked_end(entry, start)
+            cap = self.limits.max_entry_bytes
+            self.budget.inflated += self._checked_stored(entry, start, end, request.expected, cap)
+            jobs.append([start - low, end - low, request.mime_type, request.copy, request.meta])
+            ranges.append((start, end))
+        try:
+            results = await _JS.stageStored(region, to_js(jobs), head_bytes, meta_chunk_cap)
+        except JsException as exc:
+            raise corrupt(f"its files cannot be read ({exc.name}: {exc.message})") from None
+        staged = []
+        for (request, entry), (start, end), result in zip(batch, ranges, results):
+            blob = result.blob if request.copy else self.blob.slice(start, end, request.mime_type)
+            meta = result.meta.to_bytes() if request.meta else None
+            staged.append(StagedEntry(entry.name, str(result.sha256), result.head.to_bytes(),
+                                      blob, meta))
+        return staged
+
+    async def _stage_one(self, request: StageRequest, head_bytes: int, meta_chunk_cap: int,
+                         token: CancelToken | None) -> StagedEntry:
+        """A DEFLATEd entry (inflated, so its Blob already holds its own bytes) or a STOREd one
+        too large to read at once (read in slices, hashed as it streams)."""
+        _check_cancelled(token)
+        entry = self.files[request.name]
+        if entry.method != STORED:
+            blob = await self.read_blob(request.name, request.mime_type, request.expected,
+                                        token=token)
+            result = await _JS.stageBlob(blob, head_bytes, request.meta, meta_chunk_cap)
+            meta = result.meta.to_bytes() if request.meta else None
+            return StagedEntry(entry.name, str(result.sha256), result.head.to_bytes(), blob, meta)
+        start, end = await self._data_range(entry)
+        self.budget.inflated += self._checked_stored(entry, start, end, request.expected,
+                                                     self.limits.max_entry_bytes)
+        try:
+            result = await _JS.stageLarge(self.blob, start, end, request.mime_type, request.copy,
+                                          head_bytes, STREAM_SLICE_BYTES)
+        except JsException as exc:
+            raise corrupt(f"{entry.name!r} cannot be read ({exc.name}: {exc.message})") from None
+        blob = result.blob if request.copy else self.blob.slice(start, end, request.mime_type)
+        return StagedEntry(entry.name, str(result.sha256), result.head.to_bytes(), blob)
+
     async def _data_range(self, entry: ZipEntry) -> tuple[int, int]:
         header = await read_range(self.blob, entry.offset,
                                   entry.offset + LOCAL.size + len(entry.name.encode()))
         start = entry.offset + local_data_offset(header, entry)
+        return start, self._checked_end(entry, start)
+
+    def _checked_end(self, entry: ZipEntry, start: int) -> int:
         end = start + entry.compressed_size
         if end > self.ends[entry.name]:
             raise corrupt(f"the data of {entry.name!r} runs into the next entry")
-        return start, end
+        return end
 
     def _stored(self, entry: ZipEntry, start: int, end: int, mime_type: str,
                 expected: int | None, cap: int):
+        return self.blob.slice(start, end, mime_type), self._checked_stored(entry, start, end,
+                                                                            expected, cap)
+
+    def _checked_stored(self, entry: ZipEntry, start: int, end: int, expected: int | None,
+                        cap: int) -> int:
+        """The real size of a STOREd entry, after the checks every read makes (size against
+        the directory, the manifest's promise, the entry cap and the total budget)."""
         size = end - start  # the real length: these bytes are in the archive as they are
         if entry.size != size:
             raise corrupt(f"{entry.name!r} is stored, yet declares {entry.size:,} bytes for "
@@ -151,7 +280,9 @@ class ZipReader:
             raise self.rules.entry_too_large(entry.name, size)
         if size > self.budget.left:
             raise self._limit_error(entry.name, "total", size)
-        return self.blob.slice(start, end, mime_type), size
+        if expected is not None and size != expected:
+            raise size_mismatch(entry.name, size, expected)
+        return size
 
     async def _inflated(self, entry: ZipEntry, mime_type: str, expected: int | None, cap: int,
                         token: CancelToken | None):
@@ -200,6 +331,11 @@ class ZipReader:
         return BackupError(f"{name!r} inflates to over {count:,} bytes from far fewer: a "
                            f"compression ratio above {self.limits.max_ratio}:1 is the mark of a "
                            "zip bomb, so the archive is refused.", "suspicious_ratio")
+
+
+def _check_cancelled(token: CancelToken | None) -> None:
+    if token is not None and token.cancelled:
+        raise BackupCancelled()
 
 
 def size_mismatch(name: str, size: int, expected: int | None, at_least: bool = False):

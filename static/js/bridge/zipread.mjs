@@ -56,3 +56,91 @@ export const readEntry = (zip, name, type, caps, isCancelled, reportEvery) => ne
     resolve({ blob: new Blob(chunks, { type }), size });
   }).resume();
 });
+
+// --- staging STOREd entries: read once, hash, copy -------------------------------------------
+const hex = (buffer) => Array.from(new Uint8Array(buffer),
+                                   (b) => b.toString(16).padStart(2, "0")).join("");
+const PNG_HEADER_BYTES = 8;
+let streamingSha256 = null;
+
+/** The bytes of a PNG that its metadata lives in: the signature and every chunk but the pixel
+ * data (IDAT), each kept whole with its CRC, up to IEND. Linear, at most `maxChunks` chunks
+ * walked: past that, or when the chunks do not add up, the whole file comes back, and the
+ * Python reader (app/core/pngmeta.py) says what is wrong with it. */
+export function pngWithoutPixels(bytes, maxChunks) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const kept = [bytes.subarray(0, PNG_HEADER_BYTES)];
+  let at = PNG_HEADER_BYTES, size = PNG_HEADER_BYTES;
+  for (let count = 0; count < maxChunks; count++) {
+    if (at + 12 > bytes.length) return bytes.slice();
+    const end = at + 12 + view.getUint32(at);
+    if (end > bytes.length) return bytes.slice();
+    const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]);
+    if (type !== "IDAT") { kept.push(bytes.subarray(at, end)); size += end - at; }
+    if (type === "IEND") {
+      const out = new Uint8Array(size);
+      let to = 0;
+      for (const part of kept) { out.set(part, to); to += part.length; }
+      return out;
+    }
+    at = end;
+  }
+  return bytes.slice();
+}
+
+/** Stage the STOREd entries held in `region` (bytes of the archive, read at once): `jobs` is
+ * [[start, end, type, copy, meta], ...], offsets into `region`. Resolves, in order, to
+ * [{sha256, head, blob, meta}]: the SHA-256 (hex) of each entry's bytes, its first
+ * `headBytes`, and when `copy` a Blob of `type` holding its own copy of the bytes (a slice of a
+ * file the user picked would be stored as a reference to it on disk), else null; when `meta`,
+ * the bytes its metadata is read from (a PNG without its pixels, else the whole file). The
+ * digests run concurrently in crypto.subtle, off the main thread. */
+export async function stageStored(region, jobs, headBytes, maxChunks) {
+  return Promise.all(jobs.map(async ([start, end, type, copy, meta]) => {
+    const bytes = region.subarray(start, end);
+    const digest = crypto.subtle.digest("SHA-256", bytes);
+    const staged = {
+      head: bytes.slice(0, headBytes),
+      blob: copy ? new Blob([bytes], { type }) : null,
+      meta: !meta ? null : type === "image/png" ? pngWithoutPixels(bytes, maxChunks) : bytes.slice(),
+    };
+    staged.sha256 = hex(await digest);
+    return staged;
+  }));
+}
+
+/** Stage one STOREd entry too large to read at once: bytes [start, end) of `archive` are read
+ * `sliceBytes` at a time, hashed as they arrive (hash-wasm's streaming SHA-256, loaded on first
+ * use; crypto.subtle only digests a whole buffer) and, when `copy`, gathered into a Blob of
+ * `type` that holds its own bytes. Resolves to {sha256, head, blob}. */
+export async function stageLarge(archive, start, end, type, copy, headBytes, sliceBytes) {
+  if (!streamingSha256) {
+    streamingSha256 = import("../../vendor/hash-wasm/index.esm.min.js")
+      .then((module) => module.createSHA256);
+  }
+  const hash = await (await streamingSha256)();
+  hash.init();
+  const parts = [];
+  let head = null;
+  let next = archive.slice(start, Math.min(end, start + sliceBytes)).arrayBuffer();
+  for (let at = start; at < end; at += sliceBytes) {
+    const bytes = new Uint8Array(await next);
+    const after = at + sliceBytes;
+    if (after < end) next = archive.slice(after, Math.min(end, after + sliceBytes)).arrayBuffer();
+    if (head === null) head = bytes.slice(0, headBytes);
+    hash.update(bytes);
+    if (copy) parts.push(new Blob([bytes]));
+  }
+  return { sha256: hash.digest("hex"), head: head || new Uint8Array(0),
+           blob: copy ? new Blob(parts, { type }) : null };
+}
+
+/** Stage a Blob that already holds its own bytes (an entry JSZip inflated): its SHA-256, head
+ * and metadata bytes as `stageStored` gives them, and the Blob itself. */
+export async function stageBlob(blob, headBytes, meta, maxChunks) {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  const [staged] = await stageStored(bytes, [[0, bytes.length, blob.type, false, meta]],
+                                     headBytes, maxChunks);
+  staged.blob = blob;
+  return staged;
+}
