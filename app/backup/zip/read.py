@@ -177,32 +177,63 @@ class ZipReader:
         """Read, check, hash and (when asked) copy these entries, in archive order; yields one
         list of StagedEntry per read. The checks are `read_blob`'s, with the same errors;
         `meta_chunk_cap` caps the chunks walked to cut a PNG's pixels out of its `meta`."""
+        plan = self._stage_plan(requests)
+        reads: dict[int, object] = {}  # plan index -> the pending read of that region
+
+        def read_ahead(index: int) -> None:
+            if index < len(plan) and isinstance(plan[index], list) and index not in reads:
+                reads[index] = _JS.readRange(self.blob, *self._region_span(plan[index]))
+
+        for index, work in enumerate(plan):
+            read_ahead(index)
+            read_ahead(index + 1)  # the next region is read while this one is hashed
+            if isinstance(work, list):
+                yield await self._stage_region(work, reads.pop(index), head_bytes,
+                                               meta_chunk_cap, token)
+            else:
+                yield [await self._stage_one(work, head_bytes, meta_chunk_cap, token)]
+
+    def _stage_plan(self, requests: list[StageRequest]) -> list:
+        """In archive order: a list of (request, entry) per region of STOREd entries read at
+        once, and a lone StageRequest for each entry staged on its own."""
+        plan: list = []
         batch: list[tuple[StageRequest, ZipEntry]] = []
         held = 0
         for request in sorted(requests, key=lambda r: self.files[r.name].offset):
             entry = self.files[request.name]
             if entry.method != STORED or entry.compressed_size >= LARGE_ENTRY_BYTES:
-                yield [await self._stage_one(request, head_bytes, meta_chunk_cap, token)]
+                plan.append(request)
                 continue
             if batch and (held + entry.compressed_size > STAGE_BATCH_BYTES
                           or len(batch) >= STAGE_BATCH_FILES):
-                yield await self._stage_region(batch, head_bytes, meta_chunk_cap, token)
+                plan.append(batch)
                 batch, held = [], 0
             batch.append((request, entry))
             held += entry.compressed_size
         if batch:
-            yield await self._stage_region(batch, head_bytes, meta_chunk_cap, token)
+            plan.append(batch)
+        return plan
 
-    async def _stage_region(self, batch: list[tuple[StageRequest, ZipEntry]], head_bytes: int,
-                            meta_chunk_cap: int, token: CancelToken | None) -> list[StagedEntry]:
-        """STOREd entries that lie one after another: ONE read of the archive for all of them,
-        their local headers checked here, then one call into JS that hashes and copies each."""
+    def _region_span(self, batch: list[tuple[StageRequest, ZipEntry]]) -> tuple[int, int]:
+        """[start, end) of the archive holding these consecutive entries' headers and data
+        (each entry's end bounded by where the next begins, and by the most its local header
+        and data can span)."""
+        return batch[0][1].offset, max(
+            min(self.ends[entry.name], entry.offset + LOCAL.size + len(entry.name.encode())
+                + MAX_EXTRA_BYTES + entry.compressed_size) for _request, entry in batch)
+
+    async def _stage_region(self, batch: list[tuple[StageRequest, ZipEntry]], reading,
+                            head_bytes: int, meta_chunk_cap: int,
+                            token: CancelToken | None) -> list[StagedEntry]:
+        """STOREd entries that lie one after another: ONE read of the archive for all of them
+        (`reading`: the pending read of `_region_span`), their local headers checked here,
+        then one call into JS that hashes and copies each."""
         _check_cancelled(token)
         low = batch[0][1].offset
-        high = max(min(self.ends[entry.name], entry.offset + LOCAL.size
-                       + len(entry.name.encode()) + MAX_EXTRA_BYTES + entry.compressed_size)
-                   for _request, entry in batch)
-        region = await _JS.readRange(self.blob, low, high)
+        try:
+            region = await reading
+        except JsException as exc:
+            raise corrupt(f"it cannot be read ({exc.name}: {exc.message})") from None
         jobs, ranges = [], []
         for request, entry in batch:
             header_at = entry.offset - low
