@@ -60,6 +60,18 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+_last_change_ms = 0
+
+
+def change_stamp(after: int = 0) -> int:
+    """Unix ms for a change made now, later than `after` and than every stamp this process gave
+    before: two changes in one millisecond still sort in the order they were made (projects
+    are listed most recently changed first, by `updatedAt`)."""
+    global _last_change_ms
+    _last_change_ms = max(now_ms(), _last_change_ms + 1, after + 1)
+    return _last_change_ms
+
+
 def validate_kind(kind: str) -> str:
     if kind not in KINDS:
         raise InvalidAsset(f"Unknown asset kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -133,7 +145,7 @@ class Project:
 
     @classmethod
     def create(cls, title: str, **details: str) -> Project:
-        stamp = now_ms()
+        stamp = change_stamp()
         project = cls(id=new_id("prj"), title="", created_at=stamp, updated_at=stamp)
         return project.updated(title=title, **details)
 
@@ -144,7 +156,7 @@ class Project:
             raise InvalidAsset(f"Unknown project field(s) {', '.join(sorted(unknown))}; "
                                f"editable: {', '.join(PROJECT_FIELDS)}")
         changed = replace(self, **{k: _clean_text(k, v) for k, v in changes.items()},
-                          updated_at=max(now_ms(), self.updated_at))
+                          updated_at=change_stamp(self.updated_at))
         if not changed.title:
             raise InvalidAsset("A project needs a title")
         if changed.aspect_ratio not in ASPECT_RATIOS:

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from app.core import textrules
 from app.core.errors import InvalidAsset
-from app.core.model import Project, now_ms
+from app.core.model import Project, change_stamp
 
 MAX_CHARACTERS = 50
 MAX_SCENES = 200
@@ -45,7 +45,7 @@ def _text(label: str, key: str, value, required: bool = False) -> str:
 
 
 def _touched(project: Project, **changes) -> Project:
-    return replace(project, updated_at=max(now_ms(), project.updated_at), **changes)
+    return replace(project, updated_at=change_stamp(project.updated_at), **changes)
 
 
 def _index(items: list[dict], item_id: str, what: str) -> int:

@@ -18,7 +18,7 @@ from typing import Iterable
 from app.store import idb
 from app.backup.merge import Existing, ImportPlan
 from app.core.errors import BackupError, QuotaExceeded
-from app.core.model import Asset, Project, now_ms
+from app.core.model import Asset, Project, change_stamp
 from app.store.library_index import indexed
 from app.store.writes import ALL_STORES, put_blob
 
@@ -137,7 +137,7 @@ def _touch(tx: idb.Transaction, project_id: str) -> None:
         if idb.from_js_record(record) is None:
             raise BackupError(f"Project {project_id} was deleted while the backup was being "
                               "checked. Nothing was imported; import again.", "vault_changed")
-        record.updatedAt = max(now_ms(), record.updatedAt)
+        record.updatedAt = change_stamp(record.updatedAt)
         tx.store("projects").put(record)
 
     tx.then(tx.store("projects").get(project_id), bump)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from app.core.errors import NotFound, VaultError
-from app.core.model import Project, new_id, now_ms
+from app.core.model import Project, change_stamp, new_id, now_ms
 from app.store import idb
 from app.store.library_index import indexed
 from app.store.trash_items import (KEEP_DAYS, TrashItem, held_bytes, older_than, restore_plan)
@@ -310,7 +310,7 @@ def _with_entry(project: dict, entry: dict) -> dict:
     listed = list(project.get(entry["list"]) or [])
     if all(e.get("id") != entry["value"].get("id") for e in listed):
         listed.insert(min(int(entry.get("index", len(listed))), len(listed)), entry["value"])
-    return {**project, entry["list"]: listed, "updatedAt": max(now_ms(), project["updatedAt"])}
+    return {**project, entry["list"]: listed, "updatedAt": change_stamp(project["updatedAt"])}
 
 
 __all__ = ["RestoreReport", "TrashEntry", "TrashReport", "TrashStore"]

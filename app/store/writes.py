@@ -20,7 +20,7 @@ from pyodide.ffi import to_js
 
 from app.store import idb
 from app.core.errors import NotFound
-from app.core.model import Asset, Project, now_ms
+from app.core.model import Asset, Project, change_stamp
 from app.store.library_index import indexed
 
 ALL_STORES = ["projects", "assets", "blobs", "previews", "trash"]
@@ -58,7 +58,7 @@ def add_version(tx: idb.Transaction, asset: Asset) -> list[int]:
     def touch_project(project):
         if project is None:
             raise NotFound(f"No project with id {asset.project_id!r}")
-        project.updatedAt = max(now_ms(), project.updatedAt)
+        project.updatedAt = change_stamp(project.updatedAt)
         tx.store("projects").put(project)
 
     def add(siblings):

@@ -32,6 +32,22 @@ def test_project_update_validates_and_moves_updated_at():
     assert renamed.updated_at >= project.updated_at and renamed.created_at == project.created_at
 
 
+def test_changes_in_one_millisecond_still_sort_in_the_order_they_were_made(monkeypatch):
+    """The clock stands still (two edits in one millisecond, as a fast machine makes them): each
+    change still gets a later updatedAt than the one before, whichever project it touches."""
+    from app.core import model
+
+    monkeypatch.setattr(model, "now_ms", lambda: 1_700_000_000_000)
+    monkeypatch.setattr(model, "_last_change_ms", 0)  # restored after the test, like now_ms
+    one, two = Project.create("One"), Project.create("Two")
+    two = two.updated(description="second")
+    one = one.updated(title="One, renamed")
+    assert two.updated_at > one.created_at and one.updated_at > two.updated_at
+    assert [p.title for p in sorted([one, two], key=lambda p: p.updated_at, reverse=True)] == [
+        "One, renamed", "Two"]
+    assert model.change_stamp(after=one.updated_at + 50) == one.updated_at + 51
+
+
 @pytest.mark.parametrize("changes, fragment", [
     ({"title": "   "}, "needs a title"),
     ({"title": "x" * 201}, "limit is 200"),
