@@ -5,7 +5,9 @@
   5 x 20 MB WAV Blobs already in the page, on an on-disk profile. Goal >= 0.9.
   Like with like: both sides hash the media (crypto.subtle), read its duration from a detached
   <audio> element's metadata, and store blob, record, version bump and project touch in one
-  transaction, then read the blob back. Neither side decodes the audio: the vault makes its
+  transaction, then read the blob back; the JS side's database keeps the same asset indexes as
+  the app's schema (APP_INDEXES, read from app/store/schema.py), so both pay the same index
+  upkeep on every write. Neither side decodes the audio: the vault makes its
   waveform previews afterwards, in the background (app/store/preview_maker.py). Its preview
   maker is held while the writes are timed and released afterwards, and the time it then takes
   to make that run's previews is reported on its own, `vault_previews_ms_*` (context: the
@@ -23,10 +25,18 @@ import json
 
 from harness import median
 
-SETUP_JS = """async () => {
+from app.store.schema import CreateIndex, VERSION, steps_between  # pure; harness put ROOT on sys.path
+
+# Every index the app's schema keeps, for the JS baseline's database: the same index work on
+# every write on both sides.
+APP_INDEXES = [[step.store, step.name, list(step.key_path) if isinstance(step.key_path, tuple)
+                else step.key_path, step.multi_entry]
+               for step in steps_between(0, VERSION) if isinstance(step, CreateIndex)]
+
+SETUP_JS = """async (indexes) => {
   const kit = await import("/bench/pages/js-vault.mjs");
   window.benchKit = kit;
-  window.benchDb = await kit.openDb("bench-js");
+  window.benchDb = await kit.openDb("bench-js", indexes);
   await kit.clear(window.benchDb);
   window.benchBlobs = {"1mb": kit.wavBlobs(50, 1 << 20), "20mb": kit.wavBlobs(5, 20 << 20)};
 }"""
@@ -136,7 +146,7 @@ def run(session, runs: int = 7) -> dict[str, float]:
     page = session.context.new_page()
     page.goto(session.base_url + "/")
     page.wait_for_function("document.documentElement.dataset.appState === 'ready'", timeout=60_000)
-    page.evaluate(SETUP_JS)
+    page.evaluate(SETUP_JS, APP_INDEXES)
     _py(page, PY_SETUP)
     page.evaluate(JS_RUN, ["1mb", False])  # warm-up both paths once
     _py(page, "await bench_put_get('1mb')")

@@ -8,7 +8,10 @@
 
 const STORES = ["projects", "assets", "blobs", "previews"];
 
-export function openDb(name) {
+/** Open `name` with the stores above and, in `indexes` ([[store, name, keyPath, multiEntry],
+ * ...]), the asset indexes the app's own schema keeps (bench/vault.py reads them from
+ * app/store/schema.py), so that both sides maintain the same indexes on every write. */
+export function openDb(name, indexes = []) {
   return new Promise((resolve, reject) => {
     const req = indexedDB.open(name, 1);
     req.onupgradeneeded = () => {
@@ -17,9 +20,11 @@ export function openDb(name) {
       const assets = db.createObjectStore("assets", { keyPath: "id" });
       assets.createIndex("projectId", "projectId");
       assets.createIndex("projectId_slot", ["projectId", "slot"]);
-      assets.createIndex("kind", "kind");
-      assets.createIndex("createdAt", "createdAt");
-      assets.createIndex("sha256", "sha256");
+      for (const [store, index, keyPath, multiEntry] of indexes) {
+        if (store === "assets" && !assets.indexNames.contains(index)) {
+          assets.createIndex(index, keyPath, { multiEntry });
+        }
+      }
       db.createObjectStore("blobs", { keyPath: "sha256" });
       db.createObjectStore("previews", { keyPath: "sha256" });
     };
@@ -65,7 +70,8 @@ export async function put(db, projectId, kind, slot, blob, mimeType) {
   const [sha256, duration] = await Promise.all([sha256Hex(blob), audioDuration(blob)]);
   const record = { id: newId("ast"), projectId, kind, slot, version: 0, current: true, sha256,
                    mimeType, size: blob.size, source: "generated", createdAt: Date.now(),
-                   favorite: false, missing: false, durationMs: Math.round(duration * 1000) };
+                   favorite: false, missing: false, durationMs: Math.round(duration * 1000),
+                   terms: [] };  // the search-term field the app's records carry (no recipe: none)
   const tx = db.transaction(STORES, "readwrite");
   const finished = done(tx);
   const projects = tx.objectStore("projects"), assets = tx.objectStore("assets");
