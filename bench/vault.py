@@ -16,7 +16,8 @@
 - `listing_10k_vs_100`: listing one project's 10 assets in a database of 10,000 assets divided
   by the same in a database of 100. Goal <= 1.5.
 
-Medians of `runs` alternating runs; every run starts from an empty project.
+Medians of `runs` alternating runs; every run starts from an empty project, after the same
+pause (SETTLE_MS) in which the browser finishes deleting what the run before stored.
 
     figures = vault.run(session, runs=7)
 """
@@ -101,6 +102,14 @@ async def bench_listing(db_name, samples, batch=20):
 """
 
 
+# Every timed run starts after the same pause. Each run ends by deleting what it stored
+# (100 MB at 20 MB a file), and the browser finishes that deletion in the background, after the
+# transaction has committed: without a pause, that work lands in whichever run comes next. With
+# the runs in a fixed order, it slowed the Python and raw runs (each after a JS side's `clear`)
+# by a quarter to a half, and the JS run (after the previews' second of decoding) hardly at all.
+SETTLE_MS = 1000
+
+
 def _py(page, code: str):
     return page.evaluate("code => window.sceneVault.runPython(code)", code)
 
@@ -108,10 +117,13 @@ def _py(page, code: str):
 def _put_get_ratios(page, name: str, runs: int) -> dict[str, float]:
     py_times, js_times, raw_times, preview_times = [], [], [], []
     for _ in range(runs):
+        page.wait_for_timeout(SETTLE_MS)
         elapsed, previews = json.loads(_py(page, f"await bench_put_get({name!r})"))
         py_times.append(float(elapsed))
         preview_times.append(float(previews))
+        page.wait_for_timeout(SETTLE_MS)
         js_times.append(page.evaluate(JS_RUN, [name, False]))
+        page.wait_for_timeout(SETTLE_MS)
         raw_times.append(page.evaluate(JS_RUN, [name, True]))
     py_ms, js_ms, raw_ms = median(py_times), median(js_times), median(raw_times)
     return {

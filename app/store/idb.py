@@ -57,6 +57,11 @@ def from_js_record(value) -> dict | None:
     return _nulls_to_none(value.to_py())
 
 
+def present(value):
+    """A JS value as it is, or None for JS null/undefined (a record that is not there)."""
+    return None if value is None or value is jsnull else value
+
+
 def _nulls_to_none(value):
     kind = type(value)
     if kind is dict:
@@ -198,6 +203,12 @@ class Transaction:
             self._dispatch = create_proxy(self._on_success)
         self._callbacks.append(callback)
         _HELPERS.listen(req, self._dispatch, len(self._callbacks) - 1)
+
+    def follow(self, req, store: str, field: str):
+        """Read `req`'s record, then the record of `store` keyed by its `field`, both in this
+        transaction and without calling back into Python: after `done()`, the returned JS
+        object's `.first` and `.second` hold them (None where absent)."""
+        return _HELPERS.follow(req, store, field)
 
     def _on_success(self, index: int, result) -> None:
         if self.error is not None:

@@ -263,23 +263,15 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore, Li
 
     async def _blob_of(self, asset_id: str, store: str):
         tx = self._transaction(["assets", store])
-        found: dict = {}
-
-        def with_record(record):
-            found["record"] = idb.from_js_record(record)
-            if found["record"] is not None:
-                tx.then(tx.store(store).get(found["record"]["sha256"]),
-                        lambda entry: found.update(entry=entry))
-
-        tx.then(tx.store("assets").get(asset_id), with_record)
+        found = tx.follow(tx.store("assets").get(asset_id), store, "sha256")
         await tx.done()
-        if found.get("record") is None:
+        record, entry = idb.present(found.first), idb.present(found.second)
+        if record is None:
             raise NotFound(f"No asset with reference id {asset_id!r}")
-        entry = found.get("entry")
         if entry is None or not getattr(entry, "blob", None):  # absent, or a failure mark
             kind = "preview" if store == "previews" else "media"
-            raise MissingBlob(f"The {kind} of {asset_id} ({found['record']['slot']}, "
-                              f"v{found['record']['version']}) is not stored on this device; "
+            raise MissingBlob(f"The {kind} of {asset_id} ({record.slot}, "
+                              f"v{record.version}) is not stored on this device; "
                               "regenerate it or restore a backup")
         return entry.blob
 

@@ -28,6 +28,20 @@ export const listen = (req, dispatch, index) => {
   req.addEventListener("success", () => dispatch(index, req.result));
 };
 
+/** In `req`'s success event, get the record of `store` keyed by the result's `field` (same
+ * transaction). Returns {first, second}, filled as the events arrive, for the caller to read
+ * once the transaction has completed: two dependent reads and no call back into Python. */
+export const follow = (req, store, field) => {
+  const found = { first: undefined, second: undefined };
+  req.addEventListener("success", () => {
+    found.first = req.result;
+    if (req.result == null) return;
+    const next = req.transaction.objectStore(store).get(req.result[field]);
+    next.addEventListener("success", () => { found.second = next.result; });
+  });
+  return found;
+};
+
 /** A promise that resolves when `tx` commits and rejects when it aborts. */
 export const transaction = (tx) => new Promise((resolve, reject) => {
   tx.addEventListener("complete", () => resolve());

@@ -193,10 +193,12 @@ def test_missing_media_is_listed_refused_and_restorable_only_with_the_right_byte
                                        mime_type="image/png", size=len(data), recipe={"seed": 1})
         listed = [a.id for a in await vault.missing(project.id)]
         read = await pagekit.error_of(vault.get_blob(lost.id))
+        unknown = await pagekit.error_of(vault.get_blob("ast_nosuchasset"))
         wrong = await pagekit.error_of(vault.attach_media(lost.id, pagekit.png(40, 40, (1, 1, 1))))
         fixed = await vault.attach_media(lost.id, data)
         back = await media.blob_bytes(await vault.get_blob(lost.id))
         out = {"lost": [lost.missing, lost.id], "listed": listed, "read": read, "wrong": wrong,
+               "unknown": unknown,
                "fixed": [fixed.missing, fixed.width], "exact": back == data,
                "still_missing": len(await vault.missing(project.id))}
         await vault.delete_project(project.id)
@@ -204,6 +206,8 @@ def test_missing_media_is_listed_refused_and_restorable_only_with_the_right_byte
     """)
     assert result["lost"][0] is True and result["listed"] == [result["lost"][1]]
     assert result["read"]["type"] == "MissingBlob" and "regenerate" in result["read"]["message"]
+    assert result["read"]["message"].startswith(f"The media of {result['lost'][1]} (scene:2, v1)")
+    assert result["unknown"]["type"] == "NotFound" and "ast_nosuchasset" in result["unknown"]["message"]
     assert result["wrong"]["type"] == "IntegrityError"
     assert result["fixed"] == [False, 40] and result["exact"] and result["still_missing"] == 0
 
