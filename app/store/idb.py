@@ -231,13 +231,63 @@ class Transaction:
         try:
             await self._completion
         except JsException as exc:
-            if self.error is not None:
-                raise self.error from None
-            raise translate_error(exc) from None
-        finally:
-            if self._dispatch is not None:
-                self._dispatch.destroy()
-                self._dispatch = None
-            self._callbacks.clear()
+            self.settle(exc)
+        except BaseException:  # e.g. cancelled: still release the dispatcher
+            self._release()
+            raise
+        self.settle(None)
+
+    def settle(self, failure: JsException | None) -> None:
+        """Once the completion promise has settled (`failure` is its rejection, if any): release
+        the dispatcher and raise what went wrong, as `done()` does. For callers that awaited
+        the completion some other way (`commit_when`)."""
+        self._release()
         if self.error is not None:
             raise self.error
+        if failure is not None:
+            raise translate_error(failure) from None
+
+    def _release(self) -> None:
+        if self._dispatch is not None:
+            self._dispatch.destroy()
+            self._dispatch = None
+        self._callbacks.clear()
+
+
+async def commit_when(promise, begin: Callable[[object], Transaction]):
+    """Await `promise`; in the very task where it resolves, `begin(value)` opens and fills a
+    transaction, whose commit is awaited too. Returns (value, transaction).
+
+    `value = await promise; tx = begin(value); await tx.done()` resumes Python twice, each time
+    through the browser's task queue, behind whatever the page queued meanwhile (after a media
+    probe, the teardown of its <audio> element). Here `begin` runs as a JS continuation of
+    `promise`, so the transaction is under way while that queue drains, and Python resumes once.
+    A rejected `promise` raises its JsException unchanged (the caller knows what it meant);
+    `begin`'s own exception, and the transaction's errors, are raised as `done()` raises them.
+    """
+    started: list = []
+
+    def on_value(value):
+        try:
+            tx = begin(value)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, in the awaiting coroutine
+            started.append(exc)
+            return None
+        started.append((value, tx))
+        return tx.tx  # idb.mjs's `chain` follows its completion
+
+    handler = create_proxy(on_value)
+    failure = None
+    try:
+        await _HELPERS.chain(promise, handler).settled
+    except JsException as exc:
+        failure = exc
+    finally:
+        handler.destroy()
+    if not started:
+        raise failure  # `promise` itself was rejected
+    if isinstance(started[0], Exception):
+        raise started[0]
+    value, tx = started[0]
+    tx.settle(failure)
+    return value, tx

@@ -115,15 +115,30 @@ async def sha256_hex(blob) -> str:
 async def inspect(blob, mime_type: str) -> MediaInfo:
     """Hash the media and read its size or duration (module docstring: audio and video are not
     decoded). Media the browser cannot open, or a video with no picture, raises InvalidAsset."""
-    family = _family(mime_type)
     try:
-        info = await _probe(blob, family)
+        return media_info(await probe(blob, mime_type))
     except JsException as exc:
-        raise InvalidAsset(f"The {family} cannot be decoded ({exc.message}); the file may be "
-                           f"corrupt, or not really {mime_type}") from None
+        raise probe_error(exc, mime_type) from None
+
+
+def probe(blob, mime_type: str):
+    """`inspect` in two halves, for a caller that chains work onto the JS promise itself
+    (app/store/vault.py starts its write as the probe resolves): the promise of the probe;
+    `media_info` reads what it resolves to, `probe_error` says what a rejection means."""
+    return _probe(blob, _family(mime_type))
+
+
+def media_info(info) -> MediaInfo:
+    """The MediaInfo of what `probe`'s promise resolved to."""
     return MediaInfo(sha256=str(info.sha256), width=_optional(info, "width"),
                      height=_optional(info, "height"), duration_ms=_optional(info, "durationMs"),
                      preview=getattr(info, "preview", None))
+
+
+def probe_error(exc: JsException, mime_type: str) -> InvalidAsset:
+    """The InvalidAsset a rejected `probe` stands for."""
+    return InvalidAsset(f"The {_family(mime_type)} cannot be decoded ({exc.message}); the file may "
+                        f"be corrupt, or not really {mime_type}")
 
 
 async def make_preview(blob, mime_type: str):

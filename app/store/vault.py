@@ -23,6 +23,7 @@ import asyncio
 from dataclasses import dataclass, replace
 
 import js
+from pyodide.ffi import JsException
 
 from app.store import idb
 from app.store import media
@@ -115,31 +116,39 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore, Li
         blob = media.to_blob(data, mime_type)
         if blob.size == 0:
             raise InvalidAsset(f"The {kind} for {slot!r} is empty (0 bytes); nothing was stored")
-        if blob.size >= LARGE_WRITE_BYTES:  # the storage estimate overlaps the hashing
-            _, info = await asyncio.gather(self._check_room(blob.size),
-                                           media.inspect(blob, mime_type))
-        else:
-            info = await media.inspect(blob, mime_type)
-        sha256 = info.sha256
-        asset = Asset(id=new_id("ast"), project_id=project_id, kind=kind, slot=slot, version=0,
-                      current=True, sha256=sha256, mime_type=mime_type, size=int(blob.size),
-                      source=source, created_at=created_at or now_ms(), width=info.width,
-                      height=info.height, duration_ms=info.duration_ms, recipe=recipe,
-                      replaces=replaces, source_metadata=source_metadata)
-        for attempt in (1, 2):  # a refused write frees trash older than 30 days, then retries once
+        made: dict = {}
+
+        def begin(info: media.MediaInfo) -> idb.Transaction:
+            """The write's one transaction, for the media `info` describes (a retry reuses the
+            asset and its id)."""
+            asset = made.get("asset") or Asset(
+                id=new_id("ast"), project_id=project_id, kind=kind, slot=slot, version=0,
+                current=True, sha256=info.sha256, mime_type=mime_type, size=int(blob.size),
+                source=source, created_at=created_at or now_ms(), width=info.width,
+                height=info.height, duration_ms=info.duration_ms, recipe=recipe,
+                replaces=replaces, source_metadata=source_metadata)
             tx = self._transaction(ALL_STORES + (["jobs"] if job_id else []), "readwrite")
             if job_id:
                 claim_job(tx, job_id)
-            versions = add_version(tx, asset)
-            put_blob(tx, sha256, blob, mime_type, info)
-            try:
-                await self._commit(tx)
-            except QuotaExceeded:
-                if attempt == 2 or not await self._free_old_trash_for_room():
-                    raise
-                continue
-            self._preview_later(sha256, mime_type, blob, info)
-            return replace(asset, version=versions[0])
+            made.update(asset=asset, info=info, versions=add_version(tx, asset))
+            put_blob(tx, info.sha256, blob, mime_type, info)
+            return tx
+
+        try:
+            if blob.size >= LARGE_WRITE_BYTES:  # the storage estimate overlaps the hashing
+                _, info = await asyncio.gather(self._check_room(blob.size),
+                                               media.inspect(blob, mime_type))
+                await self._commit(begin(info))
+            else:  # the transaction starts as the probe resolves: Python resumes once
+                await self._commit_when(media.probe(blob, mime_type), mime_type,
+                                        lambda found: begin(media.media_info(found)))
+        except QuotaExceeded:  # a refused write frees trash older than 30 days, then retries once
+            if "info" not in made or not await self._free_old_trash_for_room():
+                raise
+            await self._commit(begin(made["info"]))
+        asset, info = made["asset"], made["info"]
+        self._preview_later(asset.sha256, mime_type, blob, info)
+        return replace(asset, version=made["versions"][0])
 
     async def add_missing(self, project_id: str, kind: str, slot: str, *, sha256: str,
                           mime_type: str, size: int, recipe: dict | None = None,
@@ -192,14 +201,27 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore, Li
             self._preview_later(sha256, item.mime_type, item.blob, item.info)
 
     async def _commit(self, tx: idb.Transaction) -> None:
+        await self._quota_explained(tx.done())
+        self._changed_stores(tx)
+
+    async def _commit_when(self, probe, mime_type: str, begin) -> None:
+        """`_commit` of the transaction `begin(value)` opens in the very task where the media
+        `probe` resolves (idb.commit_when); a rejected probe raises media's InvalidAsset."""
         try:
-            await tx.done()
+            _, tx = await self._quota_explained(idb.commit_when(probe, begin))
+        except JsException as exc:
+            raise media.probe_error(exc, mime_type) from None
+        self._changed_stores(tx)
+
+    async def _quota_explained(self, commit):
+        """Await `commit`; a full quota is re-raised with the usage and what the user can do."""
+        try:
+            return await commit
         except QuotaExceeded as exc:
             raise QuotaExceeded(f"{exc} {await self._usage_text()} Nothing of this change was "
                                 "stored. Free space by emptying the trash (Trash) or by deleting "
                                 "old versions or projects and then emptying the trash, or export "
                                 "a backup first.") from None
-        self._changed_stores(tx)
 
     def watch(self, callback) -> None:
         """Call `callback()` after every committed write to projects, assets or blobs (in

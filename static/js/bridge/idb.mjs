@@ -42,10 +42,30 @@ export const follow = (req, store, field) => {
   return found;
 };
 
+const completions = new WeakMap();  // IDBTransaction -> the promise `transaction` made for it
+
 /** A promise that resolves when `tx` commits and rejects when it aborts. */
-export const transaction = (tx) => new Promise((resolve, reject) => {
-  tx.addEventListener("complete", () => resolve());
-  tx.addEventListener("abort", () => reject(normalize(tx.error, "The transaction was aborted")));
+export const transaction = (tx) => {
+  const completion = new Promise((resolve, reject) => {
+    tx.addEventListener("complete", () => resolve());
+    tx.addEventListener("abort", () => reject(normalize(tx.error, "The transaction was aborted")));
+  });
+  completions.set(tx, completion);
+  return completion;
+};
+
+/** Once `promise` resolves, in that same task, `begin(value)` (Python's idb.commit_when) opens
+ * and fills a transaction and returns its IDBTransaction (or null, having failed); `.settled`
+ * then follows that transaction's completion, rejection reason and all.
+ * Two things are Pyodide's: a promise that Python returns reaches JS wrapped in a Python
+ * awaitable (its rejection turns into a PythonError), hence the IDBTransaction; and when a
+ * call from Python returns a promise, Pyodide takes over the lifetime of the proxies passed to
+ * it (with `begin`, a fatal "Object has already been destroyed"), hence the wrapping object. */
+export const chain = (promise, begin) => ({
+  settled: promise.then((value) => {
+    const tx = begin(value);
+    return tx == null ? undefined : completions.get(tx);
+  }),
 });
 
 /** Open `name` at `version`; `upgrade(db, tx, oldVersion, newVersion)` runs in onupgradeneeded. */

@@ -288,3 +288,54 @@ def test_settings_keep_json_values_and_a_directory_handle_as_they_were(vault_pag
     assert result == {"at": 1_700_000_000_000, "names": ["a", "b"], "nested": {"ok": True},
                       "keys": ["at", "handle", "names", "nested"], "same": True,
                       "kind": "directory", "after": None}
+
+
+def test_a_write_chained_onto_a_promise_lands_or_says_why(vault_page):
+    """idb.commit_when: the transaction `begin` opens as the promise resolves commits, and
+    Python hears of each way it can fail: a rejected promise (its own JsException), `begin`
+    raising, and a transaction that aborts (translated, nothing of it stored)."""
+    result = py(vault_page, """
+        import js
+        from pyodide.ffi import JsException
+        from app.store import idb
+        db = vault.db
+
+        def writer(*keys):
+            def begin(value):
+                tx = idb.Transaction(db, ["settings"], "readwrite")
+                for key in keys:
+                    tx.store("settings").add(idb.to_js_record({"key": key, "value": int(value)}))
+                return tx
+            return begin
+
+        async def read(key):
+            tx = idb.Transaction(db, ["settings"])
+            found = tx.store("settings").get(key)
+            await tx.done()
+            return idb.from_js_record(found.result)
+
+        value, tx = await idb.commit_when(js.Promise.resolve(7), writer("test:chained"))
+        landed = await read("test:chained")
+        rejected = await pagekit.error_of(idb.commit_when(
+            js.Promise.reject(js.DOMException.new("no media", "EncodingError")), writer("test:never")))
+
+        def failing(value):
+            raise ValueError(f"begin refused {value}")
+        raised = await pagekit.error_of(idb.commit_when(js.Promise.resolve(3), failing))
+        aborted = await pagekit.error_of(idb.commit_when(
+            js.Promise.resolve(5), writer("test:twice", "test:twice")))
+        out = {"value": int(value), "mode": tx.mode, "landed": landed, "rejected": rejected,
+               "raised": raised, "aborted": aborted, "never": await read("test:never"),
+               "twice": await read("test:twice")}
+        tx = idb.Transaction(db, ["settings"], "readwrite")
+        tx.store("settings").delete("test:chained")
+        await tx.done()
+        json.dumps(out)
+    """)
+    assert result["value"] == 7 and result["mode"] == "readwrite"
+    assert result["landed"] == {"key": "test:chained", "value": 7}
+    assert result["rejected"]["type"] == "JsException" and "no media" in result["rejected"]["message"]
+    assert result["raised"] == {"type": "ValueError", "message": "begin refused 3"}
+    assert result["aborted"]["type"] == "VaultError"
+    assert result["aborted"]["message"].startswith("IndexedDB ConstraintError")
+    assert result["never"] is None and result["twice"] is None  # the aborted write left nothing
