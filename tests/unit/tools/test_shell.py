@@ -110,3 +110,58 @@ def test_the_entry_script_and_the_archive_are_on_the_offline_list(tree):
     assert {"app/main.py", "static/app.zip"} <= set(paths)
     assert not [p for p in paths if p.startswith("app/") and p != "app/main.py"]
     assert "static/app.zip" not in shell.make_prerequisites(tree)  # generated, not a source
+
+
+def test_the_committed_index_html_preloads_what_the_tool_generates():
+    """Fails when a vendored PyScript or Pyodide changes its file names without
+    `python3 tools/shell.py`: a preload of a file that is gone would fail the boot."""
+    assert shell.render_preloads(ROOT) in (ROOT / "index.html").read_text()
+    preloads = shell.boot_preloads(ROOT)
+    assert [kind for kind, _ in preloads] == ["module", "module", "fetch", "module", "module"]
+    assert all((ROOT / path).is_file() for _, path in preloads)
+    assert preloads[2] == ("fetch", "pyscript.toml")
+    assert preloads[3] == ("module", "static/vendor/pyodide/pyodide.mjs")
+
+
+@pytest.fixture
+def vendored(tree) -> Path:
+    """`tree` with a PyScript core, its chunk and parser, and Pyodide's two modules."""
+    pyscript = tree / "static" / "vendor" / "pyscript"
+    pyodide = tree / "static" / "vendor" / "pyodide"
+    pyscript.mkdir(parents=True)
+    pyodide.mkdir(parents=True)
+    (pyscript / "core.js").write_text('export{a as b}from"./core-AbC1.js";\n')
+    (pyscript / "core-AbC1.js").write_text('const t=async e=>(await import("./toml-Xy_9.js")).parse(e);')
+    (pyscript / "toml-Xy_9.js").write_text("export const parse = () => ({});")
+    for name in ("pyodide.mjs", "pyodide.asm.mjs"):
+        (pyodide / name).write_text("")
+    config = tree / "pyscript.toml"
+    config.write_text('interpreter = "./static/vendor/pyodide/pyodide.mjs"\n' + config.read_text())
+    (tree / "index.html").write_text(f"<head>\n  <title>x</title>\n  {shell.PRELOAD_BEGIN}\n"
+                                     f"  {shell.PRELOAD_END}\n  <script></script>\n</head>\n")
+    return tree
+
+
+def test_the_preloads_follow_the_vendored_names_and_touch_nothing_else(vendored):
+    assert shell.update_index_html(vendored) is True
+    page = (vendored / "index.html").read_text()
+    assert page.startswith("<head>\n  <title>x</title>\n") and page.endswith("<script></script>\n</head>\n")
+    assert '<link rel="modulepreload" href="static/vendor/pyscript/core-AbC1.js">' in page
+    assert '<link rel="modulepreload" href="static/vendor/pyscript/toml-Xy_9.js">' in page
+    assert '<link rel="preload" href="pyscript.toml" as="fetch" crossorigin>' in page
+    assert '<link rel="modulepreload" href="static/vendor/pyodide/pyodide.asm.mjs">' in page
+    assert shell.update_index_html(vendored) is False  # idempotent
+    (vendored / "static/vendor/pyscript/core.js").write_text('export{a as b}from"./core-New2.js";\n')
+    (vendored / "static/vendor/pyscript/core-New2.js").write_text('import("./toml-Xy_9.js")')
+    assert shell.update_index_html(vendored) is True  # a new PyScript: new names
+    assert "core-New2.js" in (vendored / "index.html").read_text()
+    assert "core-AbC1.js" not in (vendored / "index.html").read_text()
+
+
+def test_a_core_that_names_no_chunk_is_refused_by_name(vendored):
+    (vendored / "static/vendor/pyscript/core.js").write_text("export const x = 1;\n")
+    with pytest.raises(ValueError, match="core chunk"):
+        shell.update_index_html(vendored)
+    (vendored / "static/vendor/pyscript/core.js").write_text('export{a}from"./core-Gone.js";\n')
+    with pytest.raises(FileNotFoundError):
+        shell.update_index_html(vendored)
