@@ -6,7 +6,10 @@ Pyodide resumes a coroutine on a new browser task, so any `await` ends an open t
 with `then(request, callback)`, whose callback runs inside the request's success event (still
 inside the transaction). Then `await tx.done()` once. The transaction owns the one proxy that
 dispatches its callbacks and destroys it when it settles. A callback that raises aborts the transaction, and
-`done()` re-raises that exception.
+`done()` re-raises that exception. `tx.follow(request, store, field)` chains a dependent read
+(a record, then the blob its hash names) without calling back into Python, and
+`commit_when(promise, begin)` opens a transaction in the very task where a JS promise resolves,
+so Python resumes once where awaiting the promise and then the commit would resume it twice.
 
     db = await connect("scenevault")
     tx = Transaction(db, ["assets"], "readwrite")
