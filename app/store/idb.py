@@ -229,6 +229,13 @@ class Transaction:
         except JsException:  # already finished or aborting: the reason still stands
             pass
 
+    def discard(self, reason: BaseException) -> None:
+        """Abort a transaction that nobody will await (its builder failed): nothing it queued
+        commits, and its rejected completion is not left unhandled."""
+        self.abort(reason)
+        _HELPERS.settleQuietly(self._completion)
+        self._release()
+
     async def done(self) -> None:
         """Wait for commit. Raises the callback's exception or the translated browser error."""
         try:

@@ -128,10 +128,14 @@ class Vault(ProjectStore, TransferStore, JobStore, SettingsStore, TrashStore, Li
                 height=info.height, duration_ms=info.duration_ms, recipe=recipe,
                 replaces=replaces, source_metadata=source_metadata)
             tx = self._transaction(ALL_STORES + (["jobs"] if job_id else []), "readwrite")
-            if job_id:
-                claim_job(tx, job_id)
-            made.update(asset=asset, info=info, versions=add_version(tx, asset))
-            put_blob(tx, info.sha256, blob, mime_type, info)
+            try:
+                if job_id:
+                    claim_job(tx, job_id)
+                made.update(asset=asset, info=info, versions=add_version(tx, asset))
+                put_blob(tx, info.sha256, blob, mime_type, info)
+            except Exception as exc:  # nothing half-queued may commit (e.g. a claim, no asset)
+                tx.discard(exc)
+                raise
             return tx
 
         try:

@@ -54,6 +54,9 @@ export const transaction = (tx) => {
   return completion;
 };
 
+/** Mark `promise` as handled (a discarded transaction's completion: its abort was chosen). */
+export const settleQuietly = (promise) => { promise.catch(() => {}); };
+
 /** Once `promise` resolves, in that same task, `begin(value)` (Python's idb.commit_when) opens
  * and fills a transaction and returns its IDBTransaction (or null, having failed); `.settled`
  * then follows that transaction's completion, rejection reason and all.

@@ -101,3 +101,39 @@ def test_upgrades_keep_a_version_1_database(vault_page):
     # Every later store (jobs in version 2, trash and settings in 3; version 4 adds the library's
     # indexes) is added, nothing lost.
     assert result == {"project": "Kept", "jobs": 0, "trash": 0, "settings": 0, "version": 4}
+
+
+def test_a_write_that_fails_while_being_built_claims_no_job_and_stores_nothing(vault_page):
+    """The job claim is queued first; if building the rest of the write then fails, the
+    transaction is aborted, so the job is still pending and no version or blob was stored."""
+    result = py(vault_page, """
+        import app.store.vault as vault_module
+        name = "jobs-build-fail"
+        db = await idb.connect(name)
+        vault = Vault(db, name=name)
+        project = await vault.create_project("Jobs")
+        job_id = "job_" + "4" * 32
+        await vault.add_job(PendingJob(job_id, project.id, "scene", "scene:s4", RECIPE))
+        real = vault_module.add_version
+
+        def broken(tx, asset):
+            raise RuntimeError("the record could not be built")
+        vault_module.add_version = broken
+        try:
+            failed = await pagekit.error_of(vault.put_asset(
+                project.id, "scene", "scene:s4", pagekit.png(16, 16), "image/png", job_id=job_id))
+        finally:
+            vault_module.add_version = real
+        left = [j.id for j in await vault.pending_jobs(project.id)]
+        versions = await vault.versions(project.id, "scene:s4")
+        stored = await vault.put_asset(project.id, "scene", "scene:s4", pagekit.png(16, 16),
+                                       "image/png", job_id=job_id)
+        after = [j.id for j in await vault.pending_jobs(project.id)]
+        idb.close(name)
+        js.indexedDB.deleteDatabase(name)
+        json.dumps({"failed": failed, "left": left, "versions": len(versions),
+                    "stored": stored.version, "after": after})
+    """)
+    assert result["failed"] == {"type": "RuntimeError", "message": "the record could not be built"}
+    assert result["left"] == ["job_" + "4" * 32] and result["versions"] == 0
+    assert result["stored"] == 1 and result["after"] == []  # the job's result can still be stored
