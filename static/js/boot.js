@@ -88,8 +88,9 @@
     if (settled) return false;
     settled = true;
     clearTimeout(watchdog);
+    // One reading of the clock for both, so the timeline's "ready" is readyAt exactly.
     api.readyAt = performance.now();
-    mark("ready");
+    mark("ready", api.readyAt);
     byId("boot-status").hidden = true;
     byId("view").hidden = false;
     root.dataset.appState = "ready";
@@ -97,8 +98,8 @@
   }
 
   // The first time a step happened (a repeated step keeps its first time).
-  function mark(step) {
-    if (!(step in api.marks)) api.marks[step] = performance.now();
+  function mark(step, at) {
+    if (!(step in api.marks)) api.marks[step] = at === undefined ? performance.now() : at;
   }
 
   function progress(text) {
