@@ -257,6 +257,8 @@ def run(session, runs: int = 3) -> dict[str, float]:
         import_rises.append(rise)
         previews.append(previews_ms)
     page.close()
+    print(f"export runs (ms): {', '.join(f'{ms:.1f}' for ms in ours)}; "
+          f"import runs (ms): {', '.join(f'{ms:.1f}' for ms in imports)}")
     ours_ms, import_ms = median(ours), median(imports)
     figures = {
         "runs": runs, "project_mb": round(project_bytes / 2**20, 1), "project_files": assets,

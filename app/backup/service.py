@@ -24,6 +24,7 @@ caller owns the returned archive Blob; `save` owns (and revokes) the object URL 
 from __future__ import annotations
 
 import datetime
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -266,21 +267,23 @@ async def _verify_all(reader: ZipReader, manifest: Manifest, present: set[str],
                 for path, item in items.items()]
     verified: dict[str, StagedFile] = {}
     metadata: dict[str, bytes] = {}
-    async for batch in reader.stage(requests, SNIFF_BYTES, MAX_CHUNKS, token):
-        for staged in batch:
-            asset = items[staged.name].asset
-            for mime_type in sorted(mimes[staged.name]):
-                check_magic(staged.name, mime_type, staged.head)
-            if staged.sha256 != asset.sha256:
-                raise BackupError(f"{staged.name!r} has SHA-256 {staged.sha256[:12]}…, but the "
-                                  f"manifest says {asset.sha256[:12]}…. The file was altered or "
-                                  "damaged; nothing was imported.", "hash_mismatch")
-            verified[asset.sha256] = StagedFile(staged.blob, asset.mime_type, None)
-            if _recipe_from_file(asset):
-                metadata[asset.sha256] = (staged.meta if staged.meta is not None
-                                          else await media.blob_bytes(staged.blob))
-            progress.add(asset.size)
-        _check(token)
+    # Closed when a check fails mid-way, so the regions still being staged are dropped at once.
+    async with aclosing(reader.stage(requests, SNIFF_BYTES, MAX_CHUNKS, token)) as batches:
+        async for batch in batches:
+            for staged in batch:
+                asset = items[staged.name].asset
+                for mime_type in sorted(mimes[staged.name]):
+                    check_magic(staged.name, mime_type, staged.head)
+                if staged.sha256 != asset.sha256:
+                    raise BackupError(f"{staged.name!r} has SHA-256 {staged.sha256[:12]}…, but "
+                                      f"the manifest says {asset.sha256[:12]}…. The file was "
+                                      "altered or damaged; nothing was imported.", "hash_mismatch")
+                verified[asset.sha256] = StagedFile(staged.blob, asset.mime_type, None)
+                if _recipe_from_file(asset):
+                    metadata[asset.sha256] = (staged.meta if staged.meta is not None
+                                              else await media.blob_bytes(staged.blob))
+                progress.add(asset.size)
+            _check(token)
     return verified, metadata
 
 

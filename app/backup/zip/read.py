@@ -14,8 +14,10 @@ the real inflated bytes pass a cap or a suspicious ratio.
 
 Many entries at once (an import): `stage` reads the STOREd ones a region of the archive at a
 time (STAGE_BATCH_BYTES, one read for many files), checks each local header against the
-directory in Python, and has static/js/bridge/zipread.mjs hash each entry (crypto.subtle, off
-the main thread) and copy the bytes the caller will store, in one call per region. An entry
+directory in Python, and has static/js/bridge/zipread.mjs hash each entry and copy the bytes
+the caller will store, in one call per region, which runs in a staging worker: two regions
+are staged at once (REGIONS_IN_FLIGHT) while the next is read, and the main thread only reads
+and checks headers. Close the generator (`contextlib.aclosing`) when you stop early. An entry
 over LARGE_ENTRY_BYTES streams through a SHA-256 in slices instead; a DEFLATEd one is inflated
 as above, then hashed. Every byte is read once.
 
@@ -28,6 +30,8 @@ as above, then hashed. Every byte is read once.
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -46,8 +50,15 @@ JSZIP_SRC = "static/vendor/jszip/jszip.min.js"
 
 _JS = sv_zipread  # static/js/bridge/zipread.mjs, loaded by pyscript.toml
 
+
+def _consume_outcome(future: asyncio.Future) -> None:
+    """Retrieve a dropped staging's outcome, so that its failure is not reported as unhandled."""
+    if not future.cancelled():
+        future.exception()
+
 STAGE_BATCH_BYTES = 32 << 20  # bytes of STOREd entries staged from one read of the archive
 STAGE_BATCH_FILES = 512       # and at most this many entries per read
+REGIONS_IN_FLIGHT = 2         # regions staged at once (zipread.mjs has two staging workers)
 LARGE_ENTRY_BYTES = 64 << 20  # an entry this big is read and hashed in slices ...
 STREAM_SLICE_BYTES = 8 << 20  # ... of this many bytes
 MAX_EXTRA_BYTES = 0xFFFF      # a local header's extra field is at most this long
@@ -179,19 +190,31 @@ class ZipReader:
         `meta_chunk_cap` caps the chunks walked to cut a PNG's pixels out of its `meta`."""
         plan = self._stage_plan(requests)
         reads: dict[int, object] = {}  # plan index -> the pending read of that region
+        staging: deque[asyncio.Future] = deque()  # regions being staged, in archive order
 
         def read_ahead(index: int) -> None:
             if index < len(plan) and isinstance(plan[index], list) and index not in reads:
                 reads[index] = _JS.readRange(self.blob, *self._region_span(plan[index]))
 
-        for index, work in enumerate(plan):
-            read_ahead(index)
-            read_ahead(index + 1)  # the next region is read while this one is hashed
-            if isinstance(work, list):
-                yield await self._stage_region(work, reads.pop(index), head_bytes,
-                                               meta_chunk_cap, token)
-            else:
+        try:
+            for index, work in enumerate(plan):
+                read_ahead(index)
+                read_ahead(index + 1)  # the next region is read while this one is staged
+                if isinstance(work, list):
+                    staging.append(asyncio.ensure_future(self._stage_region(
+                        work, reads.pop(index), head_bytes, meta_chunk_cap, token)))
+                    if len(staging) >= REGIONS_IN_FLIGHT:
+                        yield await staging.popleft()
+                    continue
+                while staging:
+                    yield await staging.popleft()
                 yield [await self._stage_one(work, head_bytes, meta_chunk_cap, token)]
+            while staging:
+                yield await staging.popleft()
+        finally:
+            for left in staging:  # the caller stopped early, or one failed: drop the rest
+                left.cancel()
+                left.add_done_callback(_consume_outcome)
 
     def _stage_plan(self, requests: list[StageRequest]) -> list:
         """In archive order: a list of (request, entry) per region of STOREd entries read at

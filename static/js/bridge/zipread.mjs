@@ -1,8 +1,11 @@
 /* Reading untrusted zip archives in the page, for app/backup/zip/read.py (its only caller; loaded as
  * `sv_zipread` by pyscript.toml): small byte ranges of a Blob, the vendored JSZip (a classic
  * script, loaded on first use), and inflating one entry while counting its real bytes against
- * the caps Python sets, stopping the moment one is passed.
+ * the caps Python sets, stopping the moment one is passed; and staging an import's STOREd
+ * entries (hashed, copied) in two workers.
  */
+
+import { pngWithoutPixels, stageRegion } from "../backup/stage.mjs";
 
 const limit = (code, size) => new DOMException(`${code}:${size}`, "ZipLimitError");
 let jszip = null;
@@ -58,55 +61,62 @@ export const readEntry = (zip, name, type, caps, isCancelled, reportEvery) => ne
 });
 
 // --- staging STOREd entries: read once, hash, copy -------------------------------------------
-const hex = (buffer) => Array.from(new Uint8Array(buffer),
-                                   (b) => b.toString(16).padStart(2, "0")).join("");
-const PNG_HEADER_BYTES = 8;
-let streamingSha256 = null;
+// A region is staged in a worker (static/js/backup/stage_worker.mjs), its buffer transferred:
+// the hashing and the copies into Blobs leave the main thread, and while one worker stages a
+// region the other stages the next (app/backup/zip/read.py keeps two in flight).
+const STAGING_WORKERS = 2;
+const STAGE_WORKER_URL = new URL("../backup/stage_worker.mjs", import.meta.url);
+const staging = new Map();  // job id -> {resolve, reject, worker}
+let stagers = null;
+let lastJob = 0;
+let streamingSha256 = null;  // hash-wasm's createSHA256, imported on first use by stageLarge
 
-/** The bytes of a PNG that its metadata lives in: the signature and every chunk but the pixel
- * data (IDAT), each kept whole with its CRC, up to IEND. Linear, at most `maxChunks` chunks
- * walked: past that, or when the chunks do not add up, the whole file comes back, and the
- * Python reader (app/core/pngmeta.py) says what is wrong with it. */
-export function pngWithoutPixels(bytes, maxChunks) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const kept = [bytes.subarray(0, PNG_HEADER_BYTES)];
-  let at = PNG_HEADER_BYTES, size = PNG_HEADER_BYTES;
-  for (let count = 0; count < maxChunks; count++) {
-    if (at + 12 > bytes.length) return bytes.slice();
-    const end = at + 12 + view.getUint32(at);
-    if (end > bytes.length) return bytes.slice();
-    const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]);
-    if (type !== "IDAT") { kept.push(bytes.subarray(at, end)); size += end - at; }
-    if (type === "IEND") {
-      const out = new Uint8Array(size);
-      let to = 0;
-      for (const part of kept) { out.set(part, to); to += part.length; }
-      return out;
-    }
-    at = end;
-  }
-  return bytes.slice();
+export { pngWithoutPixels };
+
+function stagersStarted() {
+  if (stagers) return stagers;
+  const started = Array.from({ length: STAGING_WORKERS }, (_, index) => {
+    const worker = new Worker(STAGE_WORKER_URL, { type: "module", name: `scenevault-stage-${index}` });
+    worker.pending = 0;
+    worker.onmessage = ({ data }) => {
+      const job = staging.get(data.id);
+      staging.delete(data.id);
+      worker.pending -= 1;
+      if (data.error) job.reject(new DOMException(data.error.message, data.error.name));
+      else job.resolve(data.staged);
+    };
+    worker.onerror = (event) => {  // it could not load: every job it holds fails, and so does
+      event.preventDefault();      // the pool, which the next call starts afresh
+      const why = new DOMException(`the staging worker failed (${event.message || "it did not load"})`,
+                                   "NotReadableError");
+      for (const [id, job] of staging) {
+        if (started.includes(job.worker)) { staging.delete(id); job.reject(why); }
+      }
+      started.forEach((each) => each.terminate());
+      if (stagers === started) stagers = null;
+    };
+    return worker;
+  });
+  return (stagers = started);
 }
 
-/** Stage the STOREd entries held in `region` (bytes of the archive, read at once): `jobs` is
- * [[start, end, type, copy, meta], ...], offsets into `region`. Resolves, in order, to
- * [{sha256, head, blob, meta}]: the SHA-256 (hex) of each entry's bytes, its first
- * `headBytes`, and when `copy` a Blob of `type` holding its own copy of the bytes (a slice of a
- * file the user picked would be stored as a reference to it on disk), else null; when `meta`,
- * the bytes its metadata is read from (a PNG without its pixels, else the whole file). The
- * digests run concurrently in crypto.subtle, off the main thread. */
-export async function stageStored(region, jobs, headBytes, maxChunks) {
-  return Promise.all(jobs.map(async ([start, end, type, copy, meta]) => {
-    const bytes = region.subarray(start, end);
-    const digest = crypto.subtle.digest("SHA-256", bytes);
-    const staged = {
-      head: bytes.slice(0, headBytes),
-      blob: copy ? new Blob([bytes], { type }) : null,
-      meta: !meta ? null : type === "image/png" ? pngWithoutPixels(bytes, maxChunks) : bytes.slice(),
-    };
-    staged.sha256 = hex(await digest);
-    return staged;
-  }));
+/** Stage the STOREd entries held in `region` (bytes of the archive, read at once; its buffer is
+ * transferred to a worker, so the caller must not use it afterwards): `jobs` is [[start, end,
+ * type, copy, meta], ...], offsets into `region`. Resolves, in order, to [{sha256, head, blob,
+ * meta}] as static/js/backup/stage.mjs `stageRegion` gives them: the SHA-256 (hex), the first
+ * `headBytes`, a Blob of `type` holding its own copy of the bytes when `copy` (a slice of a
+ * file the user picked would be stored as a reference to it on disk), the metadata bytes when
+ * `meta`. A failure rejects with the worker's DOMException. */
+export function stageStored(region, jobs, headBytes, maxChunks) {
+  const whole = region.byteOffset === 0 && region.byteLength === region.buffer.byteLength;
+  const own = whole ? region : region.slice();
+  const worker = stagersStarted().reduce((a, b) => (b.pending < a.pending ? b : a));
+  const id = ++lastJob;
+  return new Promise((resolve, reject) => {
+    worker.postMessage({ id, region: own, jobs, headBytes, maxChunks }, [own.buffer]);
+    staging.set(id, { resolve, reject, worker });
+    worker.pending += 1;
+  });
 }
 
 /** Stage one STOREd entry too large to read at once: bytes [start, end) of `archive` are read
@@ -135,11 +145,11 @@ export async function stageLarge(archive, start, end, type, copy, headBytes, sli
            blob: copy ? new Blob(parts, { type }) : null };
 }
 
-/** Stage a Blob that already holds its own bytes (an entry JSZip inflated): its SHA-256, head
- * and metadata bytes as `stageStored` gives them, and the Blob itself. */
+/** Stage a Blob that already holds its own bytes (an entry JSZip inflated), in the page: its
+ * SHA-256, head and metadata bytes as `stageStored` gives them, and the Blob itself. */
 export async function stageBlob(blob, headBytes, meta, maxChunks) {
   const bytes = new Uint8Array(await blob.arrayBuffer());
-  const [staged] = await stageStored(bytes, [[0, bytes.length, blob.type, false, meta]],
+  const [staged] = await stageRegion(bytes, [[0, bytes.length, blob.type, false, meta]],
                                      headBytes, maxChunks);
   staged.blob = blob;
   return staged;

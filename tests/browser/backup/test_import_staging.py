@@ -215,3 +215,47 @@ def test_an_image_that_cannot_be_decoded_is_imported_and_its_preview_marked_impo
     assert stored["blob"] == len(broken)
     assert stored["preview"]["failed"] is True
     assert "image" in stored["preview"]["reason"]
+
+
+STAGE_IN_WORKERS_JS = """async () => {
+    const { stageStored } = await import("/static/js/bridge/zipread.mjs");
+    const hex = (buffer) => Array.from(new Uint8Array(buffer),
+                                       (b) => b.toString(16).padStart(2, "0")).join("");
+    // A large region first and a small one after it: the small one is staged sooner, by the
+    // other worker, and each call must still answer for its own region, in its own order.
+    const regions = [8 << 20, 4096].map((size, r) => {
+        const bytes = new Uint8Array(size);
+        for (let i = 0; i < size; i += 1) bytes[i] = (i * 31 + r * 7 + (i >> 11)) & 255;
+        return bytes;
+    });
+    const cut = (size) => [[0, size >> 1, "image/png", true, false],
+                           [size >> 1, size, "audio/wav", false, true]];
+    const expected = await Promise.all(regions.map(async (bytes) => [
+        hex(await crypto.subtle.digest("SHA-256", bytes.subarray(0, bytes.length >> 1))),
+        hex(await crypto.subtle.digest("SHA-256", bytes.subarray(bytes.length >> 1))),
+        Array.from(bytes.subarray(0, 16)), Array.from(bytes.subarray(bytes.length >> 1)).join()]));
+    const sizes = regions.map((bytes) => bytes.length);
+    const calls = regions.map((bytes) => stageStored(bytes, cut(bytes.length), 16, 64));
+    const detached = regions.map((bytes) => bytes.byteLength);  // transferred, not copied
+    const staged = await Promise.all(calls);
+    const got = await Promise.all(staged.map(async ([first, second], r) => [
+        first.sha256, second.sha256, Array.from(first.head),
+        Array.from(second.meta).join(),
+        first.blob.type, first.blob.size === sizes[r] >> 1,
+        hex(await crypto.subtle.digest("SHA-256", await first.blob.arrayBuffer())) === first.sha256,
+        second.blob]));
+    return { expected, got, detached };
+}"""
+
+
+def test_regions_staged_in_the_workers_each_answer_for_their_own_bytes(vault_page):
+    """stageStored hands each region to a staging worker (its buffer transferred, so the page
+    keeps no second copy); two calls in flight at once, the later one finishing first, each
+    resolve to their own entries' digests, heads, metadata bytes and Blob copies."""
+    result = vault_page.evaluate(STAGE_IN_WORKERS_JS)
+    assert result["detached"] == [0, 0]
+    for expected, got in zip(result["expected"], result["got"]):
+        first_sha, second_sha, head, second_bytes = expected
+        assert got[:4] == [first_sha, second_sha, head, second_bytes]
+        assert got[4:] == ["image/png", True, True, None]  # a copy of its own; none when not asked
+    assert result["expected"][0][0] != result["expected"][1][0]
