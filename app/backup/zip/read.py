@@ -271,6 +271,10 @@ class ZipReader:
         try:
             results = await _JS.stageStored(region, to_js(jobs), head_bytes, meta_chunk_cap)
         except JsException as exc:
+            if exc.name == "StagingUnavailableError":  # the app's worker, not the archive
+                raise BackupError(f"The import could not start its file checker ({exc.message}). "
+                                  "Nothing was imported. Reload the page and import again; if "
+                                  "it persists, run `make setup`.", "reader_unavailable") from None
             raise corrupt(f"its files cannot be read ({exc.name}: {exc.message})") from None
         staged = []
         for (request, entry), (start, end), result in zip(batch, ranges, results):

@@ -87,8 +87,8 @@ function stagersStarted() {
     };
     worker.onerror = (event) => {  // it could not load: every job it holds fails, and so does
       event.preventDefault();      // the pool, which the next call starts afresh
-      const why = new DOMException(`the staging worker failed (${event.message || "it did not load"})`,
-                                   "NotReadableError");
+      const why = new DOMException(`${STAGE_WORKER_URL.pathname} did not run (${
+        event.message || "it could not be loaded"})`, "StagingUnavailableError");
       for (const [id, job] of staging) {
         if (started.includes(job.worker)) { staging.delete(id); job.reject(why); }
       }
@@ -106,7 +106,8 @@ function stagersStarted() {
  * meta}] as static/js/backup/stage.mjs `stageRegion` gives them: the SHA-256 (hex), the first
  * `headBytes`, a Blob of `type` holding its own copy of the bytes when `copy` (a slice of a
  * file the user picked would be stored as a reference to it on disk), the metadata bytes when
- * `meta`. A failure rejects with the worker's DOMException. */
+ * `meta`. A failure rejects with the worker's DOMException; a worker that cannot run (its
+ * script did not load) with a StagingUnavailableError. */
 export function stageStored(region, jobs, headBytes, maxChunks) {
   const whole = region.byteOffset === 0 && region.byteLength === region.buffer.byteLength;
   const own = whole ? region : region.slice();

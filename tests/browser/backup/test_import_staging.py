@@ -18,6 +18,7 @@ import pytest
 
 import pagekit
 from backupkit import db_digest, py, upload
+from conftest import install_pagekit, wait_for_app_state
 from hostile_zips import PNG, WAV, backup, base_manifest, png_path, wav_path
 
 STORED_JS = """async (sha) => {
@@ -259,3 +260,26 @@ def test_regions_staged_in_the_workers_each_answer_for_their_own_bytes(vault_pag
         assert got[:4] == [first_sha, second_sha, head, second_bytes]
         assert got[4:] == ["image/png", True, True, None]  # a copy of its own; none when not asked
     assert result["expected"][0][0] != result["expected"][1][0]
+
+
+def test_a_staging_worker_that_cannot_load_fails_the_import_clearly_and_the_next_one_works(app_page):
+    """The worker's script does not load (404): the import stops with `reader_unavailable`, says
+    what to do, and writes nothing; once the script is back, the next import starts a new pool
+    and lands."""
+    refused = []
+    app_page.context.route("**/stage_worker.mjs", lambda route: (
+        refused.append(route.request.url), route.fulfill(status=404, body="gone")))
+    page = app_page.open()
+    assert wait_for_app_state(page) == "ready"
+    install_pagekit(page)
+    archive, _wavs = wav_backup(2, 20_000)
+    upload(page, archive)
+    before = db_digest(page)
+    found = py(page, "json.dumps(await refusal(backups.import_archive(vault, uploaded())))")
+    assert refused, "the worker's script was never asked for"
+    assert found["code"] == "reader_unavailable", found
+    assert "stage_worker.mjs" in found["message"] and "Reload the page" in found["message"]
+    assert db_digest(page) == before
+    app_page.context.unroute("**/stage_worker.mjs")
+    added = py(page, "json.dumps((await backups.import_archive(vault, uploaded())).assets_added)")
+    assert added == 4
