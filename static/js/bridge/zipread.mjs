@@ -5,8 +5,6 @@
  * entries (hashed, copied) in two workers.
  */
 
-import { pngWithoutPixels, stageRegion } from "../backup/stage.mjs";
-
 const limit = (code, size) => new DOMException(`${code}:${size}`, "ZipLimitError");
 let jszip = null;
 
@@ -70,8 +68,6 @@ const staging = new Map();  // job id -> {resolve, reject, worker}
 let stagers = null;
 let lastJob = 0;
 let streamingSha256 = null;  // hash-wasm's createSHA256, imported on first use by stageLarge
-
-export { pngWithoutPixels };
 
 function stagersStarted() {
   if (stagers) return stagers;
@@ -149,6 +145,7 @@ export async function stageLarge(archive, start, end, type, copy, headBytes, sli
 /** Stage a Blob that already holds its own bytes (an entry JSZip inflated), in the page: its
  * SHA-256, head and metadata bytes as `stageStored` gives them, and the Blob itself. */
 export async function stageBlob(blob, headBytes, meta, maxChunks) {
+  const { stageRegion } = await import("../backup/stage.mjs");  // not at boot: imports only
   const bytes = new Uint8Array(await blob.arrayBuffer());
   const [staged] = await stageRegion(bytes, [[0, bytes.length, blob.type, false, meta]],
                                      headBytes, maxChunks);

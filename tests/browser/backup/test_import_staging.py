@@ -188,7 +188,7 @@ def test_the_metadata_bytes_of_a_png_are_all_of_it_but_its_pixels(vault_page):
     truncated = png[:-20]
     many = png[:33] + chunk(b"tEXt", b"a\0b") * 40 + png[33:]
     result = vault_page.evaluate("""async (cases) => {
-        const { pngWithoutPixels } = await import("/static/js/bridge/zipread.mjs");
+        const { pngWithoutPixels } = await import("/static/js/backup/stage.mjs");
         return cases.map(([bytes, cap]) => Array.from(pngWithoutPixels(new Uint8Array(bytes), cap)));
     }""", [[list(png), 100], [list(truncated), 100], [list(many), 30]])
     kept, whole_truncated, whole_many = (bytes(r) for r in result)
