@@ -200,8 +200,14 @@ def settle(page, cdp) -> int:
     return int(statistics.median(chromium_rss() for _ in range(10)))
 
 
+STEP_TIMEOUT_MS = 300_000  # a step of the page's Python that takes longer has hung: say which
+
+RUN_PYTHON_JS = """([code, ms]) => Promise.race([window.sceneVault.runPython(code), new Promise(
+  (_, no) => setTimeout(() => no(new Error(`did not finish in ${ms} ms: ${code.slice(0, 120)}`)), ms))])"""
+
+
 def _py(page, code: str):
-    return page.evaluate("code => window.sceneVault.runPython(code)", code)
+    return page.evaluate(RUN_PYTHON_JS, [code, STEP_TIMEOUT_MS])
 
 
 def measure(page, cdp, action) -> tuple[object, int]:

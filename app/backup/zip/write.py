@@ -5,8 +5,8 @@ token, app/core/cancel.py.)
 Each stored entry is `local header + the vault's own Blob`; the final `new Blob([...parts,
 central directory])` refers to the stored Blobs instead of copying them, so exporting 1 GB
 does not hold 1 GB more in memory. CRC-32 is computed in JS (slice-by-8, in
-static/js/bridge/zipwrite.mjs) as the Blob streams into one reused 256 KiB buffer (a BYOB
-reader, so hashing 1 GB leaves no 1 GB of garbage), small Blobs 256 per call, yielding to the
+static/js/bridge/zipwrite.mjs) as the Blob streams, chunk by chunk (the default reader: a
+BYOB read of a stored Blob can hang in Chromium), small Blobs 256 per call, yielding to the
 event loop between chunks and checking for cancellation every MiB. JSZip's own writer reads every input into memory and buffers its
 output, about 3x the project in memory (measured in bench/export.py), so it is not used here.
 

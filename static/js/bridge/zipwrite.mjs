@@ -32,32 +32,19 @@ function update(crc, bytes) {  // slice-by-8 over aligned little-endian 32-bit w
   return crc;
 }
 const cancelled = () => new DOMException("cancelled", "AbortError");
-const CHUNK = 256 * 1024;
 
-/** Reads of `blob` into one reused 256 KiB buffer (a BYOB reader), so that hashing 1 GB leaves
- * no 1 GB of chunks behind for the garbage collector; a default reader where BYOB is missing. */
+/** Reads of `blob` with the stream's default reader. Not a BYOB reader into one reused buffer:
+ * in Chromium the first BYOB read of a Blob that IndexedDB holds sometimes never resolves (the
+ * export bench hung on one in every 8 to 19 back-to-back 300 MB exports, idle, with fresh reads
+ * of the same Blob working), while 30 exports in a row with the default reader all finished.
+ * Its chunks are garbage once hashed; the streaming export's memory stays flat
+ * (export_stream_peak_mem_vs_archive, bench/export.py). */
 function chunks(blob) {
-  const stream = blob.stream();
-  let reader;
-  try {
-    reader = stream.getReader({ mode: "byob" });
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-    reader = stream.getReader();
-    return { read: () => reader.read(), cancel: () => reader.cancel() };
-  }
-  let buffer = new ArrayBuffer(CHUNK);
-  return {
-    read: async () => {
-      const result = await reader.read(new Uint8Array(buffer, 0, CHUNK));
-      if (result.value) buffer = result.value.buffer;  // handed back: reuse it
-      return result;
-    },
-    cancel: () => reader.cancel(),
-  };
+  const reader = blob.stream().getReader();
+  return { read: () => reader.read(), cancel: () => reader.cancel() };
 }
 
-/** CRC-32 of `blob`, read as a stream (~0.5 GB/s, in chunks of up to 256 KiB). Every
+/** CRC-32 of `blob`, read as a stream (~0.5 GB/s, in the chunks the browser hands over). Every
  * `reportEvery` bytes it checks `isCancelled()` (then rejects with an AbortError) and calls
  * `onBytes(n)`; the last `onBytes` reports the rest. */
 export async function crc32(blob, onBytes, isCancelled, reportEvery) {
