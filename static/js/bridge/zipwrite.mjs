@@ -44,7 +44,7 @@ function chunks(blob) {
   return { read: () => reader.read(), cancel: () => reader.cancel() };
 }
 
-/** CRC-32 of `blob`, read as a stream (~0.5 GB/s, in the chunks the browser hands over). Every
+/** CRC-32 of `blob`, read as a stream (in the chunks the browser hands over). Every
  * `reportEvery` bytes it checks `isCancelled()` (then rejects with an AbortError) and calls
  * `onBytes(n)`; the last `onBytes` reports the rest. */
 export async function crc32(blob, onBytes, isCancelled, reportEvery) {
