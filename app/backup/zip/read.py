@@ -50,18 +50,18 @@ JSZIP_SRC = "static/vendor/jszip/jszip.min.js"
 
 _JS = sv_zipread  # static/js/bridge/zipread.mjs, loaded by pyscript.toml
 
-
-def _consume_outcome(future: asyncio.Future) -> None:
-    """Retrieve a dropped staging's outcome, so that its failure is not reported as unhandled."""
-    if not future.cancelled():
-        future.exception()
-
 STAGE_BATCH_BYTES = 32 << 20  # bytes of STOREd entries staged from one read of the archive
 STAGE_BATCH_FILES = 512       # and at most this many entries per read
 REGIONS_IN_FLIGHT = 2         # regions staged at once (zipread.mjs has two staging workers)
 LARGE_ENTRY_BYTES = 64 << 20  # an entry this big is read and hashed in slices ...
 STREAM_SLICE_BYTES = 8 << 20  # ... of this many bytes
 MAX_EXTRA_BYTES = 0xFFFF      # a local header's extra field is at most this long
+
+
+def _consume_outcome(future: asyncio.Future) -> None:
+    """Retrieve a dropped staging's outcome, so that its failure is not reported as unhandled."""
+    if not future.cancelled():
+        future.exception()
 
 
 @dataclass(frozen=True)
